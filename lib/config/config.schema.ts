@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable any Quad process reads, with its default. This is the only place
+ * that knows their names and types; services receive the resolved `ServiceConfig`
+ * (config.loader.ts). Documented for operators in docs/configuration.md.
+ */
+
+// Compose passes unset variables as empty strings (`${VAR:-}`): treat '' as unset.
+const unsetIfEmpty = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const port = (fallback: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: 'must be a port number between 1 and 65535' })
+      .int({ error: 'must be a port number between 1 and 65535' })
+      .min(1, { error: 'must be a port number between 1 and 65535' })
+      .max(65535, { error: 'must be a port number between 1 and 65535' })
+      .default(fallback),
+  );
+
+const optionalText = z.preprocess(unsetIfEmpty, z.string().optional());
+
+export const environmentSchema = z.object({
+  NODE_ENV: z.preprocess(
+    unsetIfEmpty,
+    z
+      .enum(['development', 'test', 'production'], {
+        error: 'must be one of development, test, production',
+      })
+      .default('development'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    unsetIfEmpty,
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  ),
+  /** container: service names on the compose network; host: 127.0.0.1 and published ports. */
+  QUAD_PROFILE: z.preprocess(
+    unsetIfEmpty,
+    z.enum(['container', 'host'], { error: 'must be container or host' }).default('host'),
+  ),
+  /** Interface the service listens on; default 0.0.0.0 in containers, 127.0.0.1 on a host. */
+  LISTEN_HOST: optionalText,
+  API_PORT: port(3000),
+  SOCKET_PORT: port(3001),
+  WORKER_PORT: port(3002),
+
+  /** Full override of the state/queue Redis: redis[s]://[user[:password]@]host[:port][/db]. */
+  REDIS_URL: optionalText,
+  /** Full override of the cache Redis; same form. */
+  REDIS_CACHE_URL: optionalText,
+  /** Published ports used by the host profile. */
+  REDIS_PORT: port(6379),
+  REDIS_CACHE_PORT: port(6380),
+  /** This process's Redis ACL user; defaults to the service name (api, socket, worker). */
+  REDIS_USERNAME: optionalText,
+  /** Password of that ACL user. Required: Quad never talks to a password-less Redis. */
+  REDIS_PASSWORD: optionalText,
+  /** Prefix of every key and channel; the ACL rules grant the services only this prefix. */
+  REDIS_KEY_PREFIX: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,32}$/, {
+        error: 'may only contain A-Z a-z 0-9 : _ . - (at most 32 characters)',
+      })
+      .default('quad:'),
+  ),
+
+  /** Full override of the PostgreSQL connection: postgres://user:password@host:port/db. */
+  DATABASE_URL: optionalText,
+  POSTGRES_PORT: port(5432),
+  POSTGRES_USER: z.preprocess(unsetIfEmpty, z.string().default('quad')),
+  POSTGRES_PASSWORD: optionalText,
+  POSTGRES_DB: z.preprocess(unsetIfEmpty, z.string().default('quad')),
+
+  /** Full override of the LiveKit server URL (ws:// or wss://). */
+  LIVEKIT_URL: optionalText,
+  LIVEKIT_PORT: port(7880),
+  LIVEKIT_API_KEY: optionalText,
+  LIVEKIT_API_SECRET: optionalText,
+
+  /** Jobs one worker process runs at once. */
+  WORKER_CONCURRENCY: z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: 'must be a whole number between 1 and 256' })
+      .int({ error: 'must be a whole number between 1 and 256' })
+      .min(1, { error: 'must be a whole number between 1 and 256' })
+      .max(256, { error: 'must be a whole number between 1 and 256' })
+      .default(4),
+  ),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** The value .env.example ships for every secret; refused in production. */
+export const PLACEHOLDER_SECRET = 'change-me';
+
+/** Production secrets shorter than this are refused: they are guessable. */
+export const MIN_PRODUCTION_SECRET_LENGTH = 16;

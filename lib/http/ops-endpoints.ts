@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { evaluateReadiness, type ReadinessCheck } from '../health/readiness.js';
+
+export interface OpsEndpoints {
+  /** Answers /healthz, /readyz and /metrics; returns false for any other path. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** From now on /readyz answers 503 so that load balancers stop sending new work. */
+  markDraining(): void;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The operational endpoints every Quad service serves, framework-free so the api (Express),
+ * the socket gateway (Socket.IO's HTTP server) and the worker (a bare HTTP server) share them.
+ * - /healthz: the process is alive (event loop turning). Never touches a dependency.
+ * - /readyz: 200 `ready` or `degraded` (Redis down, PostgreSQL fine: still serving), 503
+ *   `unavailable` (PostgreSQL down, migrations pending) or `draining` (shutting down).
+ * - /metrics: Prometheus text format.
+ */
+export function createOpsEndpoints(options: {
+  service: string;
+  registry: Registry;
+  checks: readonly ReadinessCheck[];
+}): OpsEndpoints {
+  const { service, registry, checks } = options;
+  let draining = false;
+
+  return {
+    markDraining() {
+      draining = true;
+    },
+    handle(req, res) {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+      switch (path) {
+        case '/healthz':
+          sendJson(res, 200, {
+            status: 'ok',
+            service,
+            uptimeSeconds: Math.round(process.uptime()),
+          });
+          return true;
+        case '/readyz':
+          if (draining) {
+            sendJson(res, 503, { status: 'draining', service });
+            return true;
+          }
+          evaluateReadiness(checks).then(
+            (report) =>
+              sendJson(res, report.status === 'unavailable' ? 503 : 200, { service, ...report }),
+            (error: unknown) => sendJson(res, 500, { status: 'error', error: String(error) }),
+          );
+          return true;
+        case '/metrics':
+          registry.metrics().then(
+            (text) => {
+              res.writeHead(200, { 'content-type': registry.contentType });
+              res.end(text);
+            },
+            (error: unknown) => sendJson(res, 500, { status: 'error', error: String(error) }),
+          );
+          return true;
+        default:
+          return false;
+      }
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { ServerResponse } from 'node:http';
+
+/** RFC 9457 problem details with Quad's stable machine-readable `code`. */
+export interface Problem {
+  status: number;
+  /** Stable identifier clients switch on, e.g. `not_found`. Never reworded. */
+  code: string;
+  title: string;
+  detail?: string;
+  [extension: string]: unknown;
+}
+
+export function sendProblem(res: ServerResponse, problem: Problem): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(problem.status, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ type: `https://quad.dev/problems/${problem.code}`, ...problem }));
+}

@@ -1,0 +1,98 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisEndpoint } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { policy } from '../policy/policy.js';
+
+/**
+ * How a connection is used decides its timeouts:
+ * - `command`: ordinary request-path commands, each bounded by policy.redis.commandTimeoutMs and
+ *   failing at once while disconnected, so a dead Redis costs the caller nothing.
+ * - `queue`: BullMQ connections. BullMQ runs blocking commands and requires
+ *   maxRetriesPerRequest=null; a command timeout would cut its long polls.
+ * - `subscriber`: pub/sub (Socket.IO adapter); no command timeout, resubscribes on reconnect.
+ */
+export type RedisConnectionRole = 'command' | 'queue' | 'subscriber';
+
+/** Exponential backoff with full jitter, capped. Never gives up: Redis comes back by itself. */
+export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
+  const { reconnectBaseDelayMs: base, reconnectMaxDelayMs: cap } = policy.redis;
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return Math.max(base, Math.round(random() * ceiling));
+}
+
+export function redisOptions(
+  endpoint: RedisEndpoint,
+  role: RedisConnectionRole,
+  connectionName: string,
+): RedisOptions {
+  const common: RedisOptions = {
+    host: endpoint.host,
+    port: endpoint.port,
+    username: endpoint.username,
+    password: endpoint.password,
+    db: endpoint.db,
+    ...(endpoint.tls ? { tls: {} } : {}),
+    connectionName,
+    connectTimeout: policy.redis.connectTimeoutMs,
+    retryStrategy: (attempt) => reconnectDelay(attempt),
+    // Start connecting at once but let callers decide whether to wait for readiness.
+    lazyConnect: false,
+  };
+  switch (role) {
+    case 'command':
+      return {
+        ...common,
+        commandTimeout: policy.redis.commandTimeoutMs,
+        maxRetriesPerRequest: policy.redis.maxRetriesPerRequest,
+        enableOfflineQueue: false,
+      };
+    case 'queue':
+      return { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true };
+    case 'subscriber':
+      return { ...common, maxRetriesPerRequest: null, enableOfflineQueue: true };
+  }
+}
+
+/**
+ * Creates a Redis client for one role. The composition root owns its lifecycle (quit on
+ * shutdown). Connection errors are logged once per state change, not once per retry, and an
+ * `error` listener is always attached: an EventEmitter without one would crash the process.
+ */
+export function createRedisClient(
+  endpoint: RedisEndpoint,
+  role: RedisConnectionRole,
+  connectionName: string,
+  logger: Logger,
+): Redis {
+  const client = new Redis(redisOptions(endpoint, role, connectionName));
+  const log = logger.child({ redis: endpoint.display, connection: connectionName });
+  let healthy = true;
+  client.on('ready', () => {
+    if (!healthy) log.info('redis connection restored');
+    healthy = true;
+  });
+  client.on('error', (error: Error) => {
+    if (healthy) log.warn({ err: error.message }, 'redis connection failed; retrying with backoff');
+    healthy = false;
+  });
+  return client;
+}
+
+/** Quit politely, but never wait on a Redis that is gone. */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await Promise.race([
+      client.quit(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('quit timed out')), policy.redis.connectTimeoutMs),
+      ),
+    ]);
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+import { Worker } from 'bullmq';
+import { Counter } from 'prom-client';
+import { closeHttpServer, listen } from '../../lib/lifecycle/http-server.js';
+import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
+import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
+
+// Composition root of the worker.
+let worker: Worker | undefined;
+const runtime = startServiceRuntime('worker', () => [
+  {
+    name: 'queue-worker',
+    critical: false,
+    async run() {
+      if (!worker?.isRunning()) throw new Error('queue worker is not running');
+    },
+  },
+]);
+const { config, logger, metrics, ops, shutdown } = runtime;
+
+const queueConnection = createRedisClient(config.redis.state, 'queue', 'quad-worker-queue', logger);
+
+const jobs = new Counter({
+  name: 'worker_jobs_total',
+  help: 'Jobs finished by this worker, by queue and result',
+  labelNames: ['queue', 'result'] as const,
+  registers: [metrics],
+});
+
+worker = new Worker(MAINTENANCE_QUEUE, createMaintenanceProcessor(logger), {
+  connection: queueConnection,
+  // Inside the global prefix, which is all the Redis ACL grants the worker.
+  prefix: `${config.redis.keyPrefix}bull`,
+  concurrency: config.worker.concurrency,
+});
+worker.on('completed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'completed' }));
+worker.on('failed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'failed' }));
+worker.on('error', (error) => logger.warn({ err: error.message }, 'queue worker error'));
+
+const httpServer = createServer((req, res) => {
+  if (ops.handle(req, res)) return;
+  res.writeHead(404, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ status: 404, code: 'not_found', title: 'Not Found' }));
+});
+
+shutdown
+  .add('finish in-flight jobs', async () => {
+    ops.markDraining();
+    // Waits for running jobs to complete; takes no new ones.
+    await worker?.close();
+  })
+  .add('close health server', () => closeHttpServer(httpServer))
+  .add('close redis and postgres', async () => {
+    await closeRedisClient(queueConnection);
+    await runtime.closeClients();
+  });
+
+try {
+  await listen(httpServer, config.http.port, config.http.host);
+  logger.info(
+    {
+      url: `http://${config.http.host}:${config.http.port}`,
+      concurrency: config.worker.concurrency,
+    },
+    'worker started',
+  );
+} catch (error) {
+  logger.fatal({ err: error }, 'worker could not listen');
+  await shutdown.run('listen failed', 1);
+}
