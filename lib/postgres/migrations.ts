@@ -51,6 +51,8 @@ export async function runMigrations(
     count: Number.POSITIVE_INFINITY,
     checkOrder: true,
     singleTransaction: false,
+    // A second starter waits for the first instead of failing, then finds nothing to do.
+    advisoryLockMode: 'wait',
     logger: {
       debug: (msg: string) => logger.debug(msg),
       info: (msg: string) => logger.info(msg),

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadDatabaseConfig, loadServiceConfig } from './config.loader.js';
+import { ConfigError } from './config-error.js';
+
+const minimal = { REDIS_PASSWORD: 'redis-secret', POSTGRES_PASSWORD: 'pg-secret' };
+
+function problemsOf(load: () => unknown): Map<string, string> {
+  try {
+    load();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    return new Map(error.problems.map((p) => [p.variable, p.message]));
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+describe('loadServiceConfig', () => {
+  it('resolves the host profile to 127.0.0.1 and the published ports', () => {
+    const config = loadServiceConfig('api', {
+      ...minimal,
+      REDIS_PORT: '16379',
+      REDIS_CACHE_PORT: '16380',
+      POSTGRES_PORT: '15432',
+      API_PORT: '4000',
+    });
+    assert.equal(config.profile, 'host');
+    assert.deepEqual(
+      [config.redis.state.host, config.redis.state.port, config.redis.cache.port],
+      ['127.0.0.1', 16379, 16380],
+    );
+    assert.equal(config.redis.state.username, 'api');
+    assert.equal(
+      config.postgres.connectionString,
+      'postgres://quad:pg-secret@127.0.0.1:15432/quad',
+    );
+    assert.deepEqual(config.http, { host: '127.0.0.1', port: 4000 });
+    assert.equal(config.livekit.url, 'ws://127.0.0.1:7880');
+  });
+
+  it('resolves the container profile to service names and internal ports', () => {
+    const config = loadServiceConfig('socket', {
+      ...minimal,
+      QUAD_PROFILE: 'container',
+      REDIS_PORT: '16379', // published ports do not matter inside the network
+      POSTGRES_PORT: '15432',
+    });
+    assert.deepEqual([config.redis.state.host, config.redis.state.port], ['redis', 6379]);
+    assert.deepEqual([config.redis.cache.host, config.redis.cache.port], ['redis-cache', 6379]);
+    assert.match(config.postgres.connectionString, /@postgres:5432\/quad$/);
+    assert.equal(config.livekit.url, 'ws://livekit:7880');
+    assert.deepEqual(config.http, { host: '0.0.0.0', port: 3001 });
+    assert.equal(config.redis.state.username, 'socket');
+  });
+
+  it('lets *_URL variables override either profile', () => {
+    const config = loadServiceConfig('worker', {
+      ...minimal,
+      QUAD_PROFILE: 'container',
+      REDIS_URL: 'rediss://ops:url%40secret@cache.example.internal:7000/2',
+      DATABASE_URL: 'postgres://app@db.internal:6543/quaddb',
+      LIVEKIT_URL: 'wss://media.example.edu',
+    });
+    assert.deepEqual(
+      {
+        host: config.redis.state.host,
+        port: config.redis.state.port,
+        username: config.redis.state.username,
+        password: config.redis.state.password,
+        db: config.redis.state.db,
+        tls: config.redis.state.tls,
+      },
+      {
+        host: 'cache.example.internal',
+        port: 7000,
+        username: 'ops',
+        password: 'url@secret',
+        db: 2,
+        tls: true,
+      },
+    );
+    assert.equal(config.redis.state.display, 'rediss://ops@cache.example.internal:7000/2');
+    // The cache instance is not overridden and keeps the profile's host.
+    assert.equal(config.redis.cache.host, 'redis-cache');
+    assert.equal(
+      config.postgres.connectionString,
+      'postgres://app:pg-secret@db.internal:6543/quaddb',
+    );
+    assert.equal(config.postgres.display, 'postgres://app@db.internal:6543/quaddb');
+    assert.equal(config.livekit.url, 'wss://media.example.edu');
+  });
+
+  it('lists every missing or invalid variable in one error', () => {
+    const problems = problemsOf(() =>
+      loadServiceConfig('api', {
+        API_PORT: '70000',
+        LOG_LEVEL: 'loud',
+        QUAD_PROFILE: 'cloud',
+        REDIS_KEY_PREFIX: 'quad:*',
+        WORKER_CONCURRENCY: '0',
+      }),
+    );
+    assert.deepEqual([...problems.keys()].sort(), [
+      'API_PORT',
+      'LOG_LEVEL',
+      'POSTGRES_PASSWORD',
+      'QUAD_PROFILE',
+      'REDIS_KEY_PREFIX',
+      'REDIS_PASSWORD',
+      'WORKER_CONCURRENCY',
+    ]);
+    assert.match(problems.get('REDIS_PASSWORD') ?? '', /never connects to Redis without/);
+  });
+
+  it('names REDIS_PASSWORD when it is missing and never reaches Redis without one', () => {
+    const problems = problemsOf(() =>
+      loadServiceConfig('socket', { POSTGRES_PASSWORD: 'x', REDIS_URL: 'redis://redis:6379' }),
+    );
+    assert.deepEqual([...problems.keys()], ['REDIS_PASSWORD']);
+  });
+
+  it('rejects malformed REDIS_URL values, naming the variable', () => {
+    for (const bad of [
+      'redis://nonsense:',
+      'nonsense',
+      'http://redis:6379',
+      'redis://:6379',
+      'redis://h:1/99',
+    ]) {
+      const problems = problemsOf(() => loadServiceConfig('api', { ...minimal, REDIS_URL: bad }));
+      assert.ok(problems.has('REDIS_URL'), `${bad} should be rejected: ${[...problems.keys()]}`);
+    }
+  });
+
+  it('treats empty strings as unset, as compose passes them', () => {
+    const config = loadServiceConfig('api', { ...minimal, REDIS_URL: '', API_PORT: '' });
+    assert.equal(config.redis.state.port, 6379);
+    assert.equal(config.http.port, 3000);
+  });
+
+  it('refuses .env.example placeholders and short secrets in production only', () => {
+    const placeholders = {
+      NODE_ENV: 'production',
+      REDIS_PASSWORD: 'change-me',
+      POSTGRES_PASSWORD: 'short',
+      LIVEKIT_API_KEY: 'change-me',
+      LIVEKIT_API_SECRET: 'change-me',
+    };
+    const problems = problemsOf(() => loadServiceConfig('api', placeholders));
+    assert.match(problems.get('REDIS_PASSWORD') ?? '', /placeholder/);
+    assert.match(problems.get('POSTGRES_PASSWORD') ?? '', /too short/);
+    assert.match(problems.get('LIVEKIT_API_SECRET') ?? '', /placeholder/);
+    assert.match(problems.get('LIVEKIT_API_KEY') ?? '', /placeholder/);
+
+    const urlProblems = problemsOf(() =>
+      loadServiceConfig('api', {
+        NODE_ENV: 'production',
+        REDIS_URL: 'redis://api:change-me@redis:6379',
+        REDIS_CACHE_URL: 'redis://api:a-long-enough-cache-secret@redis-cache:6379',
+        POSTGRES_PASSWORD: 'a-long-enough-database-secret',
+      }),
+    );
+    assert.deepEqual([...urlProblems.keys()], ['REDIS_URL']);
+
+    assert.doesNotThrow(() =>
+      loadServiceConfig('api', { ...placeholders, NODE_ENV: 'development' }),
+    );
+  });
+
+  it('requires the LiveKit key and secret together', () => {
+    const problems = problemsOf(() =>
+      loadServiceConfig('api', { ...minimal, LIVEKIT_API_KEY: 'key-only' }),
+    );
+    assert.deepEqual([...problems.keys()], ['LIVEKIT_API_SECRET']);
+  });
+
+  it('never puts a secret into the error message', () => {
+    try {
+      loadServiceConfig('api', {
+        NODE_ENV: 'production',
+        REDIS_PASSWORD: 'sup3r-s3cret',
+        POSTGRES_PASSWORD: 'an0ther-s3cret',
+        API_PORT: 'x',
+      });
+      assert.fail('expected rejection');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.doesNotMatch(error.message, /sup3r|an0ther/);
+    }
+  });
+});
+
+describe('loadDatabaseConfig', () => {
+  it('needs only PostgreSQL settings', () => {
+    const config = loadDatabaseConfig({ POSTGRES_PASSWORD: 'pg', POSTGRES_DB: 'other' });
+    assert.equal(config.postgres.connectionString, 'postgres://quad:pg@127.0.0.1:5432/other');
+    assert.deepEqual([...problemsOf(() => loadDatabaseConfig({})).keys()], ['POSTGRES_PASSWORD']);
+  });
+});

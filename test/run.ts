@@ -1,0 +1,86 @@
+/**
+ * `npm test`: unit tests (beside the code, *.test.ts under lib/ and services/) and integration
+ * tests (test/integration/) in one node:test run. Before the run it starts the shared real
+ * servers the integration tests use, a password-protected PostgreSQL and the two Redis roles on
+ * free ports in temporary directories, and it removes them afterwards, whatever happens.
+ *
+ *   npm test             everything
+ *   npm test -- --unit   unit tests only (no servers)
+ *   npm test -- FILE...  just these files (servers started if any is an integration test)
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { startPostgresServer, type TestPostgresServer } from './harness/postgres-server.js';
+import { startRedisServer, type TestRedisServer } from './harness/redis-server.js';
+import { SHARED_SERVERS_VARIABLE, type SharedServers } from './harness/test-environment.js';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const explicit = args.filter((arg) => !arg.startsWith('--')).map((file) => resolve(file));
+
+function testFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.test.ts'))
+    .map((file) => join(root, dir, file))
+    .sort();
+}
+
+const unitFiles = [...testFiles('lib'), ...testFiles('services')];
+const integrationFiles = testFiles('test/integration');
+const files =
+  explicit.length > 0 ? explicit : unitOnly ? unitFiles : [...unitFiles, ...integrationFiles];
+const needsServers = files.some((file) => file.startsWith(join(root, 'test', 'integration')));
+
+const started: Array<TestPostgresServer | TestRedisServer> = [];
+async function cleanUp() {
+  await Promise.allSettled(started.map((server) => server.dispose()));
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+let exitCode = 1;
+try {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (needsServers) {
+    const t0 = performance.now();
+    const [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer('state')]);
+    started.push(postgres, redis);
+    const redisCache = await startRedisServer('cache', redis.passwords);
+    started.push(redisCache);
+    const shared: SharedServers = {
+      postgres: {
+        url: postgres.url('postgres'),
+        port: postgres.port,
+        user: postgres.user,
+        password: postgres.password,
+      },
+      redis: { port: redis.port, passwords: redis.passwords },
+      redisCache: { port: redisCache.port, passwords: redisCache.passwords },
+    };
+    env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
+    console.log(
+      `test servers ready in ${Math.round(performance.now() - t0)} ms: postgres :${postgres.port}, redis :${redis.port}, redis-cache :${redisCache.port}`,
+    );
+  }
+  console.log(
+    `running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`,
+  );
+  exitCode = await new Promise<number>((resolveExit) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+      { cwd: root, env, stdio: 'inherit' },
+    );
+    child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
+  });
+} catch (error) {
+  console.error('test run failed to start:', error);
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);
