@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createLogger } from '../../lib/observability/logger.js';
+import { runMigrations } from '../../lib/postgres/migrations.js';
+import { MAINTENANCE_QUEUE } from '../../services/worker/maintenance-jobs.js';
+import { type ServiceProcess, startService } from '../harness/service-process.js';
+import {
+  createTestDatabase,
+  serviceEnvironment,
+  sharedServers,
+} from '../harness/test-environment.js';
+
+// A job enqueued with the api's Redis user is run by the worker under its own ACL user.
+describe('worker runs queued jobs', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let worker: ServiceProcess;
+  let queue: Queue;
+  let events: QueueEvents;
+  const connections: Redis[] = [];
+
+  const connectAs = (user: 'api' | 'worker') => {
+    const servers = sharedServers();
+    const client = new Redis({
+      port: servers.redis.port,
+      host: '127.0.0.1',
+      username: user,
+      password: servers.redis.passwords[user],
+      maxRetriesPerRequest: null,
+    });
+    connections.push(client);
+    return client;
+  };
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    worker = await startService('worker', serviceEnvironment('worker', database.url));
+    queue = new Queue(MAINTENANCE_QUEUE, { connection: connectAs('api'), prefix: 'quad:bull' });
+    events = new QueueEvents(MAINTENANCE_QUEUE, {
+      connection: connectAs('worker'),
+      prefix: 'quad:bull',
+    });
+    await events.waitUntilReady();
+  });
+  after(async () => {
+    await events.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    for (const connection of connections) connection.disconnect();
+    await worker.stop('SIGTERM');
+    await database.drop();
+  });
+
+  it('completes a heartbeat job', async () => {
+    const job = await queue.add('heartbeat', {});
+    const result = (await job.waitUntilFinished(events, 15_000)) as { at: string };
+    assert.ok(!Number.isNaN(Date.parse(result.at)));
+  });
+
+  it('fails an unknown job without retrying it', async () => {
+    const job = await queue.add('no-such-job', {}, { attempts: 5 });
+    await assert.rejects(job.waitUntilFinished(events, 15_000), /unknown maintenance job/);
+    const failed = await queue.getJob(job.id ?? '');
+    assert.equal(failed?.attemptsMade, 1);
+  });
+
+  it('counts finished jobs in worker_jobs_total', async () => {
+    const text = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+    assert.match(
+      text,
+      /worker_jobs_total\{queue="maintenance",result="completed",service="worker"\} 1/,
+    );
+    assert.match(
+      text,
+      /worker_jobs_total\{queue="maintenance",result="failed",service="worker"\} 1/,
+    );
+  });
+});
