@@ -1,0 +1,62 @@
+# Quad — every day-to-day command. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/sh
+
+.PHONY: help install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+node_modules: package-lock.json
+	npm ci
+	@touch node_modules
+
+install: node_modules ## Install npm dependencies (npm ci)
+
+build: node_modules ## Compile TypeScript to dist/
+	npm run build
+
+typecheck: node_modules ## Type-check everything (strict)
+	npm run typecheck
+
+lint: node_modules ## Lint and format-check (Biome)
+	npm run lint
+
+format: node_modules ## Apply Biome formatting and safe fixes
+	npm run format
+
+test: typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
+	npm test
+
+test-unit: node_modules ## Unit tests only (no servers)
+	npm run test:unit
+
+test-compose: ## Build local images and run the compose stack end to end (needs docker.io, docker-compose, debootstrap)
+	scripts/test-compose.sh
+
+up: ## Deploy with Docker Compose: create .env with new secrets if missing, start, wait until healthy
+	scripts/up.sh
+
+down: ## Stop the compose stack (data volumes are kept)
+	scripts/down.sh
+
+logs: ## Follow the compose stack's logs
+	scripts/logs.sh
+
+dev: node_modules ## Run the whole stack natively (no Docker); Ctrl-C stops it
+	scripts/dev.sh
+
+deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages
+	scripts/deps.sh
+
+tools: ## Build pinned k6 and livekit-server into tools/bin (Go module proxy)
+	scripts/build-tools.sh
+
+migrate: node_modules ## Apply PostgreSQL migrations using .env
+	set -a; . ./.env; set +a; npm run migrate
+
+loadtest: ## Smoke load test with k6 against a running stack (API_URL, default http://127.0.0.1:3000)
+	tools/bin/k6 run loadtests/smoke.js
+
+clean: ## Remove build output (keeps .env and .data)
+	rm -rf dist

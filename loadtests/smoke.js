@@ -1,0 +1,23 @@
+// k6 smoke test: a short, bounded load on a running stack's operational and API endpoints.
+// Run: `make loadtest` (API_URL defaults to http://127.0.0.1:3000). Traffic goes only to the
+// URL given, which must be a local stack (127.0.0.0/8).
+import { check } from 'k6';
+import http from 'k6/http';
+
+const base = __ENV.API_URL || 'http://127.0.0.1:3000';
+
+export const options = {
+  vus: 5,
+  duration: '10s',
+  thresholds: {
+    http_req_failed: ['rate<0.01'],
+    'http_req_duration{endpoint:api}': ['p(99)<100'],
+  },
+};
+
+export default function () {
+  const root = http.get(`${base}/api/v1`, { tags: { endpoint: 'api' } });
+  check(root, { 'api answers 200': (r) => r.status === 200 });
+  const ready = http.get(`${base}/readyz`, { tags: { endpoint: 'readyz' } });
+  check(ready, { 'stack is ready': (r) => r.status === 200 && r.json('status') === 'ready' });
+}
