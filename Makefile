@@ -7,11 +7,15 @@ SHELL := /bin/sh
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-node_modules: package-lock.json
-	npm ci
+# npm install rather than npm ci: the registry our machines reach serves only the linux-x64
+# builds of platform-specific optional packages (Biome, esbuild), so package-lock.json cannot
+# list the others and npm ci's strict lock check refuses it. With the lock present, npm install
+# installs exactly its versions.
+node_modules: package.json package-lock.json
+	npm install --no-audit --no-fund
 	@touch node_modules
 
-install: node_modules ## Install npm dependencies (npm ci)
+install: node_modules ## Install npm dependencies at the lock file's versions
 
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
