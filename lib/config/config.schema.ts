@@ -10,16 +10,20 @@ import { z } from 'zod';
 const unsetIfEmpty = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
-const port = (fallback: number) =>
+/** A whole number in [min, max] with a default, and one plain message for any violation. */
+const wholeNumber = (min: number, max: number, fallback: number, message: string) =>
   z.preprocess(
     unsetIfEmpty,
     z.coerce
-      .number({ error: 'must be a port number between 1 and 65535' })
-      .int({ error: 'must be a port number between 1 and 65535' })
-      .min(1, { error: 'must be a port number between 1 and 65535' })
-      .max(65535, { error: 'must be a port number between 1 and 65535' })
+      .number({ error: message })
+      .int({ error: message })
+      .min(min, { error: message })
+      .max(max, { error: message })
       .default(fallback),
   );
+
+const port = (fallback: number) =>
+  wholeNumber(1, 65535, fallback, 'must be a port number between 1 and 65535');
 
 const optionalText = z.preprocess(unsetIfEmpty, z.string().optional());
 
@@ -87,15 +91,7 @@ export const environmentSchema = z.object({
   LIVEKIT_API_SECRET: optionalText,
 
   /** Jobs one worker process runs at once. */
-  WORKER_CONCURRENCY: z.preprocess(
-    unsetIfEmpty,
-    z.coerce
-      .number({ error: 'must be a whole number between 1 and 256' })
-      .int({ error: 'must be a whole number between 1 and 256' })
-      .min(1, { error: 'must be a whole number between 1 and 256' })
-      .max(256, { error: 'must be a whole number between 1 and 256' })
-      .default(4),
-  ),
+  WORKER_CONCURRENCY: wholeNumber(1, 256, 4, 'must be a whole number between 1 and 256'),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

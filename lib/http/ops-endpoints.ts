@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { evaluateReadiness, type ReadinessCheck } from '../health/readiness.js';
+import { sendProblem } from './problem.js';
 
 export interface OpsEndpoints {
   /** Answers /healthz, /readyz and /metrics; returns false for any other path. */
@@ -70,4 +71,13 @@ export function createOpsEndpoints(options: {
       }
     },
   };
+}
+
+/** An HTTP server that serves only the ops endpoints (and lets Socket.IO attach its own
+ *  paths); anything else gets a problem+json 404. */
+export function createOpsServer(ops: OpsEndpoints): Server {
+  return createServer((req, res) => {
+    if (ops.handle(req, res)) return;
+    sendProblem(res, { status: 404, code: 'not_found', title: 'Not Found' });
+  });
 }

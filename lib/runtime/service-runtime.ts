@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
@@ -13,6 +14,7 @@ import {
   redisCheck,
 } from '../health/readiness.js';
 import { createOpsEndpoints, type OpsEndpoints } from '../http/ops-endpoints.js';
+import { listen } from '../lifecycle/http-server.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
@@ -31,6 +33,9 @@ export interface ServiceRuntime {
   /** Closes the clients above; the composition root registers it as its last shutdown step,
    *  after its own draining steps. */
   closeClients(): Promise<void>;
+  /** Binds `server` to the configured host and port; if that fails (port taken), logs why and
+   *  shuts down with exit status 1. */
+  listen(server: Server, fields?: Record<string, unknown>): Promise<void>;
 }
 
 /**
@@ -85,6 +90,16 @@ export function startServiceRuntime(
         closeRedisClient(redis.cache),
         postgres.end(),
       ]);
+    },
+    async listen(server, fields = {}) {
+      const { host, port } = config.http;
+      try {
+        await listen(server, port, host);
+        logger.info({ url: `http://${host}:${port}`, ...fields }, `${service} listening`);
+      } catch (error) {
+        logger.fatal({ err: error, host, port }, `${service} could not listen`);
+        await shutdown.run('listen failed', 1);
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { closeHttpServer, listen } from '../../lib/lifecycle/http-server.js';
+import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
 import { createApiApp } from './api-app.js';
@@ -7,7 +7,7 @@ import { createApiApp } from './api-app.js';
 // Composition root of the api service: the only place that reads configuration and creates
 // clients for it.
 const runtime = startServiceRuntime('api');
-const { config, logger, metrics, ops, shutdown } = runtime;
+const { logger, metrics, ops, shutdown } = runtime;
 
 const app = createApiApp({ logger, metrics, ops, version: readPackageVersion() });
 const server = createServer(app);
@@ -19,10 +19,4 @@ shutdown
   })
   .add('close redis and postgres', () => runtime.closeClients());
 
-try {
-  await listen(server, config.http.port, config.http.host);
-  logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'api listening');
-} catch (error) {
-  logger.fatal({ err: error }, 'api could not listen');
-  await shutdown.run('listen failed', 1);
-}
+await runtime.listen(server);

@@ -1,5 +1,4 @@
-import { createServer } from 'node:http';
-import { listen } from '../../lib/lifecycle/http-server.js';
+import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { createSocketGateway } from './socket-gateway.js';
@@ -15,13 +14,8 @@ const subscriber = createRedisClient(
   logger,
 );
 
-// Socket.IO handles its own upgrade and polling paths; everything else reaches the ops
-// endpoints or a 404.
-const httpServer = createServer((req, res) => {
-  if (ops.handle(req, res)) return;
-  res.writeHead(404, { 'content-type': 'application/problem+json' });
-  res.end(JSON.stringify({ status: 404, code: 'not_found', title: 'Not Found' }));
-});
+// Socket.IO attaches its own upgrade and polling paths to this server.
+const httpServer = createOpsServer(ops);
 
 const io = createSocketGateway({
   httpServer,
@@ -43,13 +37,4 @@ shutdown
     await runtime.closeClients();
   });
 
-try {
-  await listen(httpServer, config.http.port, config.http.host);
-  logger.info(
-    { url: `http://${config.http.host}:${config.http.port}` },
-    'socket gateway listening',
-  );
-} catch (error) {
-  logger.fatal({ err: error }, 'socket gateway could not listen');
-  await shutdown.run('listen failed', 1);
-}
+await runtime.listen(httpServer);

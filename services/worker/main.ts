@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
 import { Worker } from 'bullmq';
 import { Counter } from 'prom-client';
-import { closeHttpServer, listen } from '../../lib/lifecycle/http-server.js';
+import { createOpsServer } from '../../lib/http/ops-endpoints.js';
+import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
@@ -38,11 +38,7 @@ worker.on('completed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'compl
 worker.on('failed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'failed' }));
 worker.on('error', (error) => logger.warn({ err: error.message }, 'queue worker error'));
 
-const httpServer = createServer((req, res) => {
-  if (ops.handle(req, res)) return;
-  res.writeHead(404, { 'content-type': 'application/problem+json' });
-  res.end(JSON.stringify({ status: 404, code: 'not_found', title: 'Not Found' }));
-});
+const httpServer = createOpsServer(ops);
 
 shutdown
   .add('finish in-flight jobs', async () => {
@@ -56,16 +52,4 @@ shutdown
     await runtime.closeClients();
   });
 
-try {
-  await listen(httpServer, config.http.port, config.http.host);
-  logger.info(
-    {
-      url: `http://${config.http.host}:${config.http.port}`,
-      concurrency: config.worker.concurrency,
-    },
-    'worker started',
-  );
-} catch (error) {
-  logger.fatal({ err: error }, 'worker could not listen');
-  await shutdown.run('listen failed', 1);
-}
+await runtime.listen(httpServer, { concurrency: config.worker.concurrency });
