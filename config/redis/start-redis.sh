@@ -5,7 +5,8 @@
 #
 # Usage: start-redis.sh state|cache [extra redis-server arguments...]
 # Reads: REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD
-#        REDIS_KEY_PREFIX (default quad:), REDIS_ACL_DIR (where the rendered file goes)
+#        REDIS_KEY_PREFIX (default quad:), REDIS_ACL_DIR (a private directory for the rendered
+#        file: a tmpfs in compose, the data directory in `make dev`, a temp dir in tests)
 set -eu
 
 role=${1:-}
@@ -18,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 prefix=${REDIS_KEY_PREFIX:-quad:}
 
 missing=""
-for name in REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD; do
+for name in REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD REDIS_ACL_DIR; do
   eval "value=\${$name:-}"
   [ -n "$value" ] || missing="$missing $name"
 done
@@ -33,7 +34,7 @@ esac
 
 hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
-acl_dir=${REDIS_ACL_DIR:-${TMPDIR:-/tmp}/quad-redis-$role-$$}
+acl_dir=$REDIS_ACL_DIR
 umask 077
 mkdir -p "$acl_dir"
 sed -e "s/{{PREFIX}}/$prefix/g" \

@@ -43,8 +43,10 @@ const httpServer = createOpsServer(ops);
 shutdown
   .add('finish in-flight jobs', async () => {
     ops.markDraining();
-    // Waits for running jobs to complete; takes no new ones.
-    await worker?.close();
+    // Takes no new jobs and waits for running ones to complete. With Redis gone, a job could
+    // not record its result anyway: close at once, and BullMQ hands the job to a worker again
+    // (stalled-job recovery) once Redis is back.
+    await worker?.close(queueConnection.status !== 'ready');
   })
   .add('close health server', () => closeHttpServer(httpServer))
   .add('close redis and postgres', async () => {

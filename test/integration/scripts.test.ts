@@ -57,6 +57,7 @@ describe('config/redis/start-redis.sh', () => {
         REDIS_SOCKET_PASSWORD: 'c',
         REDIS_WORKER_PASSWORD: 'd',
         REDIS_KEY_PREFIX: '*',
+        REDIS_ACL_DIR: join(work, 'acl'),
       },
       encoding: 'utf8',
     });

@@ -142,4 +142,40 @@ describe('service skeletons against real Redis and PostgreSQL', () => {
       await Promise.all([state.dispose(), cache.dispose()]);
     }
   });
+
+  it('every service shuts down cleanly and promptly while Redis is down', async () => {
+    const state = await startRedisServer('state');
+    const cache = await startRedisServer('cache', state.passwords);
+    const ports = { state: state.port, cache: cache.port };
+    const started = await Promise.all(
+      services.map((name) =>
+        startService(name, {
+          ...serviceEnvironment(name, database.url, ports),
+          REDIS_PASSWORD: state.passwords[name],
+        }),
+      ),
+    );
+    try {
+      for (const service of started) {
+        await waitFor('ready', async () => (await readyz(service.baseUrl)).body.status === 'ready');
+      }
+      await Promise.all([state.stop(), cache.stop()]);
+      for (const service of started) {
+        await waitFor(
+          'degraded',
+          async () => (await readyz(service.baseUrl)).body.status === 'degraded',
+        );
+      }
+      // A step that waited on the dead Redis would overrun the drain budget and turn the exit
+      // status into 1, with a 'shutdown step failed' log line.
+      const exits = await Promise.all(started.map((service) => service.stop('SIGTERM')));
+      assert.deepEqual(exits, [0, 0, 0], started.map((s) => s.otherOutput()).join('\n'));
+      for (const service of started) {
+        assert.ok(!service.logs.some((line) => line.msg === 'shutdown step failed'));
+      }
+    } finally {
+      await Promise.all(started.map((service) => service.stop('SIGKILL')));
+      await Promise.all([state.dispose(), cache.dispose()]);
+    }
+  });
 });

@@ -1,0 +1,477 @@
+#!/usr/bin/env bash
+# `make dev`: the whole Quad stack as native processes, without Docker. Redis (state and
+# cache, with the same ACL users as compose), PostgreSQL, the migrations, the api, two socket
+# gateway instances, the worker and Prometheus run side by side under `concurrently`, with
+# their output prefixed in this terminal. Ctrl-C (or SIGTERM) stops all of them and exits 0.
+#
+# The env file is the single source of ports and secrets: it is created with fresh secrets on
+# first run (scripts/ensure-env.sh) and never overwritten; as with Compose, a variable set in
+# the shell wins over it. Everything the stack writes lives in the data directory, so a second
+# run reuses the database and the queues. PostgreSQL's password follows the env file: it is
+# set again on every start, so a regenerated env file still works with an existing cluster.
+#
+# Usage: scripts/dev.sh
+# Reads: QUAD_ENV_FILE     env file (default <repo>/.env)
+#        QUAD_DATA_DIR     data directory (default <repo>/.data): postgres/, redis/,
+#                          redis-cache/, prometheus/, prometheus.yml
+#        QUAD_DEV_TIMEOUT  seconds to wait for everything to be ready (default 120)
+#        SOCKET2_PORT      port of the second socket gateway (default SOCKET_PORT + 10)
+#        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
+#        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT)
+# Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails, the stack
+# does not become ready in time, or a component exits with an error (which stops the rest).
+#
+# Internal: `scripts/dev.sh component NAME` runs one component in the foreground; concurrently
+# calls it with the environment prepared by the main invocation.
+set -Eeuo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+self=$root/scripts/dev.sh
+components=(redis redis-cache postgres migrate api socket-1 socket-2 worker prometheus)
+
+log() { printf '[%s] dev: %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() {
+  log "$*" >&2
+  exit 1
+}
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# PostgreSQL refuses to run as root: as root, its programs run as the `postgres` system user.
+as_postgres() {
+  if is_root; then
+    setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
+  else
+    "$@"
+  fi
+}
+
+sql_identifier() { printf '"%s"' "${1//\"/\"\"}"; }
+sql_literal() { printf "'%s'" "${1//\'/\'\'}"; }
+
+# Runs SQL in PostgreSQL's single-user mode (no server, no network): used before the server
+# starts, so the role and database exist by the time anyone can connect. Statements end with
+# ";" and an empty line (-j).
+postgres_single() {
+  as_postgres "$QUAD_DEV_PG_BINDIR/postgres" --single -j -D "$QUAD_DEV_DATA/postgres" \
+    -c log_min_messages=warning -c log_min_error_statement=panic -c log_checkpoints=off postgres
+}
+
+# --- components (each ends in exec, so concurrently's signals reach the real process) -------
+
+# Every component dies with its parent (concurrently): a killed runner leaves nothing behind.
+guarded() {
+  local signal=$1
+  shift
+  exec setpriv --pdeathsig "$signal" -- "$@"
+}
+
+run_redis() {
+  local role=$1 port=$2 dir=$3
+  export REDIS_ACL_DIR=$dir/acl
+  guarded TERM sh "$root/config/redis/start-redis.sh" "$role" \
+    --port "$port" --bind 127.0.0.1 --dir "$dir"
+}
+
+run_postgres() {
+  local data=$QUAD_DEV_DATA pgdata=$QUAD_DEV_DATA/postgres
+  if [[ ! -f $pgdata/PG_VERSION ]]; then
+    # initdb into a scratch directory and rename it when complete: an interrupted first run
+    # leaves no half-initialised cluster behind, and the next run simply starts over.
+    local scratch=$data/postgres.init pwfile=$data/postgres.pwfile
+    rm -rf "$scratch" "$pwfile"
+    mkdir -m 700 "$scratch"
+    (umask 077 && printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile")
+    if is_root; then chown postgres: "$scratch" "$pwfile"; fi
+    echo "initialising a new PostgreSQL cluster in $pgdata (user $POSTGRES_USER, scram-sha-256)"
+    if ! as_postgres "$QUAD_DEV_PG_BINDIR/initdb" -D "$scratch" -U "$POSTGRES_USER" \
+      --pwfile="$pwfile" --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null; then
+      rm -f "$pwfile"
+      echo "initdb failed" >&2
+      exit 1
+    fi
+    rm -f "$pwfile"
+    mv "$scratch" "$pgdata"
+  fi
+
+  # On every start: the env file is the source of truth for the password (a regenerated env
+  # file keeps working with an existing cluster), and the database exists.
+  local user db answer
+  user=$(sql_identifier "$POSTGRES_USER")
+  db=$(sql_literal "$POSTGRES_DB")
+  answer=$(printf 'ALTER ROLE %s WITH LOGIN PASSWORD %s;\n\nSELECT 1 AS present FROM pg_database WHERE datname = %s;\n\n' \
+    "$user" "$(sql_literal "$POSTGRES_PASSWORD")" "$db" | postgres_single) ||
+    { echo "could not prepare the cluster in $pgdata (see above)" >&2; exit 1; }
+  if [[ $answer != *'present = "1"'* ]]; then
+    echo "creating database $POSTGRES_DB"
+    printf 'CREATE DATABASE %s;\n\n' "$(sql_identifier "$POSTGRES_DB")" | postgres_single >/dev/null ||
+      { echo "could not create database $POSTGRES_DB" >&2; exit 1; }
+  fi
+
+  # The Unix socket goes into the data directory (never /var/run); its path has a length limit.
+  local socket_dir=$pgdata
+  if ((${#pgdata} + 20 > 107)); then
+    echo "data directory path too long for a Unix socket; TCP only"
+    socket_dir=
+  fi
+  local run=(setpriv --pdeathsig INT)
+  if is_root; then run+=(--reuid=postgres --regid=postgres --init-groups); fi
+  # SIGINT is PostgreSQL's fast shutdown; it is what the runner sends on Ctrl-C and on failure.
+  # The runner signals the server's children too; without logical replication (unused here)
+  # no launcher logs a spurious ERROR for it.
+  exec "${run[@]}" -- "$QUAD_DEV_PG_BINDIR/postgres" -D "$pgdata" -p "$POSTGRES_PORT" \
+    -c listen_addresses=127.0.0.1 -c unix_socket_directories="$socket_dir" \
+    -c max_logical_replication_workers=0
+}
+
+run_migrate() {
+  # The PostgreSQL component initialises the cluster first, so wait for it to listen.
+  local deadline=$((SECONDS + ${QUAD_DEV_TIMEOUT:-120}))
+  until "$QUAD_DEV_PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 1; do
+    if ((SECONDS >= deadline)); then
+      echo "PostgreSQL did not accept connections on 127.0.0.1:$POSTGRES_PORT in time" >&2
+      exit 1
+    fi
+    sleep 0.3
+  done
+  cd "$root"
+  guarded TERM npm run --silent migrate
+}
+
+run_service() {
+  local service=$1 password_variable
+  password_variable=REDIS_$(tr '[:lower:]' '[:upper:]' <<<"$service")_PASSWORD
+  export REDIS_USERNAME=$service REDIS_PASSWORD=${!password_variable}
+  # Each service sees only its own Redis password.
+  unset REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD \
+    GRAFANA_ADMIN_PASSWORD
+  cd "$root"
+  # node --import tsx, not the tsx CLI: one process, so a signal is delivered exactly once.
+  guarded TERM node --import tsx "services/$service/main.ts"
+}
+
+run_component() {
+  local data=$QUAD_DEV_DATA
+  case "${1:-}" in
+    redis) run_redis state "$REDIS_PORT" "$data/redis" ;;
+    redis-cache) run_redis cache "$REDIS_CACHE_PORT" "$data/redis-cache" ;;
+    postgres) run_postgres ;;
+    migrate) run_migrate ;;
+    api | worker) run_service "$1" ;;
+    socket-1) run_service socket ;;
+    socket-2)
+      export SOCKET_PORT=$SOCKET2_PORT
+      run_service socket
+      ;;
+    prometheus)
+      unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
+        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD LIVEKIT_API_SECRET
+      guarded TERM prometheus --config.file="$data/prometheus.yml" \
+        --storage.tsdb.path="$data/prometheus" \
+        --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+      ;;
+    *) die "unknown component '${1:-}' (one of: ${components[*]})" ;;
+  esac
+}
+
+if [[ ${1:-} == component ]]; then
+  run_component "${2:-}"
+  exit
+fi
+if [[ $# -gt 0 ]]; then
+  sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+  exit 64
+fi
+
+# --- main: checks, environment, data directory ------------------------------------------------
+
+"$root/scripts/check-deps.sh"
+QUAD_DEV_PG_BINDIR=$("$root/scripts/check-deps.sh" --pg-bindir)
+
+env_file=$(realpath -m "${QUAD_ENV_FILE:-$root/.env}")
+sh "$root/scripts/ensure-env.sh" "$env_file"
+# As with Compose (scripts/up.sh), a variable set in the shell wins over the env file, so
+# `API_PORT=4000 make dev` works like `API_PORT=4000 make up`.
+declare -A from_shell=()
+while IFS= read -r name; do
+  if [[ -n ${!name+set} ]]; then from_shell[$name]=${!name}; fi
+done < <(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' "$env_file")
+set -a
+# shellcheck disable=SC1090
+. "$env_file"
+set +a
+for name in "${!from_shell[@]}"; do export "$name=${from_shell[$name]}"; done
+
+QUAD_DEV_DATA=$(realpath -m "${QUAD_DATA_DIR:-$root/.data}")
+export QUAD_DEV_DATA QUAD_DEV_PG_BINDIR
+# The host profile: services find everything on 127.0.0.1 and the ports below.
+export QUAD_PROFILE=host NODE_ENV=development
+export API_PORT=${API_PORT:-3000} SOCKET_PORT=${SOCKET_PORT:-3001} WORKER_PORT=${WORKER_PORT:-3002}
+export REDIS_PORT=${REDIS_PORT:-6379} REDIS_CACHE_PORT=${REDIS_CACHE_PORT:-6380}
+export POSTGRES_PORT=${POSTGRES_PORT:-5432} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+export POSTGRES_USER=${POSTGRES_USER:-quad} POSTGRES_DB=${POSTGRES_DB:-quad}
+export SOCKET2_PORT=${SOCKET2_PORT:-$((SOCKET_PORT + 10))}
+
+problems=()
+for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
+  REDIS_WORKER_PASSWORD; do
+  [[ -n ${!name:-} ]] || problems+=("$name is empty in $env_file")
+done
+port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT
+  PROMETHEUS_PORT)
+declare -A port_owner=()
+for name in "${port_names[@]}"; do
+  port=${!name}
+  if [[ ! $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+    problems+=("$name=$port is not a port number")
+  elif [[ -n ${port_owner[$port]:-} ]]; then
+    problems+=("$name and ${port_owner[$port]} are both $port")
+  else
+    port_owner[$port]=$name
+    # Something already listening (often the system redis-server, postgresql or prometheus
+    # service that the Debian packages start) would make a component fail to bind.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      problems+=("$name=$port is already in use on 127.0.0.1 (stop what listens there, e.g. the system service, or change $name in $env_file)")
+    fi
+  fi
+done
+if ((${#problems[@]} > 0)); then
+  log "cannot start:" >&2
+  printf '  - %s\n' "${problems[@]}" >&2
+  exit 1
+fi
+for name in REDIS_URL REDIS_CACHE_URL DATABASE_URL; do
+  if [[ -n ${!name:-} ]]; then
+    log "note: $name is set, so the services connect there, not to the server this script starts"
+  fi
+done
+
+data=$QUAD_DEV_DATA
+mkdir -p "$data"
+# Private per component, except that the postgres user (as root) must be able to traverse $data.
+mkdir -p "$data/redis" "$data/redis-cache" "$data/prometheus"
+chmod 700 "$data/redis" "$data/redis-cache" "$data/prometheus"
+if is_root; then
+  if ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$data" -a -r "$data"; then
+    die "PostgreSQL runs as the 'postgres' user, which cannot reach $data (a parent directory is not searchable by others); set QUAD_DATA_DIR to a directory it can reach"
+  fi
+fi
+if [[ -d $data/postgres ]]; then
+  expected_owner=$(if is_root; then echo postgres; else id -un; fi)
+  owner=$(stat -c %U "$data/postgres")
+  if [[ $owner != "$expected_owner" ]]; then
+    die "$data/postgres belongs to $owner but PostgreSQL will run as $expected_owner (was the data directory made by another user?); chown -R it or use another QUAD_DATA_DIR"
+  fi
+fi
+
+sed -e "s/{{API_PORT}}/$API_PORT/g" -e "s/{{SOCKET_PORT}}/$SOCKET_PORT/g" \
+  -e "s/{{SOCKET2_PORT}}/$SOCKET2_PORT/g" -e "s/{{WORKER_PORT}}/$WORKER_PORT/g" \
+  -e "s/{{PROMETHEUS_PORT}}/$PROMETHEUS_PORT/g" \
+  "$root/config/prometheus/prometheus.host.yml.template" >"$data/prometheus.yml"
+
+# --- run ----------------------------------------------------------------------------------
+
+stack_pid=
+stack_ready=0
+stopping=0
+
+# The runner gets a session of its own, so a Ctrl-C in this terminal reaches only this script,
+# which then stops the stack through the runner exactly once (a second SIGINT makes Node and
+# Redis exit at once instead of shutting down cleanly). The session is also one process group
+# holding every component, which makes "is anything left?" a single kill -0 (PostgreSQL's
+# backends form groups of their own, but the postmaster in ours outlives them). If this script
+# dies without cleaning up, --pdeathsig still stops the runner and with it every component.
+stack_alive() { [[ -n $stack_pid ]] && kill -0 -- "-$stack_pid" 2>/dev/null; }
+
+stop_stack() {
+  local reason=$1 code=0 deadline
+  stopping=1
+  trap 'force_stop' INT TERM HUP
+  log "stopping ($reason); Ctrl-C again to kill at once"
+  if ((stack_ready)); then stop_services_first; fi
+  if kill -0 "$stack_pid" 2>/dev/null; then kill -INT "$stack_pid" 2>/dev/null || true; fi
+  deadline=$((SECONDS + 30))
+  while stack_alive && ((SECONDS < deadline)); do
+    sleep 0.2 &
+    wait $! || true
+  done
+  if stack_alive; then
+    log "processes still running after 30 s; killing them" >&2
+    kill -KILL -- "-$stack_pid" 2>/dev/null || true
+    code=1
+  fi
+  wait "$stack_pid" 2>/dev/null || code=$((code ? code : $?))
+  # 130: the runner itself died of our SIGINT before it had set up its handlers, so before it
+  # had started anything.
+  if ((code == 130)) && ! stack_alive; then code=0; fi
+  if ((code)); then
+    log "stopped, but a component did not shut down cleanly (see its output above)" >&2
+  else
+    log "stopped; every component has exited"
+  fi
+  return "$code"
+}
+
+# The services first, while Redis and PostgreSQL are still there for them to drain against
+# (a worker closing its queue against a Redis that is already gone waits out its whole drain
+# budget). Exiting 0, they do not trip --kill-others-on-fail. Only once the stack was ready:
+# a service still loading has no signal handler yet and would die of the signal, which the
+# runner would count as a failure.
+stop_services_first() {
+  local pids pid alive deadline
+  pids=$(pgrep -P "$stack_pid" -f 'services/(api|socket|worker)/main\.ts' || true)
+  [[ -n $pids ]] || return 0
+  # shellcheck disable=SC2086
+  kill -INT $pids 2>/dev/null || true
+  # Each service drains for at most 8 s (policy.shutdown.drainTimeoutMs).
+  deadline=$((SECONDS + 12))
+  while ((SECONDS < deadline)); do
+    alive=0
+    for pid in $pids; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+    done
+    ((alive)) || return 0
+    sleep 0.1 &
+    wait $! || true
+  done
+}
+
+# After the runner ended by itself: give stragglers a moment, then make sure nothing is left.
+reap_leftovers() {
+  local deadline=$((SECONDS + 5))
+  while stack_alive && ((SECONDS < deadline)); do
+    sleep 0.2 &
+    wait $! || true
+  done
+  if stack_alive; then kill -KILL -- "-$stack_pid" 2>/dev/null || true; fi
+}
+
+# shellcheck disable=SC2317 # trap handlers below
+force_stop() {
+  trap - INT TERM HUP
+  log "killing every component now" >&2
+  kill -KILL -- "-$stack_pid" 2>/dev/null || true
+  exit 130
+}
+
+# shellcheck disable=SC2317
+on_signal() {
+  if stop_stack "$1 received"; then exit 0; fi
+  exit 1
+}
+
+# shellcheck disable=SC2317
+on_exit() {
+  local code=$?
+  if ((!stopping)) && stack_alive; then stop_stack "exiting" || true; fi
+  exit "$code"
+}
+
+trap 'on_signal SIGINT' INT
+trap 'on_signal SIGTERM' TERM
+trap 'on_signal SIGHUP' HUP
+trap on_exit EXIT
+
+commands=()
+for component in "${components[@]}"; do
+  commands+=("exec $(printf '%q' "$self") component $component")
+done
+names=$(IFS=,; echo "${components[*]}")
+log "starting ${components[*]} (env $env_file, data $data)"
+# --kill-others-on-fail: a component that crashes stops the stack; migrate exiting 0 does not.
+# SIGINT as the kill signal: graceful for every component, and PostgreSQL's fast shutdown.
+setsid setpriv --pdeathsig INT -- "$root/node_modules/.bin/concurrently" \
+  --kill-others-on-fail --kill-signal SIGINT --kill-timeout 15000 \
+  --names "$names" --prefix-colors auto --pad-prefix \
+  "${commands[@]}" &
+stack_pid=$!
+# The runner's pid is also the id of its process group (setsid does not fork here, as the
+# background child is no group leader) once setsid has run: wait for that moment.
+for _ in $(seq 50); do
+  [[ $(ps -o pgid= -p "$stack_pid" 2>/dev/null | tr -d ' ') == "$stack_pid" ]] && break
+  sleep 0.02
+done
+
+# Bounded wait for readiness, polling with bash's /dev/tcp so no HTTP client is required.
+http_get() {
+  local port=$1 path=$2
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$path" "$port" >&3
+    response=
+    IFS= read -r -t 3 -d '' response <&3 || true
+    printf '%s' "$response"
+  ) 2>/dev/null
+}
+
+declare -A probe_port=(
+  [api]=$API_PORT [socket-1]=$SOCKET_PORT [socket-2]=$SOCKET2_PORT [worker]=$WORKER_PORT
+  [prometheus]=$PROMETHEUS_PORT
+)
+declare -A last_answer=()
+waiting=(api socket-1 socket-2 worker prometheus)
+timeout_s=${QUAD_DEV_TIMEOUT:-120}
+started=$SECONDS
+deadline=$((started + timeout_s))
+next_progress=$((started + 5))
+log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker and Prometheus"
+while ((${#waiting[@]} > 0)); do
+  if ! kill -0 "$stack_pid" 2>/dev/null; then
+    code=0
+    wait "$stack_pid" || code=$?
+    stopping=1
+    reap_leftovers
+    die "a component exited during start-up (see its output above); the stack has stopped (exit $code)"
+  fi
+  still=()
+  for name in "${waiting[@]}"; do
+    if [[ $name == prometheus ]]; then path=/-/ready; else path=/readyz; fi
+    answer=$(http_get "${probe_port[$name]}" "$path" || true)
+    last_answer[$name]=${answer:-no answer}
+    status_line=${answer%%$'\r'*}
+    if [[ $status_line =~ ^HTTP/1\.[01]\ 200 ]] &&
+      { [[ $name == prometheus ]] || [[ $answer == *'"status":"ready"'* ]]; }; then
+      log "$name ready after $((SECONDS - started))s"
+    else
+      still+=("$name")
+    fi
+  done
+  waiting=("${still[@]}")
+  ((${#waiting[@]} > 0)) || break
+  if ((SECONDS >= deadline)); then
+    log "not ready after ${timeout_s}s: ${waiting[*]}; last answers:" >&2
+    for name in "${waiting[@]}"; do
+      body=${last_answer[$name]#*$'\r\n\r\n'}
+      printf '  %s: %s\n' "$name" "${body:0:600}" >&2
+    done
+    stop_stack "not ready in time" || true
+    exit 1
+  fi
+  if ((SECONDS >= next_progress)); then
+    log "still waiting for ${waiting[*]} ($((SECONDS - started))s of ${timeout_s}s)"
+    next_progress=$((SECONDS + 5))
+  fi
+  sleep 0.5 &
+  wait $! || true
+done
+
+stack_ready=1
+cat <<EOF
+[$(date +%H:%M:%S)] dev: Quad is ready in ${SECONDS}s; Ctrl-C stops everything.
+  api          http://127.0.0.1:$API_PORT        (/api/v1, /readyz, /metrics)
+  socket 1     http://127.0.0.1:$SOCKET_PORT
+  socket 2     http://127.0.0.1:$SOCKET2_PORT
+  worker       http://127.0.0.1:$WORKER_PORT        (/readyz, /metrics)
+  prometheus   http://127.0.0.1:$PROMETHEUS_PORT
+  redis        redis://127.0.0.1:$REDIS_PORT        (ACL users default, api, socket, worker)
+  redis-cache  redis://127.0.0.1:$REDIS_CACHE_PORT
+  postgres     postgres://$POSTGRES_USER@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB
+  passwords in $env_file; data in $data
+EOF
+
+code=0
+wait "$stack_pid" || code=$?
+# Reached only when the runner ended by itself: a component failed and took the others down.
+stopping=1
+reap_leftovers
+log "the stack stopped on its own (exit $code): a component exited; see its output above" >&2
+exit $((code == 0 ? 1 : code))

@@ -1,0 +1,443 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../harness/free-port.js';
+import { collectOutput } from '../harness/service-process.js';
+import { waitFor } from '../harness/wait-for.js';
+
+// `make dev` end to end: scripts/dev.sh as a real process on free ports in a temporary data
+// directory, twice on the same data (the second run must reuse it), stopped like a Ctrl-C.
+
+const root = join(import.meta.dirname, '..', '..');
+const READY_TIMEOUT_MS = 150_000;
+const STOP_TIMEOUT_MS = 45_000;
+
+const portVariables = [
+  'API_PORT',
+  'SOCKET_PORT',
+  'SOCKET2_PORT',
+  'WORKER_PORT',
+  'REDIS_PORT',
+  'REDIS_CACHE_PORT',
+  'POSTGRES_PORT',
+  'PROMETHEUS_PORT',
+] as const;
+type PortVariable = (typeof portVariables)[number];
+
+// Variables of the test runner's own environment that would redirect the stack's services.
+const inheritedOverrides = [
+  'REDIS_URL',
+  'REDIS_CACHE_URL',
+  'DATABASE_URL',
+  'LIVEKIT_URL',
+  'LISTEN_HOST',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+];
+
+interface DevStack {
+  child: ChildProcess;
+  output(): string;
+  exitCode(): number | string | undefined;
+  exited: Promise<number | string>;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'quad-dev-stack-'));
+// As root, PostgreSQL runs as the postgres user, which must be able to reach the data directory.
+chmodSync(work, 0o755);
+const envFile = join(work, 'env');
+const dataDir = join(work, 'data');
+const ports = {} as Record<PortVariable, number>;
+let secrets: Record<string, string> = {};
+const running = new Set<DevStack>();
+
+function tail(text: string, characters = 6_000): string {
+  return text.length > characters ? `…${text.slice(-characters)}` : text;
+}
+
+function startDevStack(): DevStack {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    QUAD_ENV_FILE: envFile,
+    QUAD_DATA_DIR: dataDir,
+    QUAD_DEV_TIMEOUT: String(READY_TIMEOUT_MS / 1_000 - 10),
+  };
+  for (const name of inheritedOverrides) delete env[name];
+  // A process group of its own, so that the test can signal everything the way a terminal does.
+  const child = spawn('bash', [join(root, 'scripts/dev.sh')], {
+    cwd: root,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const { output, exited } = collectOutput(child);
+  let code: number | string | undefined;
+  const stack: DevStack = { child, output, exitCode: () => code, exited };
+  running.add(stack);
+  void exited.then((value) => {
+    code = value;
+    running.delete(stack);
+  });
+  return stack;
+}
+
+/** Resolves with the seconds dev.sh reported once it prints its ready line; fails fast if it exits. */
+async function waitUntilReady(stack: DevStack): Promise<number> {
+  let outcome: { seconds: number } | { exited: number | string };
+  try {
+    outcome = await waitFor(
+      'the ready line of scripts/dev.sh',
+      async () => {
+        const code = stack.exitCode();
+        if (code !== undefined) return { exited: code };
+        const match = /dev: Quad is ready in (\d+)s/.exec(stack.output());
+        return match ? { seconds: Number(match[1]) } : undefined;
+      },
+      READY_TIMEOUT_MS,
+      200,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}\n--- output ---\n${tail(stack.output())}`);
+  }
+  if ('exited' in outcome) {
+    throw new Error(
+      `scripts/dev.sh exited with ${outcome.exited} before it was ready:\n${tail(stack.output())}`,
+    );
+  }
+  return outcome.seconds;
+}
+
+/** The exit code once the process ends, or 'still running' after `timeoutMs`. */
+async function exitWithin(stack: DevStack, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, 'still running');
+  });
+  try {
+    return await Promise.race([stack.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Sends SIGINT to the whole process group, as Ctrl-C in a terminal does, and waits. */
+async function interrupt(stack: DevStack): Promise<number | string> {
+  const pid = stack.child.pid;
+  assert.ok(pid);
+  process.kill(-pid, 'SIGINT');
+  const code = await exitWithin(stack, STOP_TIMEOUT_MS);
+  if (code === 'still running') {
+    throw new Error(`scripts/dev.sh still running ${STOP_TIMEOUT_MS} ms after SIGINT`);
+  }
+  return code;
+}
+
+async function readyz(port: number): Promise<{ status: number; body: { status?: string } }> {
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: response.status, body: (await response.json()) as { status?: string } };
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(2_000, () => {
+      socket.destroy();
+      resolve(true); // no refusal: something holds the port
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Sends commands to Redis over raw TCP (RESP) and returns the first line of each reply. */
+function redisReplies(port: number, commands: string[][], timeoutMs = 5_000): Promise<string[]> {
+  const encode = (args: string[]) =>
+    `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const replies: string[] = [];
+    let buffer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`redis :${port} answered only ${JSON.stringify(replies)}`));
+    }, timeoutMs);
+    socket.once('connect', () => socket.write(commands.map(encode).join('')));
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let end = buffer.indexOf('\r\n');
+      while (end >= 0 && replies.length < commands.length) {
+        replies.push(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\r\n');
+      }
+      if (replies.length === commands.length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(replies);
+      }
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/**
+ * Live processes started for this test's data directory: every component inherits
+ * QUAD_DATA_DIR, and the servers name the directory on their command lines.
+ */
+function processesOfThisStack(): Array<{ pid: number; command: string }> {
+  const found: Array<{ pid: number; command: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/\) Z /.test(stat)) continue; // exited, waiting to be reaped
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (environ.includes(`QUAD_DATA_DIR=${dataDir}`) || command.includes(dataDir)) {
+        found.push({ pid: Number(entry), command: command.trim() });
+      }
+    } catch {
+      // gone meanwhile, or another user's process we may not read
+    }
+  }
+  return found;
+}
+
+async function assertEverythingStopped(stack: DevStack): Promise<void> {
+  const open: string[] = [];
+  for (const name of portVariables) {
+    if (await acceptsConnections(ports[name])) open.push(`${name}=${ports[name]}`);
+  }
+  assert.deepEqual(open, [], `ports still open after the stop:\n${tail(stack.output())}`);
+  assert.deepEqual(processesOfThisStack(), [], 'no process of the stack is left');
+}
+
+before(async () => {
+  execFileSync('sh', [join(root, 'scripts/ensure-env.sh'), envFile]);
+  const used = new Set<number>();
+  for (const name of portVariables) {
+    let port = await freePort();
+    while (used.has(port)) port = await freePort();
+    used.add(port);
+    ports[name] = port;
+  }
+  let text = readFileSync(envFile, 'utf8');
+  for (const name of portVariables) {
+    const line = `${name}=${ports[name]}`;
+    const pattern = new RegExp(`^${name}=.*$`, 'm');
+    text = pattern.test(text) ? text.replace(pattern, line) : `${text.trimEnd()}\n${line}\n`;
+  }
+  writeFileSync(envFile, text, { mode: 0o600 });
+  secrets = Object.fromEntries(
+    [...text.matchAll(/^([A-Z_]+)=(.*)$/gm)].map((match) => [match[1] ?? '', match[2] ?? '']),
+  );
+});
+
+after(async () => {
+  // On a failure: stop what is still running, then kill whatever is left of it, by pid.
+  for (const stack of running) {
+    const pid = stack.child.pid;
+    if (pid === undefined) continue;
+    try {
+      await interrupt(stack);
+    } catch {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  for (const { pid } of processesOfThisStack()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('make dev (scripts/dev.sh): the native stack', () => {
+  it('starts everything, enforces the Redis ACL and stops cleanly on SIGINT', {
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 90_000,
+  }, async (t) => {
+    const started = Date.now();
+    const stack = startDevStack();
+    const reported = await waitUntilReady(stack);
+    t.diagnostic(
+      `first run (initdb, migrations) ready after ${Date.now() - started} ms (dev.sh: ${reported}s)`,
+    );
+    const output = stack.output();
+    assert.match(output, /initialising a new PostgreSQL cluster/);
+
+    const api = await readyz(ports.API_PORT);
+    assert.equal(api.status, 200);
+    assert.equal(api.body.status, 'ready');
+    for (const name of ['SOCKET_PORT', 'SOCKET2_PORT', 'WORKER_PORT'] as const) {
+      assert.equal((await readyz(ports[name])).body.status, 'ready', name);
+    }
+
+    // Redis never answers without a password, and the service users cannot administer it.
+    for (const name of ['REDIS_PORT', 'REDIS_CACHE_PORT'] as const) {
+      const [ping] = await redisReplies(ports[name], [['PING']]);
+      assert.match(ping ?? '', /^-NOAUTH/, `${name}: unauthenticated PING`);
+    }
+    const socketPassword = secrets.REDIS_SOCKET_PASSWORD;
+    assert.ok(socketPassword);
+    const replies = await redisReplies(ports.REDIS_PORT, [
+      ['AUTH', 'socket', socketPassword],
+      ['PING'],
+      ['FLUSHALL'],
+      ['CONFIG', 'GET', 'maxmemory'],
+    ]);
+    assert.equal(replies[0], '+OK');
+    assert.equal(replies[1], '+PONG');
+    assert.match(replies[2] ?? '', /^-NOPERM/, 'FLUSHALL as socket');
+    assert.match(replies[3] ?? '', /^-NOPERM/, 'CONFIG GET as socket');
+
+    // PostgreSQL's Unix socket lives in the data directory, not in /var/run.
+    assert.ok(existsSync(join(dataDir, 'postgres', `.s.PGSQL.${ports.POSTGRES_PORT}`)));
+
+    const prometheus = await fetch(`http://127.0.0.1:${ports.PROMETHEUS_PORT}/-/ready`);
+    assert.equal(prometheus.status, 200);
+    // Every service instance is a target, and Prometheus can scrape it.
+    const targets = await waitFor(
+      'every Quad target scraped successfully',
+      async () => {
+        const response = await fetch(
+          `http://127.0.0.1:${ports.PROMETHEUS_PORT}/api/v1/targets?state=active`,
+        );
+        const body = (await response.json()) as {
+          data: {
+            activeTargets: Array<{
+              labels: Record<string, string>;
+              health: string;
+              scrapeUrl: string;
+            }>;
+          };
+        };
+        const quad = body.data.activeTargets.filter((target) => target.labels.job === 'quad');
+        return quad.length === 4 && quad.every((target) => target.health === 'up')
+          ? quad
+          : undefined;
+      },
+      45_000,
+      500,
+    );
+    assert.deepEqual(targets.map((target) => target.labels.service).sort(), [
+      'api',
+      'socket',
+      'socket',
+      'worker',
+    ]);
+    assert.deepEqual(
+      targets.map((target) => new URL(target.scrapeUrl).port).sort(),
+      [ports.API_PORT, ports.SOCKET_PORT, ports.SOCKET2_PORT, ports.WORKER_PORT].map(String).sort(),
+    );
+
+    // One `service` label per series, as the dashboards group by it (no `exported_service`).
+    const query = encodeURIComponent('process_cpu_user_seconds_total{job="quad"}');
+    const series = (await (
+      await fetch(`http://127.0.0.1:${ports.PROMETHEUS_PORT}/api/v1/query?query=${query}`)
+    ).json()) as { data: { result: Array<{ metric: Record<string, string> }> } };
+    assert.deepEqual(series.data.result.map(({ metric }) => metric.service).sort(), [
+      'api',
+      'socket',
+      'socket',
+      'worker',
+    ]);
+    assert.ok(series.data.result.every(({ metric }) => !('exported_service' in metric)));
+
+    // Printed URLs and logs name users, never passwords.
+    for (const name of Object.keys(secrets).filter((key) => key.endsWith('_PASSWORD'))) {
+      assert.ok(!stack.output().includes(secrets[name] ?? name), `${name} appears in the output`);
+    }
+
+    const stopStarted = Date.now();
+    const code = await interrupt(stack);
+    t.diagnostic(`stopped ${Date.now() - stopStarted} ms after SIGINT`);
+    assert.equal(code, 0, tail(stack.output()));
+    // The services drain while Redis and PostgreSQL are still up.
+    assert.doesNotMatch(stack.output(), /shutdown step failed/);
+    await assertEverythingStopped(stack);
+  });
+
+  it('runs again on the same data directory (idempotent first-run steps)', {
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 30_000,
+  }, async (t) => {
+    const started = Date.now();
+    const stack = startDevStack();
+    const reported = await waitUntilReady(stack);
+    t.diagnostic(`second run ready after ${Date.now() - started} ms (dev.sh: ${reported}s)`);
+    const output = stack.output();
+    assert.doesNotMatch(output, /initialising a new PostgreSQL cluster/);
+    assert.doesNotMatch(output, /creating database/);
+    assert.match(output, /schema up to date/);
+
+    const api = await readyz(ports.API_PORT);
+    assert.equal(api.status, 200);
+    assert.equal(api.body.status, 'ready');
+
+    const code = await interrupt(stack);
+    assert.equal(code, 0, tail(stack.output()));
+    await assertEverythingStopped(stack);
+  });
+
+  it('refuses to start when a port is taken, naming the variable', {
+    timeout: 60_000,
+  }, async () => {
+    const blocker = createServer().listen(ports.API_PORT, '127.0.0.1');
+    await once(blocker, 'listening');
+    try {
+      const stack = startDevStack();
+      const code = await exitWithin(stack, 45_000);
+      assert.equal(code, 1, stack.output());
+      assert.match(stack.output(), new RegExp(`API_PORT=${ports.API_PORT} is already in use`));
+      assert.deepEqual(processesOfThisStack(), []);
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('scripts/check-deps.sh', () => {
+  it('names what is missing and how to get it', () => {
+    const result = spawnSync('bash', [join(root, 'scripts/check-deps.sh')], {
+      env: { ...process.env, QUAD_PG_BINDIR: join(work, 'no-such-dir') },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /PostgreSQL server programs initdb, postgres, pg_isready/);
+    assert.match(result.stderr, /package postgresql/);
+    assert.match(result.stderr, /make deps/);
+  });
+
+  it('passes on this machine and reports what it found', () => {
+    const output = execFileSync('bash', [join(root, 'scripts/check-deps.sh')], {
+      encoding: 'utf8',
+    });
+    assert.match(output, /check-deps: ok: redis-server .*PostgreSQL .*prometheus .*node /);
+  });
+});
