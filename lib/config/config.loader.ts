@@ -1,4 +1,8 @@
 import {
+  type RateLimitPolicies,
+  resolveRateLimitPolicies,
+} from '../rate-limit/rate-limit.policies.js';
+import {
   type Environment,
   environmentSchema,
   MIN_PRODUCTION_SECRET_LENGTH,
@@ -45,6 +49,8 @@ export interface ServiceConfig extends BaseConfig {
   };
   livekit: { url: string; apiKey: string | undefined; apiSecret: string | undefined };
   worker: { concurrency: number };
+  /** The rate-limit policy table with RATE_LIMITS overrides applied. */
+  rateLimits: RateLimitPolicies;
 }
 
 type Env = Record<string, string | undefined>;
@@ -345,6 +351,7 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     postgres,
     livekit,
     worker: { concurrency: parsed.WORKER_CONCURRENCY },
+    rateLimits: resolveRateLimitPolicies(parsed.RATE_LIMITS),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRateLimitOverrides } from '../rate-limit/rate-limit.policies.js';
 
 /**
  * Every environment variable any Quad process reads, with its default. This is the only place
@@ -92,6 +93,21 @@ export const environmentSchema = z.object({
 
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: wholeNumber(1, 256, 4, 'must be a whole number between 1 and 256'),
+
+  /** Operator overrides of the rate-limit policy table (lib/rate-limit/rate-limit.policies.ts),
+   *  as JSON: {"login-ip":{"limit":20,"windowMs":60000}}. Each problem names policy and field. */
+  RATE_LIMITS: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .transform((raw, ctx) => {
+        const result = parseRateLimitOverrides(raw);
+        if (result.ok) return result.overrides;
+        for (const message of result.problems) ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      })
+      .optional(),
+  ),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -4,16 +4,18 @@ import { httpMetricsMiddleware } from '../../lib/http/http-metrics.js';
 import type { OpsEndpoints } from '../../lib/http/ops-endpoints.js';
 import { sendProblem } from '../../lib/http/problem.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { type RateLimiter, rateLimitMiddleware } from '../../lib/rate-limit/index.js';
 
 export interface ApiDependencies {
   logger: Logger;
   metrics: Registry;
   ops: OpsEndpoints;
   version: string;
+  rateLimiter: RateLimiter;
 }
 
 /** The api's HTTP surface. Receives everything it needs; creates no clients of its own. */
-export function createApiApp({ logger, metrics, ops, version }: ApiDependencies) {
+export function createApiApp({ logger, metrics, ops, version, rateLimiter }: ApiDependencies) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -24,6 +26,9 @@ export function createApiApp({ logger, metrics, ops, version }: ApiDependencies)
   app.use(httpMetricsMiddleware(metrics));
 
   const v1 = express.Router();
+  // Every API request spends its client address's budget, unknown routes included (scanning
+  // is what the limit is for). The per-user and per-key policies join with authentication.
+  v1.use(rateLimitMiddleware(rateLimiter, { policy: 'api-anonymous', subject: (req) => req.ip }));
   v1.get('/', (_req, res) => {
     res.json({ name: 'quad', version, api: 'v1' });
   });

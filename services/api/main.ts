@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
+import { createRateLimiter } from '../../lib/rate-limit/index.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
 import { createApiApp } from './api-app.js';
@@ -7,9 +8,16 @@ import { createApiApp } from './api-app.js';
 // Composition root of the api service: the only place that reads configuration and creates
 // clients for it.
 const runtime = startServiceRuntime('api');
-const { logger, metrics, ops, shutdown } = runtime;
+const { config, logger, metrics, ops, shutdown } = runtime;
 
-const app = createApiApp({ logger, metrics, ops, version: readPackageVersion() });
+const rateLimiter = createRateLimiter({
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  policies: config.rateLimits,
+  registry: metrics,
+  logger,
+});
+const app = createApiApp({ logger, metrics, ops, version: readPackageVersion(), rateLimiter });
 const server = createServer(app);
 
 shutdown
