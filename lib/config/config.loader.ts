@@ -51,6 +51,8 @@ export interface ServiceConfig extends BaseConfig {
   worker: { concurrency: number };
   /** The rate-limit policy table with RATE_LIMITS overrides applied. */
   rateLimits: RateLimitPolicies;
+  /** Login sessions (SESSION_TTL_HOURS). */
+  sessions: { ttlMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -352,6 +354,7 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     livekit,
     worker: { concurrency: parsed.WORKER_CONCURRENCY },
     rateLimits: resolveRateLimitPolicies(parsed.RATE_LIMITS),
+    sessions: { ttlMs: parsed.SESSION_TTL_HOURS * 3_600_000 },
   };
 }
 

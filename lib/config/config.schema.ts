@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policy } from '../policy/policy.js';
 import { parseRateLimitOverrides } from '../rate-limit/rate-limit.policies.js';
 
 /**
@@ -107,6 +108,15 @@ export const environmentSchema = z.object({
         return z.NEVER;
       })
       .optional(),
+  ),
+
+  /** Lifetime of a login session in hours (1 h to 1 year), from login; revocation and
+   *  deactivation end it sooner. Default policy.accounts.sessions.defaultTtlHours (14 days). */
+  SESSION_TTL_HOURS: wholeNumber(
+    1,
+    8_760,
+    policy.accounts.sessions.defaultTtlHours,
+    'must be a whole number of hours between 1 and 8760 (one year)',
   ),
 });
 

@@ -20,6 +20,24 @@ export const policy = {
     reconnectBaseDelayMs: 100,
     reconnectMaxDelayMs: 10_000,
   },
+  /** The circuit breaker in front of each request-path Redis client (lib/redis/redis-breaker.ts).
+   *  Its job is to make a dead or hung Redis cost a request nothing: while open, calls fail at
+   *  once and callers fall back to PostgreSQL. */
+  redisBreaker: {
+    /** Open after this many failed calls in a row. A healthy Redis on a LAN does not fail five
+     *  calls in a row; a hung one makes each of them wait commandTimeoutMs (300 ms), so five
+     *  bounds what an outage costs before the breaker opens. */
+    consecutiveFailures: 5,
+    /** ...or when at least this share of the last `windowCalls` calls failed: a Redis that
+     *  times out on every other call never fails five in a row but still makes half the
+     *  requests wait. 50 % over 20 calls: a couple of stray timeouts never trip it. */
+    failureRatio: 0.5,
+    windowCalls: 20,
+    /** Open → half-open after this long; then one real call is let through as a probe. While
+     *  Redis hangs, that is one request per process every 2 s paying at most commandTimeoutMs;
+     *  when Redis is back, it is used again within 2 s (plus the reconnect backoff). */
+    cooldownMs: 2_000,
+  },
   postgres: {
     connectTimeoutMs: 3_000,
     /** A statement that runs longer than this is a bug or a missing index, not a workload. */
@@ -38,5 +56,46 @@ export const policy = {
     /** After SIGTERM: time to drain in-flight requests, sockets and jobs before closing
      *  clients. Below compose's default stop_grace_period (10 s) so we exit on our own terms. */
     drainTimeoutMs: 8_000,
+  },
+  accounts: {
+    passwords: {
+      /** argon2id with OWASP's first recommended configuration (Password Storage Cheat Sheet:
+       *  m=19 MiB, t=2, p=1). The alternatives it lists trade memory for passes at equal
+       *  cost; the smallest memory wins here because logins arrive in classroom bursts on a
+       *  2-core host: ~30 ms of one core and 19 MiB per hash, so 30 concurrent logins need
+       *  under 600 MiB. Each hash records its own parameters, so raising them later only
+       *  affects new hashes (and rehash-on-login can follow). */
+      argon2id: { memoryCostKiB: 19_456, timeCost: 2, parallelism: 1 },
+      /** NIST SP 800-63B asks for at least 8 characters and recommends 15 for passwords that
+       *  are the only factor; 12 is the compromise for pupils who type it on shared machines,
+       *  together with the weak-password checks in lib/accounts/password-strength.ts. */
+      minLength: 12,
+      /** NIST: accept at least 64. The bound keeps request bodies small; argon2 pre-hashes its
+       *  input, so length does not change the cost. */
+      maxLength: 256,
+    },
+    sessions: {
+      /** Default lifetime of a session (SESSION_TTL_HOURS overrides it): two weeks, so nobody
+       *  is logged out in the middle of a school week, and a session forgotten on a shared
+       *  computer dies within a fortnight. Revocation is immediate regardless. */
+      defaultTtlHours: 14 * 24,
+      /** Random bytes in a session token or API key: 256 bits, beyond guessing. */
+      tokenBytes: 32,
+      /** last_seen_at / last_used_at are refreshed when a credential is loaded from
+       *  PostgreSQL (a cache miss), and then only if older than this: a warm request never
+       *  writes, and while Redis is down PostgreSQL gets one write per minute per session,
+       *  not one per request. */
+      lastSeenResolutionMs: 60_000,
+      /** User-Agent strings are stored for the "your sessions" list; longer ones are cut. */
+      maxUserAgentLength: 256,
+    },
+  },
+  http: {
+    /** JSON bodies are small (the largest is a message: text plus metadata); a bound stops a
+     *  client from making the api parse megabytes. */
+    maxJsonBodyBytes: 64 * 1024,
+    /** Retry-After on a 503 while PostgreSQL is unreachable: long enough not to hammer a
+     *  restarting database, short enough to recover quickly from a failover. */
+    unavailableRetryAfterSeconds: 5,
   },
 } as const;

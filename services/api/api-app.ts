@@ -1,10 +1,27 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { type ApiRoute, defineRoute, mountRoutes } from '../../lib/http/api-route.js';
+import { problemErrorHandler } from '../../lib/http/error-handler.js';
 import { httpMetricsMiddleware } from '../../lib/http/http-metrics.js';
+import { buildOpenApiDocument } from '../../lib/http/openapi-document.js';
 import type { OpsEndpoints } from '../../lib/http/ops-endpoints.js';
 import { sendProblem } from '../../lib/http/problem.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
 import { type RateLimiter, rateLimitMiddleware } from '../../lib/rate-limit/index.js';
+import type { ApiCapability } from './api-capability.js';
+import { authenticationProblems } from './api-errors.js';
+import {
+  type Authenticator,
+  authenticate,
+  principalOf,
+  rejectInvalidCredentials,
+  security,
+  securitySchemes,
+} from './authentication.js';
+
+export const API_BASE_PATH = '/api/v1';
 
 export interface ApiDependencies {
   logger: Logger;
@@ -12,10 +29,50 @@ export interface ApiDependencies {
   ops: OpsEndpoints;
   version: string;
   rateLimiter: RateLimiter;
+  /** Checks session tokens and API keys. Without it every request is anonymous (the bare
+   *  shell, as the rate-limit tests run it). */
+  authenticator?: Authenticator;
+  /** The capabilities whose routes the api serves, in mounting order. */
+  capabilities?: readonly ApiCapability[];
+}
+
+/** The routes every api serves whatever its capabilities: the index and the OpenAPI document. */
+function coreRoutes(version: string, openApiDocument: () => Record<string, unknown>): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/',
+      operationId: 'index',
+      summary: 'Which API this is',
+      tags: ['meta'],
+      security: security.public,
+      success: {
+        status: 200,
+        description: 'Name and version',
+        body: z.object({ name: z.string(), version: z.string(), api: z.string() }),
+      },
+      handle: () => ({ name: 'quad', version, api: 'v1' }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'openApiDocument',
+      summary: 'This OpenAPI 3.1 document, generated from the validation schemas',
+      tags: ['meta'],
+      security: security.public,
+      success: {
+        status: 200,
+        description: 'The document',
+        body: z.record(z.string(), z.unknown()),
+      },
+      handle: () => openApiDocument(),
+    }),
+  ];
 }
 
 /** The api's HTTP surface. Receives everything it needs; creates no clients of its own. */
-export function createApiApp({ logger, metrics, ops, version, rateLimiter }: ApiDependencies) {
+export function createApiApp(deps: ApiDependencies) {
+  const { logger, metrics, ops, version, rateLimiter, capabilities = [] } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -25,14 +82,55 @@ export function createApiApp({ logger, metrics, ops, version, rateLimiter }: Api
   });
   app.use(httpMetricsMiddleware(metrics));
 
+  let openApiDocument: Record<string, unknown> = {};
+  const routes: ApiRoute[] = [
+    ...coreRoutes(version, () => openApiDocument),
+    ...capabilities.flatMap((capability) => capability.routes),
+  ];
+  // Built once, from the same route table that is mounted below: it cannot miss a route.
+  openApiDocument = {
+    ...buildOpenApiDocument(routes, {
+      title: 'Quad API',
+      version,
+      description:
+        'Errors are RFC 9457 application/problem+json with a stable `code`. Every request spends a rate-limit budget (RateLimit-Policy and RateLimit headers).',
+      basePath: API_BASE_PATH,
+      securitySchemes,
+    }),
+  };
+
   const v1 = express.Router();
-  // Every API request spends its client address's budget, unknown routes included (scanning
-  // is what the limit is for). The per-user and per-key policies join with authentication.
-  v1.use(rateLimitMiddleware(rateLimiter, { policy: 'api-anonymous', subject: (req) => req.ip }));
-  v1.get('/', (_req, res) => {
-    res.json({ name: 'quad', version, api: 'v1' });
-  });
-  app.use('/api/v1', v1);
+  if (deps.authenticator) v1.use(authenticate(deps.authenticator));
+  // Every request spends exactly one general budget: its API key's, its user's, or (without
+  // valid credentials) its address's. Unknown routes included: scanning is what limits are for.
+  v1.use(
+    rateLimitMiddleware(rateLimiter, {
+      policy: 'api-key',
+      subject: (req) => {
+        const credential = principalOf(req)?.credential;
+        return credential?.kind === 'apiKey' ? credential.apiKeyId : undefined;
+      },
+    }),
+  );
+  v1.use(
+    rateLimitMiddleware(rateLimiter, {
+      policy: 'api-user',
+      subject: (req) => {
+        const principal = principalOf(req);
+        return principal?.credential.kind === 'session' ? principal.userId : undefined;
+      },
+    }),
+  );
+  v1.use(
+    rateLimitMiddleware(rateLimiter, {
+      policy: 'api-anonymous',
+      subject: (req) => (principalOf(req) ? undefined : req.ip),
+    }),
+  );
+  v1.use(rejectInvalidCredentials);
+  v1.use(express.json({ limit: policy.http.maxJsonBodyBytes }));
+  mountRoutes(v1, routes);
+  app.use(API_BASE_PATH, v1);
 
   app.use((req, res) => {
     sendProblem(res, {
@@ -43,25 +141,15 @@ export function createApiApp({ logger, metrics, ops, version, rateLimiter }: Api
     });
   });
 
-  // Express recognises error handlers by their four parameters.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status =
-      typeof error === 'object' && error !== null && 'status' in error
-        ? Number((error as { status: unknown }).status)
-        : 500;
-    if (status >= 400 && status < 500) {
-      // Body-parser and similar client errors: the client's fault, said plainly.
-      sendProblem(res, {
-        status,
-        code: 'bad_request',
-        title: 'Bad Request',
-        detail: error instanceof Error ? error.message : undefined,
-      });
-      return;
-    }
-    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled request error');
-    sendProblem(res, { status: 500, code: 'internal_error', title: 'Internal Server Error' });
-  });
+  app.use(
+    problemErrorHandler({
+      logger,
+      mappers: [
+        authenticationProblems,
+        ...capabilities.flatMap((capability) => (capability.problems ? [capability.problems] : [])),
+      ],
+    }),
+  );
 
   return app;
 }

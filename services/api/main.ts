@@ -1,14 +1,25 @@
 import { createServer } from 'node:http';
+import {
+  type AccountCaches,
+  ApiKeyService,
+  PasswordHasher,
+  ProfileService,
+  SessionService,
+  UserAccountsService,
+} from '../../lib/accounts/index.js';
+import { CacheAside } from '../../lib/cache/index.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { createRateLimiter } from '../../lib/rate-limit/index.js';
+import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
+import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
 
 // Composition root of the api service: the only place that reads configuration and creates
-// clients for it.
+// clients for it; everything below receives what it needs.
 const runtime = startServiceRuntime('api');
-const { config, logger, metrics, ops, shutdown } = runtime;
+const { config, logger, metrics, ops, shutdown, postgres } = runtime;
 
 const rateLimiter = createRateLimiter({
   redis: runtime.redis.state,
@@ -17,7 +28,42 @@ const rateLimiter = createRateLimiter({
   registry: metrics,
   logger,
 });
-const app = createApiApp({ logger, metrics, ops, version: readPackageVersion(), rateLimiter });
+
+const cache = new CacheAside({
+  redis: runtime.redis.cache,
+  keyPrefix: config.redis.keyPrefix,
+  registry: metrics,
+  logger,
+  breaker: new RedisBreaker({
+    name: 'cache',
+    redis: runtime.redis.cache,
+    registry: metrics,
+    logger,
+  }),
+});
+const caches: AccountCaches = {
+  sessions: cache.namespace('session'),
+  apiKeys: cache.namespace('api-key'),
+  profiles: cache.namespace('user-profile'),
+};
+
+const hasher = new PasswordHasher();
+const accounts = {
+  sessions: new SessionService({ postgres, hasher, caches, ttlMs: config.sessions.ttlMs }),
+  apiKeys: new ApiKeyService({ postgres, apiKeys: caches.apiKeys }),
+  profiles: new ProfileService({ postgres, profiles: caches.profiles }),
+  users: new UserAccountsService({ postgres, hasher, caches }),
+};
+
+const app = createApiApp({
+  logger,
+  metrics,
+  ops,
+  version: readPackageVersion(),
+  rateLimiter,
+  authenticator: accountsAuthenticator(accounts),
+  capabilities: [accountsCapability(accounts, { rateLimiter, metrics })],
+});
 const server = createServer(app);
 
 shutdown

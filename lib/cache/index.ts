@@ -1,0 +1,17 @@
+export {
+  type CacheNamespaceName,
+  type CachePolicies,
+  type CachePolicy,
+  cacheNamespaceNames,
+  cacheRuntime,
+  defaultCachePolicies,
+  jitteredTtl,
+} from './cache.policies.js';
+export {
+  CacheAside,
+  type CacheAsideOptions,
+  type CacheCodec,
+  type CacheNamespace,
+  type CacheNamespaceOptions,
+} from './cache-aside.js';
+export { cacheKey } from './cache-key.js';

@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import {
+  createDocument,
+  type ZodOpenApiObject,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
+import type { ApiRoute, RouteSpec } from './api-route.js';
+
+/*
+ * The OpenAPI 3.1 document, generated from the route table: the zod schemas that validate
+ * requests are the ones documented, so the document cannot drift from the code (zod-openapi
+ * renders them through zod 4's own JSON Schema conversion).
+ */
+
+const fieldErrorSchema = z
+  .object({
+    in: z.enum(['params', 'query', 'body']),
+    field: z.string().meta({ description: 'Dotted path of the field; empty for the whole part' }),
+    code: z.string().meta({ description: 'zod issue code, or unknown_field' }),
+    message: z.string(),
+  })
+  .meta({ id: 'FieldError' });
+
+/** RFC 9457 problem details; `code` is the stable identifier clients switch on. */
+export const problemSchema = z
+  .looseObject({
+    type: z.string(),
+    status: z.int(),
+    code: z.string().meta({
+      description:
+        'Stable: validation_failed, unauthorized, forbidden, not_found, conflict, rate_limited, service_unavailable, payload_too_large, internal_error',
+    }),
+    title: z.string(),
+    detail: z.string().optional(),
+    errors: z.array(fieldErrorSchema).optional().meta({ description: 'validation_failed only' }),
+  })
+  .meta({ id: 'Problem' });
+
+const problemTitles: Record<number, string> = {
+  400: 'Invalid request (validation_failed), with every field error',
+  401: 'Missing, malformed, revoked or expired credentials (unauthorized)',
+  403: 'Authenticated, but not allowed (forbidden)',
+  404: 'No such resource, or not yours to see (not_found)',
+  409: 'Conflicts with the current state (conflict)',
+  413: 'Request body too large (payload_too_large)',
+  429: 'Rate limited (rate_limited); see Retry-After and RateLimit',
+  503: 'PostgreSQL unreachable (service_unavailable); nothing was changed; see Retry-After',
+};
+
+const rateLimitHeaders = z.object({
+  'Retry-After': z.string().meta({ description: 'Seconds until the request may be retried' }),
+  RateLimit: z.string().meta({ description: 'draft-ietf-httpapi-ratelimit-headers' }),
+  'RateLimit-Policy': z.string().meta({ description: 'draft-ietf-httpapi-ratelimit-headers' }),
+});
+
+function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** OpenAPI keys responses by status code as text; HTTP statuses are always 1xx-5xx. */
+function statusKey(status: number): `${1 | 2 | 3 | 4 | 5}${string}` {
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new RangeError(`not an HTTP status: ${status}`);
+  }
+  return String(status) as `${1 | 2 | 3 | 4 | 5}${string}`;
+}
+
+function responses(spec: RouteSpec): ZodOpenApiResponsesObject {
+  const result: ZodOpenApiResponsesObject = {
+    [statusKey(spec.success.status)]: {
+      description: spec.success.description,
+      ...(spec.success.body
+        ? { content: { 'application/json': { schema: spec.success.body } } }
+        : {}),
+    },
+  };
+  const statuses = new Set(spec.problems);
+  if (spec.params || spec.query || spec.body) statuses.add(400);
+  if (spec.security.length > 0) statuses.add(401);
+  // Every API request spends a rate-limit budget, and may need PostgreSQL.
+  statuses.add(429);
+  statuses.add(503);
+  for (const status of [...statuses].sort()) {
+    result[statusKey(status)] = {
+      description: problemTitles[status] ?? 'Problem',
+      content: { 'application/problem+json': { schema: problemSchema } },
+      ...(status === 429 ? { headers: rateLimitHeaders } : {}),
+    };
+  }
+  return result;
+}
+
+function operation(spec: RouteSpec): ZodOpenApiOperationObject {
+  return {
+    operationId: spec.operationId,
+    summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
+    tags: [...spec.tags],
+    security: spec.security.map((requirement) => ({ ...requirement })),
+    requestParams: {
+      ...(spec.params ? { path: spec.params } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+    },
+    ...(spec.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: spec.body } } } }
+      : {}),
+    responses: responses(spec),
+  };
+}
+
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+  /** Where the routes are mounted, e.g. `/api/v1`. */
+  basePath: string;
+  securitySchemes: NonNullable<ZodOpenApiObject['components']>['securitySchemes'];
+}
+
+/** Builds the document once (at start-up); serve the result as JSON. */
+export function buildOpenApiDocument(routes: readonly ApiRoute[], info: OpenApiInfo) {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const { spec } of routes) {
+    const path = openApiPath(spec.path);
+    paths[path] = { ...paths[path], [spec.method]: operation(spec) };
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: info.title,
+      version: info.version,
+      ...(info.description ? { description: info.description } : {}),
+    },
+    servers: [{ url: info.basePath }],
+    paths,
+    components: { securitySchemes: info.securitySchemes },
+  });
+}

@@ -1,0 +1,55 @@
+import type { ProfileService } from '../../../lib/accounts/index.js';
+import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
+import { requireCredentials, requirePrincipal, security } from '../authentication.js';
+import {
+  idParams,
+  meSchema,
+  profilePatchBody,
+  profileSchema,
+  toProfile,
+} from './account.schemas.js';
+
+export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
+  const { profiles } = deps;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/me',
+      operationId: 'getMe',
+      summary: 'My account',
+      tags: ['profiles'],
+      security: security.any,
+      success: { status: 200, description: 'My account', body: meSchema },
+      guards: [requireCredentials],
+      handle: (_input, req) => profiles.get(requirePrincipal(req).userId),
+    }),
+
+    defineRoute({
+      method: 'patch',
+      path: '/me',
+      operationId: 'updateMe',
+      summary: 'Update my profile',
+      tags: ['profiles'],
+      security: security.any,
+      body: profilePatchBody,
+      success: { status: 200, description: 'The updated account', body: meSchema },
+      guards: [requireCredentials],
+      handle: ({ body }, req) => profiles.update(requirePrincipal(req).userId, body),
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/users/:id',
+      operationId: 'getProfile',
+      summary: "Anyone's public profile (cached)",
+      description: 'Every account of the institution can see every profile; emails stay private.',
+      tags: ['profiles'],
+      security: security.any,
+      params: idParams,
+      problems: [404],
+      success: { status: 200, description: 'The profile', body: profileSchema },
+      guards: [requireCredentials],
+      handle: async ({ params }) => toProfile(await profiles.get(params.id)),
+    }),
+  ];
+}

@@ -1,0 +1,13 @@
+import type { ApiRoute } from '../../lib/http/api-route.js';
+import type { ProblemMapper } from '../../lib/http/error-handler.js';
+
+/**
+ * What a capability (accounts, conversations, ...) plugs into the api: its routes under
+ * /api/v1 (mounted and documented in OpenAPI) and the mapping of its domain errors to
+ * problems. main.ts builds each from the clients it creates; api-app.ts only assembles them.
+ */
+export interface ApiCapability {
+  name: string;
+  routes: readonly ApiRoute[];
+  problems?: ProblemMapper;
+}

@@ -1,0 +1,633 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { cacheKey } from '../../lib/cache/index.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { runMigrations } from '../../lib/postgres/migrations.js';
+import { collectOutput, type ServiceProcess, startService } from '../harness/service-process.js';
+import {
+  createTestDatabase,
+  serviceEnvironment,
+  sharedServers,
+  uniqueName,
+} from '../harness/test-environment.js';
+
+// Accounts administration, API keys, profiles, authorization of every route and the OpenAPI
+// document, against a real api process, real PostgreSQL and real Redis. The first admin is
+// made by the real CLI, as an operator would.
+
+const root = join(import.meta.dirname, '..', '..');
+const PASSWORD = 'correct horse battery staple';
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+interface Credential {
+  token?: string;
+  apiKey?: string;
+}
+
+async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: Credential & { body?: unknown } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${baseUrl}/api/v1${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
+}
+
+/** Runs `quad admin create ...` as a real process; the password on stdin or in the env. */
+async function quadAdminCreate(
+  databaseUrl: string,
+  args: string[],
+  password: { stdin?: string; env?: string },
+) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'services/cli/main.ts'), 'admin', 'create', ...args],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        DATABASE_URL: databaseUrl,
+        ...(password.env !== undefined ? { QUAD_ADMIN_PASSWORD: password.env } : {}),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  const { output, exited } = collectOutput(child);
+  child.stdin?.end(password.stdin ?? '');
+  return { code: await exited, output: output() };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A problem+json answer that carries no data: only the problem's own fields. */
+function assertBareProblem(reply: Reply, status: number, context: string) {
+  assert.equal(reply.status, status, `${context}: ${JSON.stringify(reply.body)}`);
+  assert.equal(reply.headers.get('content-type'), 'application/problem+json', context);
+  const allowed = new Set(['type', 'status', 'code', 'title', 'detail']);
+  for (const key of Object.keys(reply.body)) assert.ok(allowed.has(key), `${context}: ${key}`);
+}
+
+describe('accounts: admin CLI, administration, API keys, profiles, authorization', () => {
+  const servers = sharedServers();
+  const keyPrefix = `quad:${uniqueName('acct')}:`;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let api: ServiceProcess;
+  const cacheRedis = new Redis({
+    port: servers.redisCache.port,
+    password: servers.redisCache.passwords.default,
+    lazyConnect: true,
+  });
+  /** Filled in order by the tests below (node:test runs them in sequence). */
+  const people: Record<'admin' | 'teacher' | 'student', { id: string; token: string }> = {
+    admin: { id: '', token: '' },
+    teacher: { id: '', token: '' },
+    student: { id: '', token: '' },
+  };
+
+  const login = async (username: string) => {
+    const reply = await call(api.baseUrl, 'POST', '/auth/login', {
+      body: { username, password: PASSWORD },
+    });
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    return {
+      token: String(reply.body.token),
+      id: String((reply.body.user as { id: string }).id),
+      sessionId: String((reply.body.session as { id: string }).id),
+    };
+  };
+
+  const createUser = async (username: string, role: string) => {
+    const reply = await call(api.baseUrl, 'POST', '/admin/users', {
+      token: people.admin.token,
+      body: {
+        username,
+        email: `${username}@school.example`,
+        displayName: `${username} Example`,
+        role,
+        password: PASSWORD,
+      },
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    return String(reply.body.id);
+  };
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    api = await startService('api', {
+      ...serviceEnvironment('api', database.url),
+      REDIS_KEY_PREFIX: keyPrefix,
+    });
+    await cacheRedis.connect();
+  });
+  after(async () => {
+    cacheRedis.disconnect();
+    await api?.stop();
+    await database?.drop();
+  });
+
+  it('quad admin create: makes the first admin once, refuses duplicates and weak passwords', async () => {
+    const args = [
+      '--username',
+      'Root',
+      '--email',
+      'root@school.example',
+      '--display-name',
+      'Head Office',
+    ];
+    const weak = await quadAdminCreate(database.url, args, { env: 'Password2026!' });
+    assert.equal(weak.code, 65, weak.output);
+    assert.match(weak.output, /password refused: is a common password/);
+
+    const created = await quadAdminCreate(database.url, args, { stdin: `${PASSWORD}\n` });
+    assert.equal(created.code, 0, created.output);
+    assert.match(created.output, /created admin root \(/);
+
+    const again = await quadAdminCreate(database.url, args, { env: PASSWORD });
+    assert.equal(again.code, 1, again.output);
+    assert.match(again.output, /an account with this username already exists; nothing was changed/);
+    const sameEmail = await quadAdminCreate(
+      database.url,
+      ['--username', 'root2', '--email', 'ROOT@school.example', '--display-name', 'Other'],
+      { env: PASSWORD },
+    );
+    assert.equal(sameEmail.code, 1, sameEmail.output);
+    assert.match(sameEmail.output, /email already exists/);
+
+    const usage = await quadAdminCreate(database.url, ['--username', 'x'], { env: PASSWORD });
+    assert.equal(usage.code, 64, usage.output);
+    assert.match(usage.output, /--username: 2-32 characters/);
+    assert.match(usage.output, /--email: is required/);
+
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const rows = await db.query('SELECT username, role, password_hash FROM users');
+      assert.equal(rows.rows.length, 1);
+      assert.equal(rows.rows[0].role, 'admin');
+      assert.match(String(rows.rows[0].password_hash), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    } finally {
+      await db.end();
+    }
+    const admin = await login('root');
+    people.admin = { id: admin.id, token: admin.token };
+  });
+
+  it('admins create accounts; duplicates are conflicts and weak passwords are named', async () => {
+    people.teacher.id = await createUser('t.jones', 'teacher');
+    people.student.id = await createUser('s.pupil', 'student');
+    people.teacher.token = (await login('t.jones')).token;
+    people.student.token = (await login('S.Pupil')).token;
+
+    const duplicate = await call(api.baseUrl, 'POST', '/admin/users', {
+      token: people.admin.token,
+      body: {
+        username: 'T.JONES',
+        email: 'other@school.example',
+        displayName: 'Copy',
+        role: 'student',
+        password: PASSWORD,
+      },
+    });
+    assert.equal(duplicate.status, 409);
+    assert.deepEqual([duplicate.body.code, duplicate.body.field], ['conflict', 'username']);
+
+    const weak = await call(api.baseUrl, 'POST', '/admin/users', {
+      token: people.admin.token,
+      body: {
+        username: 'weakling',
+        email: 'weakling@school.example',
+        displayName: 'Weak Ling',
+        role: 'student',
+        password: 'weakling-2026',
+      },
+    });
+    assert.equal(weak.status, 400);
+    assert.equal(weak.body.code, 'validation_failed');
+    assert.deepEqual(weak.body.errors, [
+      {
+        in: 'body',
+        field: 'password',
+        code: 'weak_password',
+        message: 'must not contain your name, username or email address',
+      },
+    ]);
+
+    const invalid = await call(api.baseUrl, 'POST', '/admin/users', {
+      token: people.admin.token,
+      body: {
+        username: 'ok.name',
+        email: 'nope',
+        role: 'janitor',
+        password: PASSWORD,
+        admin: true,
+      },
+    });
+    assert.equal(invalid.status, 400);
+    const fields = (invalid.body.errors as Array<{ field: string }>).map((error) => error.field);
+    assert.deepEqual(fields.sort(), ['admin', 'displayName', 'email', 'role']);
+  });
+
+  it('profiles: read and update my own, with every invalid field named', async () => {
+    const { token } = people.student;
+    const me = await call(api.baseUrl, 'GET', '/me', { token });
+    assert.equal(me.status, 200);
+    assert.deepEqual([me.body.username, me.body.role, me.body.bio], ['s.pupil', 'student', '']);
+
+    const unknown = await call(api.baseUrl, 'PATCH', '/me', {
+      token,
+      body: { displayName: 'Sam', role: 'admin' },
+    });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.code, 'validation_failed');
+    assert.deepEqual(unknown.body.errors, [
+      { in: 'body', field: 'role', code: 'unknown_field', message: 'is not a known field' },
+    ]);
+    const tooLong = await call(api.baseUrl, 'PATCH', '/me', {
+      token,
+      body: { displayName: 'x'.repeat(81), bio: 'ok' },
+    });
+    assert.equal(tooLong.status, 400);
+    assert.deepEqual(
+      (tooLong.body.errors as Array<{ field: string; code: string }>).map(
+        (e) => `${e.field}:${e.code}`,
+      ),
+      ['displayName:too_big'],
+    );
+    assert.equal((await call(api.baseUrl, 'PATCH', '/me', { token, body: {} })).status, 400);
+
+    const updated = await call(api.baseUrl, 'PATCH', '/me', {
+      token,
+      body: { displayName: '  Sam Pupil ', bio: 'Year 9.\nLikes chess.' },
+    });
+    assert.equal(updated.status, 200);
+    assert.deepEqual(
+      [updated.body.displayName, updated.body.bio],
+      ['Sam Pupil', 'Year 9.\nLikes chess.'],
+    );
+    const again = await call(api.baseUrl, 'GET', '/me', { token });
+    assert.equal(again.body.displayName, 'Sam Pupil');
+  });
+
+  it("another user's profile is public without email, cached, and refreshed by its owner's update", async () => {
+    const path = `/users/${people.teacher.id}`;
+    const first = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, {
+      id: people.teacher.id,
+      username: 't.jones',
+      displayName: 't.jones Example',
+      bio: '',
+      role: 'teacher',
+      active: true,
+    });
+    assert.equal(
+      await cacheRedis.exists(cacheKey(keyPrefix, 'user-profile', people.teacher.id)),
+      1,
+    );
+
+    // Behind the cache's back: the cached copy keeps answering, proof that reads are served
+    // from Redis and not from PostgreSQL.
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      await db.query(`UPDATE users SET display_name = 'Changed Directly' WHERE id = $1`, [
+        people.teacher.id,
+      ]);
+    } finally {
+      await db.end();
+    }
+    const cached = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    assert.equal(cached.body.displayName, 't.jones Example');
+
+    // The owner's update commits, then invalidates: everyone sees it at once.
+    const patch = await call(api.baseUrl, 'PATCH', '/me', {
+      token: people.teacher.token,
+      body: { displayName: 'Ms Jones' },
+    });
+    assert.equal(patch.status, 200);
+    const fresh = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    assert.equal(fresh.body.displayName, 'Ms Jones');
+
+    const missing = await call(api.baseUrl, 'GET', `/users/${crypto.randomUUID()}`, {
+      token: people.student.token,
+    });
+    assertBareProblem(missing, 404, 'unknown user');
+    const malformed = await call(api.baseUrl, 'GET', '/users/42', { token: people.student.token });
+    assert.equal(malformed.status, 400);
+  });
+
+  it('API keys: shown once, act as their account, refused the moment they are revoked', async () => {
+    const created = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+      token: people.admin.token,
+      body: { name: 'Timetable sync', userId: people.teacher.id },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const key = String(created.body.key);
+    assert.match(key, /^qk_[A-Za-z0-9_-]{43}$/);
+    assert.equal(created.body.prefix, key.slice(0, 11));
+
+    const list = await call(api.baseUrl, 'GET', '/admin/api-keys', { token: people.admin.token });
+    assert.equal(list.status, 200);
+    assert.ok(!JSON.stringify(list.body).includes(key), 'the key is never shown again');
+    const db = new pg.Client({ connectionString: database.url });
+    await db.connect();
+    try {
+      const dump = JSON.stringify((await db.query('SELECT * FROM api_keys')).rows);
+      assert.ok(!dump.includes(key.slice(3)), 'only the hash is stored');
+    } finally {
+      await db.end();
+    }
+
+    const me = await call(api.baseUrl, 'GET', '/me', { apiKey: key });
+    assert.equal(me.status, 200);
+    assert.equal(me.body.username, 't.jones');
+    assert.match(me.headers.get('ratelimit') ?? '', /^"api-key";/);
+    assert.equal(await cacheRedis.exists(cacheKey(keyPrefix, 'api-key', sha256(key))), 1, 'warm');
+
+    const revoke = await call(api.baseUrl, 'DELETE', `/admin/api-keys/${created.body.id}`, {
+      token: people.admin.token,
+    });
+    assert.equal(revoke.status, 204);
+    assertBareProblem(await call(api.baseUrl, 'GET', '/me', { apiKey: key }), 401, 'revoked key');
+    const listed = await call(api.baseUrl, 'GET', '/admin/api-keys', { token: people.admin.token });
+    const summary = (listed.body.apiKeys as Array<{ id: string; revokedAt: string | null }>).find(
+      (apiKey) => apiKey.id === created.body.id,
+    );
+    assert.ok(summary?.revokedAt);
+    assert.equal(
+      (
+        await call(api.baseUrl, 'DELETE', `/admin/api-keys/${crypto.randomUUID()}`, {
+          token: people.admin.token,
+        })
+      ).status,
+      404,
+    );
+  });
+
+  it('deactivation: sessions and API keys of the account are refused on the next request', async () => {
+    const userId = await createUser('g.leaving', 'student');
+    const session = await login('g.leaving');
+    const key = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+      token: people.admin.token,
+      body: { name: 'Leaving bot', userId },
+    });
+    const apiKey = String(key.body.key);
+    // Both credentials are warm in the cache before the deactivation.
+    assert.equal((await call(api.baseUrl, 'GET', '/me', { token: session.token })).status, 200);
+    assert.equal((await call(api.baseUrl, 'GET', '/me', { apiKey })).status, 200);
+
+    const deactivated = await call(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
+      token: people.admin.token,
+    });
+    assert.equal(deactivated.status, 200);
+    assert.ok(deactivated.body.deactivatedAt);
+    assertBareProblem(
+      await call(api.baseUrl, 'GET', '/me', { token: session.token }),
+      401,
+      'session',
+    );
+    assertBareProblem(await call(api.baseUrl, 'GET', '/me', { apiKey }), 401, 'api key');
+    const relogin = await call(api.baseUrl, 'POST', '/auth/login', {
+      body: { username: 'g.leaving', password: PASSWORD },
+    });
+    assert.equal(relogin.status, 401, 'same answer as a wrong password');
+    const profile = await call(api.baseUrl, 'GET', `/users/${userId}`, {
+      token: people.student.token,
+    });
+    assert.equal(profile.body.active, false);
+
+    const again = await call(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
+      token: people.admin.token,
+    });
+    assert.equal(again.status, 200, 'idempotent');
+    const self = await call(api.baseUrl, 'POST', `/admin/users/${people.admin.id}/deactivate`, {
+      token: people.admin.token,
+    });
+    assert.equal(self.status, 409);
+    assert.equal(self.body.code, 'conflict');
+  });
+
+  it('every route, called by a stranger, anonymously, with bad credentials or the wrong role, gets 401/403/404 and never data', async () => {
+    // A teacher's API key (not an admin, and not a session).
+    const created = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+      token: people.admin.token,
+      body: { name: 'Teacher bot', userId: people.teacher.id },
+    });
+    const teacherKey = String(created.body.key);
+    const adminSession = await login('root');
+    const stranger = crypto.randomUUID();
+
+    type Who = 'anonymous' | 'badToken' | 'badKey' | 'student' | 'teacherKey';
+    const credentials: Record<Who, Credential> = {
+      anonymous: {},
+      badToken: { token: 'c'.repeat(43) },
+      badKey: { apiKey: `qk_${'d'.repeat(43)}` },
+      student: { token: people.student.token },
+      teacherKey: { apiKey: teacherKey },
+    };
+    // Expected status per caller; absent = allowed for that caller (not exercised here).
+    const table: Array<{
+      method: string;
+      path: string;
+      route: string;
+      expect: Partial<Record<Who, number>>;
+    }> = [
+      {
+        method: 'POST',
+        path: '/auth/login',
+        route: '/auth/login',
+        expect: { badToken: 401, badKey: 401 },
+      },
+      {
+        method: 'POST',
+        path: '/auth/logout',
+        route: '/auth/logout',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
+      },
+      {
+        method: 'GET',
+        path: '/auth/sessions',
+        route: '/auth/sessions',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
+      },
+      // Someone else's session: "not found" to the student, whatever exists.
+      {
+        method: 'DELETE',
+        path: `/auth/sessions/${adminSession.sessionId}`,
+        route: '/auth/sessions/{id}',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 404, teacherKey: 403 },
+      },
+      {
+        method: 'DELETE',
+        path: '/auth/sessions',
+        route: '/auth/sessions',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
+      },
+      {
+        method: 'GET',
+        path: '/me',
+        route: '/me',
+        expect: { anonymous: 401, badToken: 401, badKey: 401 },
+      },
+      {
+        method: 'PATCH',
+        path: '/me',
+        route: '/me',
+        expect: { anonymous: 401, badToken: 401, badKey: 401 },
+      },
+      {
+        method: 'GET',
+        path: `/users/${stranger}`,
+        route: '/users/{id}',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 404, teacherKey: 404 },
+      },
+      {
+        method: 'POST',
+        path: '/admin/users',
+        route: '/admin/users',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+      },
+      {
+        method: 'POST',
+        path: `/admin/users/${people.admin.id}/deactivate`,
+        route: '/admin/users/{id}/deactivate',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+      },
+      {
+        method: 'POST',
+        path: '/admin/api-keys',
+        route: '/admin/api-keys',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+      },
+      {
+        method: 'GET',
+        path: '/admin/api-keys',
+        route: '/admin/api-keys',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+      },
+      {
+        method: 'DELETE',
+        path: `/admin/api-keys/${created.body.id}`,
+        route: '/admin/api-keys/{id}',
+        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+      },
+      { method: 'GET', path: '/', route: '/', expect: { badToken: 401, badKey: 401 } },
+      {
+        method: 'GET',
+        path: '/openapi.json',
+        route: '/openapi.json',
+        expect: { badToken: 401, badKey: 401 },
+      },
+    ];
+
+    for (const row of table) {
+      for (const [who, status] of Object.entries(row.expect) as Array<[Who, number]>) {
+        // Bodies that would be invalid, so a 400 would betray that validation ran first.
+        const body = ['POST', 'PATCH'].includes(row.method) ? { unexpected: true } : undefined;
+        const reply = await call(api.baseUrl, row.method, row.path, { ...credentials[who], body });
+        assertBareProblem(reply, status, `${row.method} ${row.path} as ${who}`);
+      }
+    }
+
+    // Nothing was changed by all that: the admin is active, the key works, sessions live.
+    assert.equal(
+      (await call(api.baseUrl, 'GET', '/me', { token: adminSession.token })).status,
+      200,
+    );
+    assert.equal((await call(api.baseUrl, 'GET', '/me', { apiKey: teacherKey })).status, 200);
+
+    // The table covers every route of this capability (and the api's own), as the OpenAPI
+    // document lists them: a route added here without a row above fails this test. Other
+    // capabilities keep the same kind of table for their tags.
+    const document = (await call(api.baseUrl, 'GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, { tags: string[] }>>;
+    };
+    const ownTags = new Set(['auth', 'profiles', 'accounts', 'meta']);
+    const documented = Object.entries(document.paths)
+      .flatMap(([path, item]) =>
+        Object.entries(item)
+          .filter(([, operation]) => operation.tags.some((tag) => ownTags.has(tag)))
+          .map(([method]) => `${method.toUpperCase()} ${path}`),
+      )
+      .sort();
+    const tested = [...new Set(table.map((row) => `${row.method} ${row.route}`))].sort();
+    assert.deepEqual(tested, documented);
+  });
+
+  it('serves a valid OpenAPI 3.1 document listing every route, generated from the schemas', async () => {
+    const reply = await call(api.baseUrl, 'GET', '/openapi.json');
+    assert.equal(reply.status, 200);
+    const validator = new Validator();
+    const result = await validator.validate(reply.body);
+    assert.ok(result.valid, JSON.stringify(result.errors, null, 2));
+    assert.equal(validator.version, '3.1');
+
+    const document = reply.body as {
+      servers: Array<{ url: string }>;
+      paths: Record<string, Record<string, { operationId: string; security: unknown[] }>>;
+      components: {
+        schemas: Record<
+          string,
+          { properties?: Record<string, unknown>; additionalProperties?: unknown }
+        >;
+      };
+    };
+    assert.deepEqual(document.servers, [{ url: '/api/v1' }]);
+    const routes = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const expected = [
+      'DELETE /admin/api-keys/{id}',
+      'DELETE /auth/sessions',
+      'DELETE /auth/sessions/{id}',
+      'GET /',
+      'GET /admin/api-keys',
+      'GET /auth/sessions',
+      'GET /me',
+      'GET /openapi.json',
+      'GET /users/{id}',
+      'PATCH /me',
+      'POST /admin/api-keys',
+      'POST /admin/users',
+      'POST /admin/users/{id}/deactivate',
+      'POST /auth/login',
+      'POST /auth/logout',
+    ];
+    for (const route of expected) assert.ok(routes.includes(route), `${route} is documented`);
+    // The request schemas are the validation schemas: strict (no unknown fields), with limits.
+    const patch = document.components.schemas.ProfilePatch;
+    assert.equal(patch?.additionalProperties, false);
+    assert.deepEqual(Object.keys(patch?.properties ?? {}).sort(), ['bio', 'displayName']);
+    assert.ok(document.components.schemas.Problem);
+    assert.deepEqual(document.paths['/admin/api-keys']?.post?.security, [{ sessionToken: [] }]);
+    assert.deepEqual(document.paths['/auth/login']?.post?.security, []);
+  });
+});
