@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
+import { Counter, type Registry } from 'prom-client';
 import { policy } from '../policy/policy.js';
 
 /** @node-rs/argon2 declares its algorithms as an ambient const enum, which isolated modules
@@ -31,8 +32,21 @@ export class PasswordHasher {
   /** A real hash of a random password, verified against when the account does not exist.
    *  Made at construction, so that even the first unknown username costs no extra hash. */
   readonly #decoy: Promise<string>;
+  /** Every argon2id verification, real or decoy: equal counts for wrong passwords and unknown
+   *  usernames are the observable proof that both paths do the same work. */
+  readonly #verifications: Counter | undefined;
 
-  constructor(parameters: Argon2idParameters = policy.accounts.passwords.argon2id) {
+  constructor(
+    parameters: Argon2idParameters = policy.accounts.passwords.argon2id,
+    registry?: Registry,
+  ) {
+    this.#verifications = registry
+      ? new Counter({
+          name: 'auth_password_verifications_total',
+          help: 'argon2id password verifications, including the decoy ones for unknown usernames',
+          registers: [registry],
+        })
+      : undefined;
     this.#options = {
       algorithm: ARGON2ID,
       memoryCost: parameters.memoryCostKiB,
@@ -51,6 +65,7 @@ export class PasswordHasher {
 
   /** True when `password` matches; false for a mismatch or a malformed stored hash. */
   async verify(storedHash: string, password: string): Promise<boolean> {
+    this.#verifications?.inc();
     try {
       return await verify(storedHash, password);
     } catch {

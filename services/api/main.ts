@@ -47,7 +47,7 @@ const caches: AccountCaches = {
   profiles: cache.namespace('user-profile'),
 };
 
-const hasher = new PasswordHasher();
+const hasher = new PasswordHasher(undefined, metrics);
 const accounts = {
   sessions: new SessionService({ postgres, hasher, caches, ttlMs: config.sessions.ttlMs }),
   apiKeys: new ApiKeyService({ postgres, apiKeys: caches.apiKeys }),

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { cacheKey } from '../../lib/cache/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { type Credential, callApi, type Reply, TEST_PASSWORD } from '../harness/api-client.js';
 import { collectOutput, type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   createTestDatabase,
@@ -22,43 +23,7 @@ import {
 // made by the real CLI, as an operator would.
 
 const root = join(import.meta.dirname, '..', '..');
-const PASSWORD = 'correct horse battery staple';
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
-
-interface Credential {
-  token?: string;
-  apiKey?: string;
-}
-
-async function call(
-  baseUrl: string,
-  method: string,
-  path: string,
-  options: Credential & { body?: unknown } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${baseUrl}/api/v1${path}`, {
-    method,
-    headers,
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-  };
-}
-
-/** Runs `quad admin create ...` as a real process; the password on stdin or in the env. */
 async function quadAdminCreate(
   databaseUrl: string,
   args: string[],
@@ -112,8 +77,8 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
   };
 
   const login = async (username: string) => {
-    const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-      body: { username, password: PASSWORD },
+    const reply = await callApi(api.baseUrl, 'POST', '/auth/login', {
+      body: { username, password: TEST_PASSWORD },
     });
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     return {
@@ -124,14 +89,14 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
   };
 
   const createUser = async (username: string, role: string) => {
-    const reply = await call(api.baseUrl, 'POST', '/admin/users', {
+    const reply = await callApi(api.baseUrl, 'POST', '/admin/users', {
       token: people.admin.token,
       body: {
         username,
         email: `${username}@school.example`,
         displayName: `${username} Example`,
         role,
-        password: PASSWORD,
+        password: TEST_PASSWORD,
       },
     });
     assert.equal(reply.status, 201, JSON.stringify(reply.body));
@@ -166,22 +131,22 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     assert.equal(weak.code, 65, weak.output);
     assert.match(weak.output, /password refused: is a common password/);
 
-    const created = await quadAdminCreate(database.url, args, { stdin: `${PASSWORD}\n` });
+    const created = await quadAdminCreate(database.url, args, { stdin: `${TEST_PASSWORD}\n` });
     assert.equal(created.code, 0, created.output);
     assert.match(created.output, /created admin root \(/);
 
-    const again = await quadAdminCreate(database.url, args, { env: PASSWORD });
+    const again = await quadAdminCreate(database.url, args, { env: TEST_PASSWORD });
     assert.equal(again.code, 1, again.output);
     assert.match(again.output, /an account with this username already exists; nothing was changed/);
     const sameEmail = await quadAdminCreate(
       database.url,
       ['--username', 'root2', '--email', 'ROOT@school.example', '--display-name', 'Other'],
-      { env: PASSWORD },
+      { env: TEST_PASSWORD },
     );
     assert.equal(sameEmail.code, 1, sameEmail.output);
     assert.match(sameEmail.output, /email already exists/);
 
-    const usage = await quadAdminCreate(database.url, ['--username', 'x'], { env: PASSWORD });
+    const usage = await quadAdminCreate(database.url, ['--username', 'x'], { env: TEST_PASSWORD });
     assert.equal(usage.code, 64, usage.output);
     assert.match(usage.output, /--username: 2-32 characters/);
     assert.match(usage.output, /--email: is required/);
@@ -206,20 +171,20 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     people.teacher.token = (await login('t.jones')).token;
     people.student.token = (await login('S.Pupil')).token;
 
-    const duplicate = await call(api.baseUrl, 'POST', '/admin/users', {
+    const duplicate = await callApi(api.baseUrl, 'POST', '/admin/users', {
       token: people.admin.token,
       body: {
         username: 'T.JONES',
         email: 'other@school.example',
         displayName: 'Copy',
         role: 'student',
-        password: PASSWORD,
+        password: TEST_PASSWORD,
       },
     });
     assert.equal(duplicate.status, 409);
     assert.deepEqual([duplicate.body.code, duplicate.body.field], ['conflict', 'username']);
 
-    const weak = await call(api.baseUrl, 'POST', '/admin/users', {
+    const weak = await callApi(api.baseUrl, 'POST', '/admin/users', {
       token: people.admin.token,
       body: {
         username: 'weakling',
@@ -240,13 +205,13 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       },
     ]);
 
-    const invalid = await call(api.baseUrl, 'POST', '/admin/users', {
+    const invalid = await callApi(api.baseUrl, 'POST', '/admin/users', {
       token: people.admin.token,
       body: {
         username: 'ok.name',
         email: 'nope',
         role: 'janitor',
-        password: PASSWORD,
+        password: TEST_PASSWORD,
         admin: true,
       },
     });
@@ -257,11 +222,11 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
 
   it('profiles: read and update my own, with every invalid field named', async () => {
     const { token } = people.student;
-    const me = await call(api.baseUrl, 'GET', '/me', { token });
+    const me = await callApi(api.baseUrl, 'GET', '/me', { token });
     assert.equal(me.status, 200);
     assert.deepEqual([me.body.username, me.body.role, me.body.bio], ['s.pupil', 'student', '']);
 
-    const unknown = await call(api.baseUrl, 'PATCH', '/me', {
+    const unknown = await callApi(api.baseUrl, 'PATCH', '/me', {
       token,
       body: { displayName: 'Sam', role: 'admin' },
     });
@@ -270,7 +235,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     assert.deepEqual(unknown.body.errors, [
       { in: 'body', field: 'role', code: 'unknown_field', message: 'is not a known field' },
     ]);
-    const tooLong = await call(api.baseUrl, 'PATCH', '/me', {
+    const tooLong = await callApi(api.baseUrl, 'PATCH', '/me', {
       token,
       body: { displayName: 'x'.repeat(81), bio: 'ok' },
     });
@@ -281,9 +246,9 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       ),
       ['displayName:too_big'],
     );
-    assert.equal((await call(api.baseUrl, 'PATCH', '/me', { token, body: {} })).status, 400);
+    assert.equal((await callApi(api.baseUrl, 'PATCH', '/me', { token, body: {} })).status, 400);
 
-    const updated = await call(api.baseUrl, 'PATCH', '/me', {
+    const updated = await callApi(api.baseUrl, 'PATCH', '/me', {
       token,
       body: { displayName: '  Sam Pupil ', bio: 'Year 9.\nLikes chess.' },
     });
@@ -292,13 +257,13 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       [updated.body.displayName, updated.body.bio],
       ['Sam Pupil', 'Year 9.\nLikes chess.'],
     );
-    const again = await call(api.baseUrl, 'GET', '/me', { token });
+    const again = await callApi(api.baseUrl, 'GET', '/me', { token });
     assert.equal(again.body.displayName, 'Sam Pupil');
   });
 
   it("another user's profile is public without email, cached, and refreshed by its owner's update", async () => {
     const path = `/users/${people.teacher.id}`;
-    const first = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    const first = await callApi(api.baseUrl, 'GET', path, { token: people.student.token });
     assert.equal(first.status, 200);
     assert.deepEqual(first.body, {
       id: people.teacher.id,
@@ -324,28 +289,30 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     } finally {
       await db.end();
     }
-    const cached = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    const cached = await callApi(api.baseUrl, 'GET', path, { token: people.student.token });
     assert.equal(cached.body.displayName, 't.jones Example');
 
     // The owner's update commits, then invalidates: everyone sees it at once.
-    const patch = await call(api.baseUrl, 'PATCH', '/me', {
+    const patch = await callApi(api.baseUrl, 'PATCH', '/me', {
       token: people.teacher.token,
       body: { displayName: 'Ms Jones' },
     });
     assert.equal(patch.status, 200);
-    const fresh = await call(api.baseUrl, 'GET', path, { token: people.student.token });
+    const fresh = await callApi(api.baseUrl, 'GET', path, { token: people.student.token });
     assert.equal(fresh.body.displayName, 'Ms Jones');
 
-    const missing = await call(api.baseUrl, 'GET', `/users/${crypto.randomUUID()}`, {
+    const missing = await callApi(api.baseUrl, 'GET', `/users/${crypto.randomUUID()}`, {
       token: people.student.token,
     });
     assertBareProblem(missing, 404, 'unknown user');
-    const malformed = await call(api.baseUrl, 'GET', '/users/42', { token: people.student.token });
+    const malformed = await callApi(api.baseUrl, 'GET', '/users/42', {
+      token: people.student.token,
+    });
     assert.equal(malformed.status, 400);
   });
 
   it('API keys: shown once, act as their account, refused the moment they are revoked', async () => {
-    const created = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+    const created = await callApi(api.baseUrl, 'POST', '/admin/api-keys', {
       token: people.admin.token,
       body: { name: 'Timetable sync', userId: people.teacher.id },
     });
@@ -354,7 +321,9 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     assert.match(key, /^qk_[A-Za-z0-9_-]{43}$/);
     assert.equal(created.body.prefix, key.slice(0, 11));
 
-    const list = await call(api.baseUrl, 'GET', '/admin/api-keys', { token: people.admin.token });
+    const list = await callApi(api.baseUrl, 'GET', '/admin/api-keys', {
+      token: people.admin.token,
+    });
     assert.equal(list.status, 200);
     assert.ok(!JSON.stringify(list.body).includes(key), 'the key is never shown again');
     const db = new pg.Client({ connectionString: database.url });
@@ -366,25 +335,31 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       await db.end();
     }
 
-    const me = await call(api.baseUrl, 'GET', '/me', { apiKey: key });
+    const me = await callApi(api.baseUrl, 'GET', '/me', { apiKey: key });
     assert.equal(me.status, 200);
     assert.equal(me.body.username, 't.jones');
     assert.match(me.headers.get('ratelimit') ?? '', /^"api-key";/);
     assert.equal(await cacheRedis.exists(cacheKey(keyPrefix, 'api-key', sha256(key))), 1, 'warm');
 
-    const revoke = await call(api.baseUrl, 'DELETE', `/admin/api-keys/${created.body.id}`, {
+    const revoke = await callApi(api.baseUrl, 'DELETE', `/admin/api-keys/${created.body.id}`, {
       token: people.admin.token,
     });
     assert.equal(revoke.status, 204);
-    assertBareProblem(await call(api.baseUrl, 'GET', '/me', { apiKey: key }), 401, 'revoked key');
-    const listed = await call(api.baseUrl, 'GET', '/admin/api-keys', { token: people.admin.token });
+    assertBareProblem(
+      await callApi(api.baseUrl, 'GET', '/me', { apiKey: key }),
+      401,
+      'revoked key',
+    );
+    const listed = await callApi(api.baseUrl, 'GET', '/admin/api-keys', {
+      token: people.admin.token,
+    });
     const summary = (listed.body.apiKeys as Array<{ id: string; revokedAt: string | null }>).find(
       (apiKey) => apiKey.id === created.body.id,
     );
     assert.ok(summary?.revokedAt);
     assert.equal(
       (
-        await call(api.baseUrl, 'DELETE', `/admin/api-keys/${crypto.randomUUID()}`, {
+        await callApi(api.baseUrl, 'DELETE', `/admin/api-keys/${crypto.randomUUID()}`, {
           token: people.admin.token,
         })
       ).status,
@@ -395,40 +370,40 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
   it('deactivation: sessions and API keys of the account are refused on the next request', async () => {
     const userId = await createUser('g.leaving', 'student');
     const session = await login('g.leaving');
-    const key = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+    const key = await callApi(api.baseUrl, 'POST', '/admin/api-keys', {
       token: people.admin.token,
       body: { name: 'Leaving bot', userId },
     });
     const apiKey = String(key.body.key);
     // Both credentials are warm in the cache before the deactivation.
-    assert.equal((await call(api.baseUrl, 'GET', '/me', { token: session.token })).status, 200);
-    assert.equal((await call(api.baseUrl, 'GET', '/me', { apiKey })).status, 200);
+    assert.equal((await callApi(api.baseUrl, 'GET', '/me', { token: session.token })).status, 200);
+    assert.equal((await callApi(api.baseUrl, 'GET', '/me', { apiKey })).status, 200);
 
-    const deactivated = await call(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
+    const deactivated = await callApi(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
       token: people.admin.token,
     });
     assert.equal(deactivated.status, 200);
     assert.ok(deactivated.body.deactivatedAt);
     assertBareProblem(
-      await call(api.baseUrl, 'GET', '/me', { token: session.token }),
+      await callApi(api.baseUrl, 'GET', '/me', { token: session.token }),
       401,
       'session',
     );
-    assertBareProblem(await call(api.baseUrl, 'GET', '/me', { apiKey }), 401, 'api key');
-    const relogin = await call(api.baseUrl, 'POST', '/auth/login', {
-      body: { username: 'g.leaving', password: PASSWORD },
+    assertBareProblem(await callApi(api.baseUrl, 'GET', '/me', { apiKey }), 401, 'api key');
+    const relogin = await callApi(api.baseUrl, 'POST', '/auth/login', {
+      body: { username: 'g.leaving', password: TEST_PASSWORD },
     });
     assert.equal(relogin.status, 401, 'same answer as a wrong password');
-    const profile = await call(api.baseUrl, 'GET', `/users/${userId}`, {
+    const profile = await callApi(api.baseUrl, 'GET', `/users/${userId}`, {
       token: people.student.token,
     });
     assert.equal(profile.body.active, false);
 
-    const again = await call(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
+    const again = await callApi(api.baseUrl, 'POST', `/admin/users/${userId}/deactivate`, {
       token: people.admin.token,
     });
     assert.equal(again.status, 200, 'idempotent');
-    const self = await call(api.baseUrl, 'POST', `/admin/users/${people.admin.id}/deactivate`, {
+    const self = await callApi(api.baseUrl, 'POST', `/admin/users/${people.admin.id}/deactivate`, {
       token: people.admin.token,
     });
     assert.equal(self.status, 409);
@@ -437,7 +412,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
 
   it('every route, called by a stranger, anonymously, with bad credentials or the wrong role, gets 401/403/404 and never data', async () => {
     // A teacher's API key (not an admin, and not a session).
-    const created = await call(api.baseUrl, 'POST', '/admin/api-keys', {
+    const created = await callApi(api.baseUrl, 'POST', '/admin/api-keys', {
       token: people.admin.token,
       body: { name: 'Teacher bot', userId: people.teacher.id },
     });
@@ -552,22 +527,25 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       for (const [who, status] of Object.entries(row.expect) as Array<[Who, number]>) {
         // Bodies that would be invalid, so a 400 would betray that validation ran first.
         const body = ['POST', 'PATCH'].includes(row.method) ? { unexpected: true } : undefined;
-        const reply = await call(api.baseUrl, row.method, row.path, { ...credentials[who], body });
+        const reply = await callApi(api.baseUrl, row.method, row.path, {
+          ...credentials[who],
+          body,
+        });
         assertBareProblem(reply, status, `${row.method} ${row.path} as ${who}`);
       }
     }
 
     // Nothing was changed by all that: the admin is active, the key works, sessions live.
     assert.equal(
-      (await call(api.baseUrl, 'GET', '/me', { token: adminSession.token })).status,
+      (await callApi(api.baseUrl, 'GET', '/me', { token: adminSession.token })).status,
       200,
     );
-    assert.equal((await call(api.baseUrl, 'GET', '/me', { apiKey: teacherKey })).status, 200);
+    assert.equal((await callApi(api.baseUrl, 'GET', '/me', { apiKey: teacherKey })).status, 200);
 
     // The table covers every route of this capability (and the api's own), as the OpenAPI
     // document lists them: a route added here without a row above fails this test. Other
     // capabilities keep the same kind of table for their tags.
-    const document = (await call(api.baseUrl, 'GET', '/openapi.json')).body as {
+    const document = (await callApi(api.baseUrl, 'GET', '/openapi.json')).body as {
       paths: Record<string, Record<string, { tags: string[] }>>;
     };
     const ownTags = new Set(['auth', 'profiles', 'accounts', 'meta']);
@@ -583,7 +561,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
   });
 
   it('serves a valid OpenAPI 3.1 document listing every route, generated from the schemas', async () => {
-    const reply = await call(api.baseUrl, 'GET', '/openapi.json');
+    const reply = await callApi(api.baseUrl, 'GET', '/openapi.json');
     assert.equal(reply.status, 200);
     const validator = new Validator();
     const result = await validator.validate(reply.body);

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { PasswordHasher, type Role, registerAccount } from '../../lib/accounts/index.js';
+
+/** The password every test account gets (long enough for the strength rules). */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export interface Credential {
+  token?: string;
+  apiKey?: string;
+}
+
+/** One request to `/api/v1<path>` of a running api, as a client would send it. */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: Credential & { body?: unknown } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${baseUrl}/api/v1${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
+}
+
+/** Logs in through the API and returns the session token and id. */
+export async function loginAs(baseUrl: string, username: string, password = TEST_PASSWORD) {
+  const reply = await callApi(baseUrl, 'POST', '/auth/login', { body: { username, password } });
+  assert.equal(reply.status, 200, JSON.stringify(reply.body));
+  const session = reply.body.session as { id: string };
+  return { token: String(reply.body.token), sessionId: session.id };
+}
+
+/** Creates an account straight in PostgreSQL, as the admin CLI does. */
+export async function createAccount(databaseUrl: string, username: string, role: Role = 'student') {
+  const postgres = new pg.Pool({ connectionString: databaseUrl });
+  try {
+    return await registerAccount(postgres, new PasswordHasher(), {
+      username,
+      email: `${username}@school.example`,
+      displayName: `${username} Example`,
+      role,
+      password: TEST_PASSWORD,
+    });
+  } finally {
+    await postgres.end();
+  }
+}
