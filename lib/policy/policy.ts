@@ -98,4 +98,25 @@ export const policy = {
      *  restarting database, short enough to recover quickly from a failover. */
     unavailableRetryAfterSeconds: 5,
   },
+  /** Conversations and messages. */
+  messaging: {
+    /** Characters in a message body. 4 000 is a long paragraph or a pasted assignment brief;
+     *  longer texts belong in a file. Also enforced by the messages_body_length constraint. */
+    maxBodyChars: 4_000,
+    /** Characters of a client idempotency key (a UUID is 36; room for other schemes). */
+    maxIdempotencyKeyChars: 128,
+    /** Characters of a group title. */
+    maxTitleChars: 120,
+    /** Members named when a group is created (more are added one by one). A class and its
+     *  teachers fit; a school-wide announcement list is a different feature. */
+    maxInitialMembers: 200,
+    /** Messages per history page: default and upper bound. The bound is the size of the recent
+     *  messages cache, so the first page can always be served from it. */
+    defaultPageSize: 50,
+    maxPageSize: 100,
+    /** Messages of each conversation kept in the Redis sorted set (seed 004: the last 100). */
+    recentMessagesKept: 100,
+    /** Characters of the last message shown in a conversation list. */
+    previewChars: 140,
+  },
 } as const;

@@ -8,6 +8,11 @@ import {
   UserAccountsService,
 } from '../../lib/accounts/index.js';
 import { CacheAside } from '../../lib/cache/index.js';
+import {
+  ConversationService,
+  MessageService,
+  RecentMessagesStore,
+} from '../../lib/conversations/index.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { createRateLimiter } from '../../lib/rate-limit/index.js';
 import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
@@ -15,6 +20,7 @@ import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
 import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
+import { conversationsCapability } from './conversations/conversations.capability.js';
 
 // Composition root of the api service: the only place that reads configuration and creates
 // clients for it; everything below receives what it needs.
@@ -29,17 +35,18 @@ const rateLimiter = createRateLimiter({
   logger,
 });
 
+const cacheBreaker = new RedisBreaker({
+  name: 'cache',
+  redis: runtime.redis.cache,
+  registry: metrics,
+  logger,
+});
 const cache = new CacheAside({
   redis: runtime.redis.cache,
   keyPrefix: config.redis.keyPrefix,
   registry: metrics,
   logger,
-  breaker: new RedisBreaker({
-    name: 'cache',
-    redis: runtime.redis.cache,
-    registry: metrics,
-    logger,
-  }),
+  breaker: cacheBreaker,
 });
 const caches: AccountCaches = {
   sessions: cache.namespace('session'),
@@ -55,6 +62,28 @@ const accounts = {
   users: new UserAccountsService({ postgres, hasher, caches }),
 };
 
+const conversations = new ConversationService({
+  postgres,
+  caches: {
+    conversations: cache.namespace('conversation'),
+    permissions: cache.namespace('permissions'),
+  },
+});
+const messaging = {
+  conversations,
+  messages: new MessageService({
+    postgres,
+    conversations,
+    recent: new RecentMessagesStore({
+      redis: runtime.redis.cache,
+      keyPrefix: config.redis.keyPrefix,
+      registry: metrics,
+      logger,
+      breaker: cacheBreaker,
+    }),
+  }),
+};
+
 const app = createApiApp({
   logger,
   metrics,
@@ -62,7 +91,10 @@ const app = createApiApp({
   version: readPackageVersion(),
   rateLimiter,
   authenticator: accountsAuthenticator(accounts),
-  capabilities: [accountsCapability(accounts, { rateLimiter, metrics })],
+  capabilities: [
+    accountsCapability(accounts, { rateLimiter, metrics }),
+    conversationsCapability(messaging, { rateLimiter }),
+  ],
 });
 const server = createServer(app);
 

@@ -1,0 +1,197 @@
+import type { Pool } from 'pg';
+import type { CacheNamespace } from '../cache/index.js';
+import { inTransaction } from '../postgres/transaction.js';
+import { conversationRepository } from './conversation.repository.js';
+import type {
+  Conversation,
+  ConversationSummary,
+  MemberRole,
+  Membership,
+} from './conversation.types.js';
+import {
+  ConversationConflictError,
+  ConversationNotFoundError,
+  ConversationPermissionError,
+  UnknownMemberError,
+} from './conversation-errors.js';
+import { messageRepository } from './message.repository.js';
+
+export interface ConversationCaches {
+  /** Metadata and members, shared by every member (namespace `conversation`). */
+  conversations: CacheNamespace<Conversation>;
+  /** One user's role in one conversation, checked on every request (namespace `permissions`);
+   *  id `<conversationId>:<userId>`. */
+  permissions: CacheNamespace<Membership>;
+}
+
+export type NewConversation =
+  | { kind: 'direct'; userId: string }
+  | { kind: 'group'; title: string; memberIds: readonly string[] };
+
+const managers: readonly MemberRole[] = ['owner', 'admin'];
+
+/**
+ * Conversations and their members. Authorization lives here, not at the edge: every method
+ * takes the acting user, and a user who is not a member gets ConversationNotFoundError, the
+ * same answer as for an id that does not exist. Every change commits to PostgreSQL first and
+ * then invalidates the cached copies it made stale.
+ */
+export class ConversationService {
+  readonly #postgres: Pool;
+  readonly #caches: ConversationCaches;
+
+  constructor(options: { postgres: Pool; caches: ConversationCaches }) {
+    this.#postgres = options.postgres;
+    this.#caches = options.caches;
+  }
+
+  /** The actor's membership; warm, one Redis GET. Throws ConversationNotFoundError. */
+  async membership(conversationId: string, userId: string): Promise<Membership> {
+    const membership = await this.#caches.permissions.get(`${conversationId}:${userId}`, () =>
+      conversationRepository.membership(this.#postgres, conversationId, userId),
+    );
+    if (!membership) throw new ConversationNotFoundError(conversationId);
+    return membership;
+  }
+
+  /** A direct conversation is found or created (one per pair, also under concurrency); a
+   *  group is always created, the creator its owner. */
+  async create(actorId: string, request: NewConversation): Promise<Conversation> {
+    const others = request.kind === 'direct' ? [request.userId] : request.memberIds;
+    if (request.kind === 'direct' && request.userId === actorId) {
+      throw new ConversationConflictError('a direct conversation needs another person');
+    }
+    const wanted = [...new Set(others.filter((id) => id !== actorId))];
+    const id = await inTransaction(this.#postgres, async (tx) => {
+      const active = await conversationRepository.activeUsers(tx, wanted);
+      const unknown = wanted.filter((userId) => !active.has(userId));
+      if (unknown.length > 0) throw new UnknownMemberError(unknown);
+      if (request.kind === 'direct') {
+        return (await conversationRepository.findOrCreateDirect(tx, actorId, request.userId)).id;
+      }
+      return conversationRepository.createGroup(tx, actorId, request.title, wanted);
+    });
+    // "Not a member" may be cached for the people just added (a probe before creation).
+    await this.#caches.permissions.invalidate(
+      ...[actorId, ...wanted].map((userId) => `${id}:${userId}`),
+    );
+    await this.#caches.conversations.invalidate(id);
+    return this.get(actorId, id);
+  }
+
+  async get(actorId: string, conversationId: string): Promise<Conversation> {
+    await this.membership(conversationId, actorId);
+    const conversation = await this.#caches.conversations.get(conversationId, () =>
+      conversationRepository.findById(this.#postgres, conversationId),
+    );
+    if (!conversation) throw new ConversationNotFoundError(conversationId);
+    return conversation;
+  }
+
+  /** My conversations, most recently active first, each with its latest message; those I
+   *  deleted are left out until a newer message arrives. */
+  async listMine(actorId: string): Promise<ConversationSummary[]> {
+    const ids = await conversationRepository.visibleIdsOf(this.#postgres, actorId);
+    if (ids.length === 0) return [];
+    // From PostgreSQL, which the list query needs anyway: an MGET of cached conversations
+    // would span Redis Cluster slots (the namespace has no per-user hash tag).
+    const [conversations, latest] = await Promise.all([
+      conversationRepository.findMany(this.#postgres, ids),
+      messageRepository.latestOf(this.#postgres, ids),
+    ]);
+    return ids.flatMap((id) => {
+      const conversation = conversations.get(id);
+      return conversation ? [{ conversation, lastMessage: latest.get(id) ?? null }] : [];
+    });
+  }
+
+  /** Owners and admins add people to groups; only an owner makes admins. */
+  async addMember(
+    actorId: string,
+    conversationId: string,
+    userId: string,
+    role: Exclude<MemberRole, 'owner'>,
+  ): Promise<Conversation> {
+    const actor = await this.membership(conversationId, actorId);
+    const conversation = await this.get(actorId, conversationId);
+    if (conversation.kind === 'direct') {
+      throw new ConversationConflictError('a direct conversation has exactly two members');
+    }
+    if (!managers.includes(actor.role)) {
+      throw new ConversationPermissionError('only owners and admins add members');
+    }
+    if (role === 'admin' && actor.role !== 'owner') {
+      throw new ConversationPermissionError('only the owner makes admins');
+    }
+    await inTransaction(this.#postgres, async (tx) => {
+      const active = await conversationRepository.activeUsers(tx, [userId]);
+      if (!active.has(userId)) throw new UnknownMemberError([userId]);
+      await conversationRepository.lock(tx, conversationId);
+      const added = await conversationRepository.addMember(tx, conversationId, userId, role);
+      if (!added) throw new ConversationConflictError('already a member');
+    });
+    await this.#afterMemberChange(conversationId, userId);
+    return this.get(actorId, conversationId);
+  }
+
+  /** The owner removes anyone else; an admin removes plain members. */
+  async removeMember(actorId: string, conversationId: string, userId: string): Promise<void> {
+    const actor = await this.membership(conversationId, actorId);
+    const conversation = await this.get(actorId, conversationId);
+    if (conversation.kind === 'direct') {
+      throw new ConversationConflictError('a direct conversation has exactly two members');
+    }
+    if (userId === actorId) throw new ConversationConflictError('use leave to leave');
+    const target = conversation.members.find((member) => member.userId === userId);
+    if (!managers.includes(actor.role)) {
+      throw new ConversationPermissionError('only owners and admins remove members');
+    }
+    // Reveals membership only to managers, who see the member list anyway.
+    if (!target) throw new ConversationConflictError('not a member');
+    if (actor.role !== 'owner' && target.role !== 'member') {
+      throw new ConversationPermissionError('only the owner removes owners and admins');
+    }
+    await inTransaction(this.#postgres, async (tx) => {
+      await conversationRepository.lock(tx, conversationId);
+      await conversationRepository.removeMember(tx, conversationId, userId);
+    });
+    await this.#afterMemberChange(conversationId, userId);
+  }
+
+  /** Leaves a group; an owner who leaves hands the group to the longest-standing admin (or
+   *  member). A direct conversation cannot be left, only deleted for oneself. */
+  async leave(actorId: string, conversationId: string): Promise<void> {
+    await this.membership(conversationId, actorId);
+    const conversation = await this.get(actorId, conversationId);
+    if (conversation.kind === 'direct') {
+      throw new ConversationConflictError('a direct conversation is deleted, not left');
+    }
+    await inTransaction(this.#postgres, async (tx) => {
+      await conversationRepository.lock(tx, conversationId);
+      await conversationRepository.removeMember(tx, conversationId, actorId);
+      await conversationRepository.promoteSuccessorIfOwnerless(tx, conversationId);
+    });
+    await this.#afterMemberChange(conversationId, actorId);
+    // The successor's cached role changed too.
+    await this.#caches.permissions.invalidate(
+      ...conversation.members.map((member) => `${conversationId}:${member.userId}`),
+    );
+  }
+
+  /** Hides the conversation from the actor (seed 004, pattern 4) until a newer message; then
+   *  they see only what came after. Others are not affected. */
+  async deleteForMe(actorId: string, conversationId: string): Promise<void> {
+    await this.membership(conversationId, actorId);
+    await inTransaction(this.#postgres, async (tx) => {
+      // Under the send lock, so hidden_through_seq is exactly the last message committed.
+      await conversationRepository.lock(tx, conversationId);
+      await conversationRepository.deleteForUser(tx, conversationId, actorId);
+    });
+    await this.#caches.permissions.invalidate(`${conversationId}:${actorId}`);
+  }
+
+  async #afterMemberChange(conversationId: string, userId: string) {
+    await this.#caches.conversations.invalidate(conversationId);
+    await this.#caches.permissions.invalidate(`${conversationId}:${userId}`);
+  }
+}

@@ -1,0 +1,26 @@
+export {
+  type ConversationCaches,
+  ConversationService,
+  type NewConversation,
+} from './conversation.service.js';
+export {
+  type Conversation,
+  type ConversationKind,
+  type ConversationMember,
+  type ConversationSummary,
+  type HistoryPage,
+  type MemberRole,
+  type Membership,
+  type Message,
+  memberRoles,
+} from './conversation.types.js';
+export {
+  ConversationConflictError,
+  ConversationNotFoundError,
+  ConversationPermissionError,
+  InvalidCursorError,
+  MessageNotFoundError,
+  UnknownMemberError,
+} from './conversation-errors.js';
+export { MessageService } from './message.service.js';
+export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';

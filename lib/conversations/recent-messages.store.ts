@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
+import { cacheKey } from '../cache/cache-key.js';
+import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import { policy } from '../policy/policy.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
+import type { Message } from './conversation.types.js';
+
+/**
+ * The latest messages of each conversation in the cache Redis (seed 004): one sorted set per
+ * conversation, `<prefix>cache:recent-messages:<conversationId>`, member = the message as JSON,
+ * score = its sequence number, newest `recentMessagesKept` kept. It answers the first page of
+ * history without PostgreSQL. TTL and jitter come from the `recent-messages` entry of
+ * lib/cache/cache.policies.ts, and hits/misses are counted under that name like every other
+ * namespace; CacheAside itself stores strings, which a capped, ordered list is not.
+ *
+ * Complete or absent. A set answers reads only when it carries the "complete" marker, put there
+ * by a fill from PostgreSQL; a set holding only the messages sent since a FLUSHALL would
+ * otherwise pass for the whole conversation. The race a fill must not lose (the same one
+ * lib/cache/cache-aside.ts explains for strings) is handled the same way, with a lease:
+ *
+ *   reader: miss → lease (ZADD lease, only if the key is absent) → SELECT latest 100
+ *   writer:                                         COMMIT message → append: no marker → DEL
+ *   reader:                                                               fill: lease gone → no write
+ *
+ * Writers touch Redis only after their PostgreSQL commit. A send appends (ZADD + trim in one
+ * Lua call); an edit or delete invalidates (DEL): two edits racing could otherwise put the
+ * older text back. Every Redis error is counted and swallowed: reads fall back to PostgreSQL.
+ */
+
+const COMPLETE = '\u0000complete';
+const LEASE = '\u0000lease:';
+
+/** Beside this module (tsx, or the image, which copies lib/**\/*.lua next to dist/), else in
+ *  lib/conversations/ of the package root (a local build run from dist/ without that copy).
+ *  Read at import, so a missing script stops the service at start-up. */
+function script(name: string): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    const candidate = dir === here ? join(dir, name) : join(dir, 'lib', 'conversations', name);
+    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+    if (dirname(dir) === dir)
+      throw new Error(`${name} not found beside ${here} or in lib/conversations/`);
+  }
+}
+
+const scripts = {
+  quadRecentRead: { numberOfKeys: 1, lua: script('recent-messages-read.lua') },
+  quadRecentLease: { numberOfKeys: 1, lua: script('recent-messages-lease.lua') },
+  quadRecentFill: { numberOfKeys: 1, lua: script('recent-messages-fill.lua') },
+  quadRecentAppend: { numberOfKeys: 1, lua: script('recent-messages-append.lua') },
+} as const;
+type ScriptName = keyof typeof scripts;
+
+export interface RecentMessagesOptions {
+  /** The cache Redis (role `command`); never created or closed here. */
+  redis: Redis;
+  keyPrefix: string;
+  registry: Registry;
+  logger: Logger;
+  /** The cache Redis' breaker, so a dead Redis costs a read nothing. */
+  breaker?: RedisBreaker;
+}
+
+/** The newest messages of a conversation, newest first, up to recentMessagesKept. */
+export type RecentMessagesLoader = (conversationId: string, limit: number) => Promise<Message[]>;
+
+export class RecentMessagesStore {
+  readonly #redis: Redis;
+  readonly #keyPrefix: string;
+  readonly #breaker: RedisBreaker | undefined;
+  readonly #metrics: NamespaceMetrics;
+  readonly #logger: Logger;
+  readonly #leaseHead = `${LEASE}${randomBytes(9).toString('base64url')}:`;
+  #leaseSequence = 0;
+  /** Logged once per outage, not per read; reset by the next answer from Redis. */
+  #warned = false;
+
+  constructor(options: RecentMessagesOptions) {
+    this.#redis = options.redis;
+    this.#keyPrefix = options.keyPrefix;
+    this.#breaker = options.breaker;
+    this.#logger = options.logger.child({ component: 'recent-messages' });
+    this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');
+    for (const [name, definition] of Object.entries(scripts)) {
+      if (typeof Reflect.get(this.#redis, name) !== 'function') {
+        this.#redis.defineCommand(name, definition);
+      }
+    }
+  }
+
+  key(conversationId: string): string {
+    return cacheKey(this.#keyPrefix, 'recent-messages', conversationId);
+  }
+
+  /** Cached messages, newest first, or from load() (and then cached) on a miss. */
+  async latest(conversationId: string, load: RecentMessagesLoader): Promise<Message[]> {
+    const key = this.key(conversationId);
+    const kept = policy.messaging.recentMessagesKept;
+    let cached: unknown;
+    try {
+      cached = await this.#run('quadRecentRead', key, COMPLETE);
+    } catch (error) {
+      this.#failed(error);
+      this.#metrics.miss();
+      return load(conversationId, kept);
+    }
+    this.#warned = false;
+    if (Array.isArray(cached)) {
+      this.#metrics.hit();
+      return cached.map((member) => JSON.parse(String(member)) as Message);
+    }
+    this.#metrics.miss();
+    const lease = this.#leaseHead + (this.#leaseSequence++).toString(36);
+    let leased = false;
+    try {
+      leased = (await this.#run('quadRecentLease', key, lease, cacheRuntime.leaseTtlMs)) === 1;
+    } catch (error) {
+      this.#failed(error);
+    }
+    const messages = await load(conversationId, kept);
+    if (!leased) return messages;
+    const { ttlMs, jitter } = defaultCachePolicies['recent-messages'];
+    const pairs = messages.flatMap((message) => [message.seq, encode(message)]);
+    try {
+      await this.#run(
+        'quadRecentFill',
+        key,
+        lease,
+        COMPLETE,
+        jitteredTtl(ttlMs, jitter),
+        kept,
+        ...pairs,
+      );
+    } catch (error) {
+      this.#failed(error);
+    }
+    return messages;
+  }
+
+  /** After a send committed. Never throws. */
+  async append(message: Message): Promise<void> {
+    const { ttlMs, jitter } = defaultCachePolicies['recent-messages'];
+    try {
+      await this.#run(
+        'quadRecentAppend',
+        this.key(message.conversationId),
+        COMPLETE,
+        message.seq,
+        encode(message),
+        policy.messaging.recentMessagesKept,
+        jitteredTtl(ttlMs, jitter),
+      );
+    } catch (error) {
+      this.#failed(error);
+      // The set may now miss this message: drop it so the next read reloads.
+      await this.invalidate(message.conversationId);
+    }
+  }
+
+  /** After an edit or delete committed. Never throws; a lost DEL ages out with the TTL. */
+  async invalidate(conversationId: string): Promise<void> {
+    try {
+      await this.#call(() => this.#redis.del(this.key(conversationId)));
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
+    const command: unknown = Reflect.get(this.#redis, name);
+    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
+    return this.#call(() => Promise.resolve(command.call(this.#redis, key, ...args)));
+  }
+
+  #call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.#breaker) return this.#breaker.run(operation);
+    if (this.#redis.status !== 'ready') {
+      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
+    }
+    return operation();
+  }
+
+  #failed(error: unknown) {
+    this.#metrics.error();
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'recent messages cache bypassed: reads go to PostgreSQL',
+    );
+  }
+}
+
+/** One message, one member: the fields in a fixed order, so a fill and an append of the same
+ *  message write the same member and never a duplicate. */
+function encode(message: Message): string {
+  return JSON.stringify({
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    body: message.body,
+    createdAt: message.createdAt,
+    editedAt: message.editedAt,
+    deletedAt: message.deletedAt,
+  } satisfies Message);
+}

@@ -1,0 +1,150 @@
+import type { ConversationService } from '../../../lib/conversations/index.js';
+import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
+import { requireCredentials, requirePrincipal, security } from '../authentication.js';
+import {
+  addMemberBody,
+  conversationListSchema,
+  conversationParams,
+  conversationSchema,
+  memberParams,
+  newConversationBody,
+  toConversation,
+  toListItem,
+} from './conversation.schemas.js';
+import { requireMembership } from './conversation-access.js';
+
+const tags = ['conversations'];
+const NOT_A_MEMBER = 'A conversation the caller is not in answers 404, as one that does not exist.';
+
+export function conversationRoutes(deps: { conversations: ConversationService }): ApiRoute[] {
+  const { conversations } = deps;
+  const member = [requireCredentials, requireMembership(conversations)];
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/conversations',
+      operationId: 'createConversation',
+      summary: 'Start a direct conversation or create a group',
+      description:
+        'A direct conversation exists once per pair of people: asking again (even concurrently) returns the same one. A group is owned by its creator.',
+      tags,
+      security: security.any,
+      body: newConversationBody,
+      problems: [409],
+      success: { status: 201, description: 'The conversation', body: conversationSchema },
+      guards: [requireCredentials],
+      handle: async ({ body }, req) =>
+        toConversation(await conversations.create(requirePrincipal(req).userId, body)),
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/conversations',
+      operationId: 'listConversations',
+      summary: 'My conversations, most recently active first, with their latest message',
+      description:
+        'Conversations I deleted for myself are left out until a newer message arrives. Unread counts are not part of this response yet.',
+      tags,
+      security: security.any,
+      success: { status: 200, description: 'My conversations', body: conversationListSchema },
+      guards: [requireCredentials],
+      handle: async (_input, req) => ({
+        conversations: (await conversations.listMine(requirePrincipal(req).userId)).map(toListItem),
+      }),
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/conversations/:id',
+      operationId: 'getConversation',
+      summary: 'One conversation and its members',
+      description: NOT_A_MEMBER,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      problems: [404],
+      success: { status: 200, description: 'The conversation', body: conversationSchema },
+      guards: member,
+      handle: async ({ params }, req) =>
+        toConversation(await conversations.get(requirePrincipal(req).userId, params.id)),
+    }),
+
+    defineRoute({
+      method: 'delete',
+      path: '/conversations/:id',
+      operationId: 'deleteConversationForMe',
+      summary: 'Delete a conversation for myself',
+      description: `Hidden from me until a newer message arrives; I then see only messages after the deletion. Other members are not affected. ${NOT_A_MEMBER}`,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      problems: [404],
+      success: { status: 204, description: 'Deleted for me' },
+      guards: member,
+      async handle({ params }, req) {
+        await conversations.deleteForMe(requirePrincipal(req).userId, params.id);
+        return undefined;
+      },
+    }),
+
+    defineRoute({
+      method: 'post',
+      path: '/conversations/:id/members',
+      operationId: 'addConversationMember',
+      summary: 'Add a member to a group (owners and admins; only the owner makes admins)',
+      description: NOT_A_MEMBER,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      body: addMemberBody,
+      problems: [403, 404, 409],
+      success: { status: 200, description: 'The conversation', body: conversationSchema },
+      guards: member,
+      handle: async ({ params, body }, req) =>
+        toConversation(
+          await conversations.addMember(
+            requirePrincipal(req).userId,
+            params.id,
+            body.userId,
+            body.role,
+          ),
+        ),
+    }),
+
+    defineRoute({
+      method: 'delete',
+      path: '/conversations/:id/members/:userId',
+      operationId: 'removeConversationMember',
+      summary: 'Remove a member from a group (the owner anyone, admins plain members)',
+      description: NOT_A_MEMBER,
+      tags,
+      security: security.any,
+      params: memberParams,
+      problems: [403, 404, 409],
+      success: { status: 204, description: 'Removed' },
+      guards: member,
+      async handle({ params }, req) {
+        await conversations.removeMember(requirePrincipal(req).userId, params.id, params.userId);
+        return undefined;
+      },
+    }),
+
+    defineRoute({
+      method: 'post',
+      path: '/conversations/:id/leave',
+      operationId: 'leaveConversation',
+      summary: 'Leave a group',
+      description: `An owner who leaves hands the group to the longest-standing admin, else member. A direct conversation is deleted for oneself instead (409). ${NOT_A_MEMBER}`,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      problems: [404, 409],
+      success: { status: 204, description: 'Left' },
+      guards: member,
+      async handle({ params }, req) {
+        await conversations.leave(requirePrincipal(req).userId, params.id);
+        return undefined;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { uuidField } from '../../../lib/accounts/index.js';
+import {
+  type Conversation,
+  type ConversationSummary,
+  type Message,
+  memberRoles,
+} from '../../../lib/conversations/index.js';
+import { policy } from '../../../lib/policy/policy.js';
+
+/*
+ * Request and response schemas of the conversation and message routes. Requests are strict
+ * (unknown fields are a 400 naming them); responses are plain objects, so nothing beyond them
+ * leaves the process (an idempotency key, say).
+ */
+
+const timestamp = z.iso.datetime();
+
+export const conversationParams = z.strictObject({ id: uuidField });
+export const memberParams = z.strictObject({ id: uuidField, userId: uuidField });
+export const messageParams = z.strictObject({ id: uuidField, messageId: uuidField });
+
+const messageBodyField = z
+  .string()
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(policy.messaging.maxBodyChars, {
+    error: `must be at most ${policy.messaging.maxBodyChars} characters`,
+  });
+
+export const newConversationBody = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('direct'), userId: uuidField }),
+    z.strictObject({
+      kind: z.literal('group'),
+      title: z.string().trim().min(1).max(policy.messaging.maxTitleChars),
+      memberIds: z.array(uuidField).max(policy.messaging.maxInitialMembers).default([]),
+    }),
+  ])
+  .meta({ id: 'NewConversation' });
+
+export const addMemberBody = z
+  .strictObject({
+    userId: uuidField,
+    role: z.enum(['admin', 'member']).default('member'),
+  })
+  .meta({ id: 'NewMember' });
+
+export const sendMessageBody = z
+  .strictObject({
+    body: messageBodyField,
+    idempotencyKey: z.string().min(1).max(policy.messaging.maxIdempotencyKeyChars).meta({
+      description:
+        'Chosen by the client for each message (a UUID is fine); resending with the same key returns the stored message instead of a duplicate',
+    }),
+  })
+  .meta({ id: 'NewMessage' });
+
+export const editMessageBody = z
+  .strictObject({ body: messageBodyField })
+  .meta({ id: 'MessageEdit' });
+
+export const historyQuery = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(policy.messaging.maxPageSize)
+    .default(policy.messaging.defaultPageSize),
+  cursor: z.string().min(1).max(64).optional().meta({
+    description: 'nextCursor of the previous page; absent for the newest messages',
+  }),
+});
+
+const memberSchema = z.object({
+  userId: z.uuid(),
+  role: z.enum(memberRoles),
+  joinedAt: timestamp,
+});
+
+export const conversationSchema = z
+  .object({
+    id: z.uuid(),
+    kind: z.enum(['direct', 'group']),
+    title: z.string().nullable(),
+    createdBy: z.uuid(),
+    createdAt: timestamp,
+    members: z.array(memberSchema),
+  })
+  .meta({ id: 'Conversation' });
+
+export const messageSchema = z
+  .object({
+    id: z.uuid(),
+    conversationId: z.uuid(),
+    senderId: z.uuid(),
+    body: z.string().nullable().meta({ description: 'null once the message is deleted' }),
+    createdAt: timestamp,
+    editedAt: timestamp.nullable(),
+    deletedAt: timestamp.nullable(),
+  })
+  .meta({ id: 'Message' });
+
+const previewSchema = messageSchema
+  .extend({ body: z.string().nullable().meta({ description: 'The first characters' }) })
+  .meta({ id: 'MessagePreview' });
+
+export const conversationListSchema = z
+  .object({
+    conversations: z.array(
+      conversationSchema.extend({ lastMessage: previewSchema.nullable() }).meta({
+        id: 'ConversationListItem',
+      }),
+    ),
+  })
+  .meta({ id: 'ConversationList' });
+
+export const historySchema = z
+  .object({
+    messages: z.array(messageSchema),
+    nextCursor: z.string().optional().meta({ description: 'Absent on the oldest page' }),
+  })
+  .meta({ id: 'MessageHistory' });
+
+export function toConversation(conversation: Conversation): z.input<typeof conversationSchema> {
+  return conversation;
+}
+
+export function toMessage(message: Message): z.input<typeof messageSchema> {
+  return message;
+}
+
+export function toListItem(summary: ConversationSummary) {
+  const last = summary.lastMessage;
+  return {
+    ...summary.conversation,
+    lastMessage: last && {
+      ...last,
+      body: last.body === null ? null : last.body.slice(0, policy.messaging.previewChars),
+    },
+  };
+}
