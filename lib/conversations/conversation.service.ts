@@ -15,6 +15,7 @@ import {
   UnknownMemberError,
 } from './conversation-errors.js';
 import { messageRepository } from './message.repository.js';
+import type { UnreadCountsService } from './unread-counts.service.js';
 
 export interface ConversationCaches {
   /** Metadata and members, shared by every member (namespace `conversation`). */
@@ -39,10 +40,16 @@ const managers: readonly MemberRole[] = ['owner', 'admin'];
 export class ConversationService {
   readonly #postgres: Pool;
   readonly #caches: ConversationCaches;
+  readonly #unread: UnreadCountsService;
 
-  constructor(options: { postgres: Pool; caches: ConversationCaches }) {
+  constructor(options: {
+    postgres: Pool;
+    caches: ConversationCaches;
+    unread: UnreadCountsService;
+  }) {
     this.#postgres = options.postgres;
     this.#caches = options.caches;
+    this.#unread = options.unread;
   }
 
   /** The actor's membership; warm, one Redis GET. Throws ConversationNotFoundError. */
@@ -188,10 +195,15 @@ export class ConversationService {
       await conversationRepository.deleteForUser(tx, conversationId, actorId);
     });
     await this.#caches.permissions.invalidate(`${conversationId}:${actorId}`);
+    // What the delete hid is no longer unread.
+    await this.#unread.invalidate(conversationId, [actorId]);
   }
 
   async #afterMemberChange(conversationId: string, userId: string) {
     await this.#caches.conversations.invalidate(conversationId);
     await this.#caches.permissions.invalidate(`${conversationId}:${userId}`);
+    // Someone removed and added again starts with a fresh receipt, so a counter left from
+    // their earlier membership would be wrong.
+    await this.#unread.invalidate(conversationId, [userId]);
   }
 }

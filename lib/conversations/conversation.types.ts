@@ -49,3 +49,20 @@ export interface HistoryPage {
   /** Opaque; absent when there is nothing older. */
   nextCursor: string | undefined;
 }
+
+/** How far one member has read a conversation. */
+export interface ReadReceipt {
+  userId: string;
+  /** Sequence of the last message read; 0 while nothing has been read. */
+  lastReadSeq: number;
+  /** The message at lastReadSeq; null while nothing has been read. */
+  lastReadMessageId: string | null;
+  /** When the receipt last moved; null while nothing has been read. */
+  readAt: string | null;
+}
+
+/** Unread messages of one of my conversations. */
+export interface UnreadCount {
+  conversationId: string;
+  unreadCount: number;
+}

@@ -13,6 +13,8 @@ export {
   type Membership,
   type Message,
   memberRoles,
+  type ReadReceipt,
+  type UnreadCount,
 } from './conversation.types.js';
 export {
   ConversationConflictError,
@@ -23,4 +25,6 @@ export {
   UnknownMemberError,
 } from './conversation-errors.js';
 export { MessageService } from './message.service.js';
+export { ReadReceiptService } from './read-receipt.service.js';
 export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';
+export { UnreadCountsService } from './unread-counts.service.js';

@@ -4,12 +4,15 @@ import type { ConversationService } from './conversation.service.js';
 import type { HistoryPage, Message } from './conversation.types.js';
 import {
   ConversationConflictError,
+  ConversationNotFoundError,
   ConversationPermissionError,
   MessageNotFoundError,
 } from './conversation-errors.js';
 import { isDuplicateSend, messageRepository } from './message.repository.js';
 import { decodeCursor, encodeCursor } from './message-cursor.js';
+import { readReceiptRepository } from './read-receipt.repository.js';
 import type { RecentMessagesStore } from './recent-messages.store.js';
+import type { UnreadCountsService } from './unread-counts.service.js';
 
 /**
  * Sending, editing, deleting and reading messages. PostgreSQL first, then the recent-messages
@@ -20,15 +23,18 @@ export class MessageService {
   readonly #postgres: Pool;
   readonly #conversations: ConversationService;
   readonly #recent: RecentMessagesStore;
+  readonly #unread: UnreadCountsService;
 
   constructor(options: {
     postgres: Pool;
     conversations: ConversationService;
     recent: RecentMessagesStore;
+    unread: UnreadCountsService;
   }) {
     this.#postgres = options.postgres;
     this.#conversations = options.conversations;
     this.#recent = options.recent;
+    this.#unread = options.unread;
   }
 
   /** Stores a message once per (sender, idempotency key): a retry, even one racing the
@@ -70,7 +76,11 @@ export class MessageService {
     ) {
       throw new ConversationConflictError('this idempotency key was used for another message');
     }
-    if (result.created) await this.#recent.append(result.message);
+    if (result.created) {
+      await this.#recent.append(result.message);
+      // Own messages are never unread: only the other members' counters change.
+      await this.#forgetUnreadCounts(senderId, conversationId, (userId) => userId !== senderId);
+    }
     return result;
   }
 
@@ -133,6 +143,27 @@ export class MessageService {
     }
     await messageRepository.softDelete(this.#postgres, messageId);
     await this.#recent.invalidate(conversationId);
+    // A deleted message no longer counts as unread for anyone who had not read it.
+    await this.#forgetUnreadCounts(actorId, conversationId, () => true);
+  }
+
+  /** Invalidates the unread counters of the members that `affected` selects, after a commit.
+   *  The member list comes from the cached conversation (one Redis GET when warm); if the
+   *  actor was removed meanwhile, from PostgreSQL, so a committed change never answers 404. */
+  async #forgetUnreadCounts(
+    actorId: string,
+    conversationId: string,
+    affected: (userId: string) => boolean,
+  ) {
+    let memberIds: string[];
+    try {
+      const { members } = await this.#conversations.get(actorId, conversationId);
+      memberIds = members.map((member) => member.userId);
+    } catch (error) {
+      if (!(error instanceof ConversationNotFoundError)) throw error;
+      memberIds = await readReceiptRepository.memberIds(this.#postgres, conversationId);
+    }
+    await this.#unread.invalidate(conversationId, memberIds.filter(affected));
   }
 
   async #visibleMessage(userId: string, conversationId: string, messageId: string) {

@@ -11,7 +11,9 @@ import { CacheAside } from '../../lib/cache/index.js';
 import {
   ConversationService,
   MessageService,
+  ReadReceiptService,
   RecentMessagesStore,
+  UnreadCountsService,
 } from '../../lib/conversations/index.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { createRateLimiter } from '../../lib/rate-limit/index.js';
@@ -62,18 +64,23 @@ const accounts = {
   users: new UserAccountsService({ postgres, hasher, caches }),
 };
 
+const unread = new UnreadCountsService({ postgres, counters: cache.namespace('unread-counts') });
 const conversations = new ConversationService({
   postgres,
   caches: {
     conversations: cache.namespace('conversation'),
     permissions: cache.namespace('permissions'),
   },
+  unread,
 });
 const messaging = {
   conversations,
+  unread,
+  receipts: new ReadReceiptService({ postgres, conversations, unread }),
   messages: new MessageService({
     postgres,
     conversations,
+    unread,
     recent: new RecentMessagesStore({
       redis: runtime.redis.cache,
       keyPrefix: config.redis.keyPrefix,

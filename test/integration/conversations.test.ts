@@ -240,7 +240,7 @@ describe('conversations: direct and group, members, per-user delete, authorizati
     const items = list.body.conversations as Array<{
       id: string;
       lastMessage: { body: string } | null;
-      unreadCount?: number;
+      unreadCount: number;
     }>;
     assert.deepEqual(
       items.map((item) => item.id),
@@ -248,7 +248,11 @@ describe('conversations: direct and group, members, per-user delete, authorizati
     );
     assert.equal(items[0]?.lastMessage?.body, 'x'.repeat(140), 'the preview is cut');
     assert.equal(items[1]?.lastMessage?.body, 'hello ben');
-    assert.equal(items[0]?.unreadCount, undefined, 'no made-up unread counts');
+    // Both messages are eve's own: never unread for her (receipts.test.ts covers the rest).
+    assert.deepEqual(
+      items.map((item) => item.unreadCount),
+      [0, 0],
+    );
   });
 
   it('per-user delete hides the conversation until a newer message, then only newer messages show', async () => {
@@ -385,6 +389,25 @@ describe('conversations: direct and group, members, per-user delete, authorizati
         path: `/conversations/${id}/messages/${messageId}`,
         route: '/conversations/{id}/messages/{messageId}',
         expect: denied,
+      },
+      {
+        method: 'POST',
+        path: `/conversations/${id}/read`,
+        route: '/conversations/{id}/read',
+        expect: denied,
+      },
+      {
+        method: 'GET',
+        path: `/conversations/${id}/receipts`,
+        route: '/conversations/{id}/receipts',
+        expect: denied,
+      },
+      // A stranger's own unread counts simply do not include this conversation.
+      {
+        method: 'GET',
+        path: '/me/unread',
+        route: '/me/unread',
+        expect: { anonymous: 401, badToken: 401 },
       },
       // An id that does not exist answers exactly as one the caller is not in.
       {

@@ -1,4 +1,8 @@
-import type { ConversationService } from '../../../lib/conversations/index.js';
+import type {
+  ConversationService,
+  ReadReceiptService,
+  UnreadCountsService,
+} from '../../../lib/conversations/index.js';
 import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
 import { requireCredentials, requirePrincipal, security } from '../authentication.js';
 import {
@@ -6,18 +10,28 @@ import {
   conversationListSchema,
   conversationParams,
   conversationSchema,
+  markReadBody,
   memberParams,
   newConversationBody,
+  readReceiptSchema,
+  readReceiptsSchema,
   toConversation,
   toListItem,
+  toReadReceipt,
+  toUnreadCount,
+  unreadCountsSchema,
 } from './conversation.schemas.js';
 import { requireMembership } from './conversation-access.js';
 
 const tags = ['conversations'];
 const NOT_A_MEMBER = 'A conversation the caller is not in answers 404, as one that does not exist.';
 
-export function conversationRoutes(deps: { conversations: ConversationService }): ApiRoute[] {
-  const { conversations } = deps;
+export function conversationRoutes(deps: {
+  conversations: ConversationService;
+  receipts: ReadReceiptService;
+  unread: UnreadCountsService;
+}): ApiRoute[] {
+  const { conversations, receipts, unread } = deps;
   const member = [requireCredentials, requireMembership(conversations)];
   return [
     defineRoute({
@@ -41,15 +55,82 @@ export function conversationRoutes(deps: { conversations: ConversationService })
       method: 'get',
       path: '/conversations',
       operationId: 'listConversations',
-      summary: 'My conversations, most recently active first, with their latest message',
+      summary:
+        'My conversations, most recently active first, with their latest message and unread count',
       description:
-        'Conversations I deleted for myself are left out until a newer message arrives. Unread counts are not part of this response yet.',
+        'Conversations I deleted for myself are left out until a newer message arrives. The unread counts of all of them are read from Redis in one round trip.',
       tags,
       security: security.any,
       success: { status: 200, description: 'My conversations', body: conversationListSchema },
       guards: [requireCredentials],
+      handle: async (_input, req) => {
+        const userId = requirePrincipal(req).userId;
+        const summaries = await conversations.listMine(userId);
+        const counts = await unread.countsFor(
+          userId,
+          summaries.map((summary) => summary.conversation.id),
+        );
+        return {
+          conversations: summaries.map((summary) =>
+            toListItem(summary, counts.get(summary.conversation.id) ?? 0),
+          ),
+        };
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/me/unread',
+      operationId: 'listMyUnreadCounts',
+      summary: 'Unread counts of all my conversations',
+      description:
+        'Unread: messages by others after my read receipt (and after my per-user delete), not deleted. Conversations I deleted for myself are left out, as in my list.',
+      tags,
+      security: security.any,
+      success: { status: 200, description: 'My unread counts', body: unreadCountsSchema },
+      guards: [requireCredentials],
       handle: async (_input, req) => ({
-        conversations: (await conversations.listMine(requirePrincipal(req).userId)).map(toListItem),
+        conversations: (await receipts.myUnreadCounts(requirePrincipal(req).userId)).map(
+          toUnreadCount,
+        ),
+      }),
+    }),
+
+    defineRoute({
+      method: 'post',
+      path: '/conversations/:id/read',
+      operationId: 'markConversationRead',
+      summary: 'Mark read up to a message',
+      description: `Receipts only move forward: marking an older message read again leaves the receipt where it is and answers it. A message I cannot see is 404. ${NOT_A_MEMBER}`,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      body: markReadBody,
+      problems: [404],
+      success: { status: 200, description: 'My receipt as it now stands', body: readReceiptSchema },
+      guards: member,
+      handle: async ({ params, body }, req) =>
+        toReadReceipt(
+          await receipts.markRead(requirePrincipal(req).userId, params.id, body.upToMessageId),
+        ),
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/conversations/:id/receipts',
+      operationId: 'listReadReceipts',
+      summary: "Every member's last read message",
+      description: NOT_A_MEMBER,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      problems: [404],
+      success: { status: 200, description: 'The receipts', body: readReceiptsSchema },
+      guards: member,
+      handle: async ({ params }, req) => ({
+        receipts: (await receipts.receipts(requirePrincipal(req).userId, params.id)).map(
+          toReadReceipt,
+        ),
       }),
     }),
 

@@ -5,6 +5,8 @@ import {
   type ConversationSummary,
   type Message,
   memberRoles,
+  type ReadReceipt,
+  type UnreadCount,
 } from '../../../lib/conversations/index.js';
 import { policy } from '../../../lib/policy/policy.js';
 
@@ -60,6 +62,14 @@ export const editMessageBody = z
   .strictObject({ body: messageBodyField })
   .meta({ id: 'MessageEdit' });
 
+export const markReadBody = z
+  .strictObject({
+    upToMessageId: uuidField.meta({
+      description: 'The newest message read; it and every older one count as read',
+    }),
+  })
+  .meta({ id: 'MarkRead' });
+
 export const historyQuery = z.strictObject({
   limit: z.coerce
     .number()
@@ -108,12 +118,47 @@ const previewSchema = messageSchema
 export const conversationListSchema = z
   .object({
     conversations: z.array(
-      conversationSchema.extend({ lastMessage: previewSchema.nullable() }).meta({
-        id: 'ConversationListItem',
-      }),
+      conversationSchema
+        .extend({
+          lastMessage: previewSchema.nullable(),
+          unreadCount: z.int().min(0).meta({
+            description: 'Messages by others after my read receipt, not deleted',
+          }),
+        })
+        .meta({
+          id: 'ConversationListItem',
+        }),
     ),
   })
   .meta({ id: 'ConversationList' });
+
+const unreadCountSchema = z
+  .object({ conversationId: z.uuid(), unreadCount: z.int().min(0) })
+  .meta({ id: 'UnreadCount' });
+
+export const unreadCountsSchema = z
+  .object({
+    conversations: z.array(unreadCountSchema).meta({
+      description: 'Every conversation in my list, most recently active first',
+    }),
+  })
+  .meta({ id: 'UnreadCounts' });
+
+export const readReceiptSchema = z
+  .object({
+    userId: z.uuid(),
+    lastReadMessageId: z.uuid().nullable().meta({ description: 'null while nothing is read' }),
+    lastReadSeq: z.int().min(0).meta({
+      description:
+        'Position of that message in the conversation (1, 2, …); 0 while nothing is read',
+    }),
+    readAt: timestamp.nullable().meta({ description: 'When the receipt last moved' }),
+  })
+  .meta({ id: 'ReadReceipt' });
+
+export const readReceiptsSchema = z
+  .object({ receipts: z.array(readReceiptSchema) })
+  .meta({ id: 'ReadReceipts' });
 
 export const historySchema = z
   .object({
@@ -130,10 +175,19 @@ export function toMessage(message: Message): z.input<typeof messageSchema> {
   return message;
 }
 
-export function toListItem(summary: ConversationSummary) {
+export function toReadReceipt(receipt: ReadReceipt): z.input<typeof readReceiptSchema> {
+  return receipt;
+}
+
+export function toUnreadCount(count: UnreadCount): z.input<typeof unreadCountSchema> {
+  return count;
+}
+
+export function toListItem(summary: ConversationSummary, unreadCount: number) {
   const last = summary.lastMessage;
   return {
     ...summary.conversation,
+    unreadCount,
     lastMessage: last && {
       ...last,
       body: last.body === null ? null : last.body.slice(0, policy.messaging.previewChars),

@@ -1,4 +1,9 @@
-import type { ConversationService, MessageService } from '../../../lib/conversations/index.js';
+import type {
+  ConversationService,
+  MessageService,
+  ReadReceiptService,
+  UnreadCountsService,
+} from '../../../lib/conversations/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
 import type { ApiCapability } from '../api-capability.js';
 import { conversationRoutes } from './conversation.routes.js';
@@ -8,9 +13,12 @@ import { messageRoutes } from './message.routes.js';
 export interface ConversationServices {
   conversations: ConversationService;
   messages: MessageService;
+  receipts: ReadReceiptService;
+  unread: UnreadCountsService;
 }
 
-/** Conversations, members, per-user deletes and messages (messaging core, items 3 and 4). */
+/** Conversations, members, per-user deletes, messages, read receipts and unread counts
+ *  (messaging core, items 3 to 5). */
 export function conversationsCapability(
   services: ConversationServices,
   deps: { rateLimiter: RateLimiter },
@@ -18,7 +26,7 @@ export function conversationsCapability(
   return {
     name: 'conversations',
     routes: [
-      ...conversationRoutes({ conversations: services.conversations }),
+      ...conversationRoutes(services),
       ...messageRoutes({ ...services, rateLimiter: deps.rateLimiter }),
     ],
     problems: conversationProblems,
