@@ -41,6 +41,10 @@ describe('worker runs queued jobs', () => {
     events = new QueueEvents(MAINTENANCE_QUEUE, {
       connection: connectAs('worker'),
       prefix: 'quad:bull',
+      // Read the event stream from its start: with the default '$', an event published before
+      // the first blocking XREAD is issued (a fast job) would be missed and the wait would time
+      // out although the job completed.
+      lastEventId: '0-0',
     });
     await events.waitUntilReady();
   });
