@@ -63,21 +63,7 @@ interface RoundResult {
 }
 
 function connect(server: TestRedisServer, name: string): { client: Redis; sent: () => number } {
-  const client = new Redis(
-    redisOptions(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        username: 'api',
-        password: server.passwords.api,
-        db: 0,
-        tls: false,
-        display: `redis://api@127.0.0.1:${server.port}/0`,
-      },
-      'command',
-      name,
-    ),
-  );
+  const client = new Redis(redisOptions(server.endpoint('api'), 'command', name));
   client.on('error', (error: Error) => console.error(`${name}: ${error.message}`));
   let sent = 0;
   const send = client.sendCommand.bind(client);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { RedisEndpoint } from '../../lib/config/index.js';
 import { freePort } from './free-port.js';
 import { waitFor } from './wait-for.js';
 
@@ -15,6 +16,8 @@ export interface TestRedisServer {
   passwords: Record<RedisUser, string>;
   /** redis://user:password@127.0.0.1:port */
   url(user: RedisUser): string;
+  /** The connection settings a Quad service would resolve for `user` (lib/config's shape). */
+  endpoint(user: RedisUser): RedisEndpoint;
   /** Environment that config/redis/start-redis.sh reads. */
   aclEnvironment: Record<string, string>;
   /** Stops the server (SIGTERM) and waits for it. */
@@ -120,6 +123,15 @@ export async function startRedisServer(
     port,
     passwords,
     aclEnvironment,
+    endpoint: (user) => ({
+      host: '127.0.0.1',
+      port,
+      username: user,
+      password: passwords[user],
+      db: 0,
+      tls: false,
+      display: `redis://${user}@127.0.0.1:${port}/0`,
+    }),
     url: (user) =>
       `redis://${encodeURIComponent(user)}:${encodeURIComponent(passwords[user])}@127.0.0.1:${port}`,
     stop,

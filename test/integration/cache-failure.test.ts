@@ -51,20 +51,7 @@ describe('cache-aside when the cache Redis hangs, dies and comes back (private r
 
   before(async () => {
     server = await startRedisServer('cache');
-    redis = createRedisClient(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        username: 'api',
-        password: server.passwords.api,
-        db: 0,
-        tls: false,
-        display: `redis://api@127.0.0.1:${server.port}/0`,
-      },
-      'command',
-      'cache-failure-test',
-      logger,
-    );
+    redis = createRedisClient(server.endpoint('api'), 'command', 'cache-failure-test', logger);
     admin = new Redis({
       port: server.port,
       password: server.passwords.default,

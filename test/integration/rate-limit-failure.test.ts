@@ -43,20 +43,7 @@ describe('rate limits when Redis is slow, down, and back (private redis-server)'
 
   before(async () => {
     server = await startRedisServer('state');
-    redis = createRedisClient(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        username: 'api',
-        password: server.passwords.api,
-        db: 0,
-        tls: false,
-        display: `redis://api@127.0.0.1:${server.port}/0`,
-      },
-      'command',
-      'rate-limit-test',
-      logger,
-    );
+    redis = createRedisClient(server.endpoint('api'), 'command', 'rate-limit-test', logger);
     admin = connectAdmin();
     await waitFor('redis ready', async () => redis.status === 'ready' && admin.status === 'ready');
     limiter = new RateLimiter({

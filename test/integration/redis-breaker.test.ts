@@ -40,20 +40,7 @@ describe('redis breaker against a real redis-server that hangs, dies and comes b
 
   before(async () => {
     server = await startRedisServer('cache');
-    redis = createRedisClient(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        username: 'api',
-        password: server.passwords.api,
-        db: 0,
-        tls: false,
-        display: `redis://api@127.0.0.1:${server.port}/0`,
-      },
-      'command',
-      'breaker-test',
-      logger,
-    );
+    redis = createRedisClient(server.endpoint('api'), 'command', 'breaker-test', logger);
     admin = new Redis({
       port: server.port,
       password: server.passwords.default,
