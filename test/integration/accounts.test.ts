@@ -9,7 +9,13 @@ import pg from 'pg';
 import { cacheKey } from '../../lib/cache/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { type Credential, callApi, type Reply, TEST_PASSWORD } from '../harness/api-client.js';
+import {
+  type AccessRow,
+  assertAccessTable,
+  assertBareProblem,
+  assertTableCoversTags,
+} from '../harness/access-table.js';
+import { type Credential, callApi, TEST_PASSWORD } from '../harness/api-client.js';
 import { collectOutput, type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   createTestDatabase,
@@ -50,14 +56,6 @@ async function quadAdminCreate(
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A problem+json answer that carries no data: only the problem's own fields. */
-function assertBareProblem(reply: Reply, status: number, context: string) {
-  assert.equal(reply.status, status, `${context}: ${JSON.stringify(reply.body)}`);
-  assert.equal(reply.headers.get('content-type'), 'application/problem+json', context);
-  const allowed = new Set(['type', 'status', 'code', 'title', 'detail']);
-  for (const key of Object.keys(reply.body)) assert.ok(allowed.has(key), `${context}: ${key}`);
-}
 
 describe('accounts: admin CLI, administration, API keys, profiles, authorization', () => {
   const servers = sharedServers();
@@ -429,12 +427,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       teacherKey: { apiKey: teacherKey },
     };
     // Expected status per caller; absent = allowed for that caller (not exercised here).
-    const table: Array<{
-      method: string;
-      path: string;
-      route: string;
-      expect: Partial<Record<Who, number>>;
-    }> = [
+    const table: AccessRow<Who>[] = [
       {
         method: 'POST',
         path: '/auth/login',
@@ -523,17 +516,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       },
     ];
 
-    for (const row of table) {
-      for (const [who, status] of Object.entries(row.expect) as Array<[Who, number]>) {
-        // Bodies that would be invalid, so a 400 would betray that validation ran first.
-        const body = ['POST', 'PATCH'].includes(row.method) ? { unexpected: true } : undefined;
-        const reply = await callApi(api.baseUrl, row.method, row.path, {
-          ...credentials[who],
-          body,
-        });
-        assertBareProblem(reply, status, `${row.method} ${row.path} as ${who}`);
-      }
-    }
+    await assertAccessTable(api.baseUrl, table, credentials);
 
     // Nothing was changed by all that: the admin is active, the key works, sessions live.
     assert.equal(
@@ -545,19 +528,7 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
     // The table covers every route of this capability (and the api's own), as the OpenAPI
     // document lists them: a route added here without a row above fails this test. Other
     // capabilities keep the same kind of table for their tags.
-    const document = (await callApi(api.baseUrl, 'GET', '/openapi.json')).body as {
-      paths: Record<string, Record<string, { tags: string[] }>>;
-    };
-    const ownTags = new Set(['auth', 'profiles', 'accounts', 'meta']);
-    const documented = Object.entries(document.paths)
-      .flatMap(([path, item]) =>
-        Object.entries(item)
-          .filter(([, operation]) => operation.tags.some((tag) => ownTags.has(tag)))
-          .map(([method]) => `${method.toUpperCase()} ${path}`),
-      )
-      .sort();
-    const tested = [...new Set(table.map((row) => `${row.method} ${row.route}`))].sort();
-    assert.deepEqual(tested, documented);
+    await assertTableCoversTags(api.baseUrl, table, ['auth', 'profiles', 'accounts', 'meta']);
   });
 
   it('serves a valid OpenAPI 3.1 document listing every route, generated from the schemas', async () => {

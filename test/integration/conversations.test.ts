@@ -4,24 +4,16 @@ import pg from 'pg';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import {
-  callApi as call,
-  createAccount,
-  type Reply,
-  TEST_PASSWORD,
-} from '../harness/api-client.js';
+  type AccessRow,
+  assertAccessTable,
+  assertTableCoversTags,
+} from '../harness/access-table.js';
+import { callApi as call, createAccount, TEST_PASSWORD } from '../harness/api-client.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
 
 // Conversations (direct and group), members, per-user delete, and the authorization of every
 // conversation and message route, against a real api process, PostgreSQL and Redis.
-
-/** A problem+json answer that carries no data: only the problem's own fields. */
-function assertBareProblem(reply: Reply, status: number, context: string) {
-  assert.equal(reply.status, status, `${context}: ${JSON.stringify(reply.body)}`);
-  assert.equal(reply.headers.get('content-type'), 'application/problem+json', context);
-  const allowed = new Set(['type', 'status', 'code', 'title', 'detail']);
-  for (const key of Object.keys(reply.body)) assert.ok(allowed.has(key), `${context}: ${key}`);
-}
 
 interface Person {
   id: string;
@@ -323,12 +315,7 @@ describe('conversations: direct and group, members, per-user delete, authorizati
       stranger: { token: dan.token },
     };
     const denied = { anonymous: 401, badToken: 401, stranger: 404 };
-    const table: Array<{
-      method: string;
-      path: string;
-      route: string;
-      expect: Partial<Record<Who, number>>;
-    }> = [
+    const table: AccessRow<Who>[] = [
       {
         method: 'POST',
         path: '/conversations',
@@ -418,15 +405,7 @@ describe('conversations: direct and group, members, per-user delete, authorizati
       },
     ];
 
-    for (const row of table) {
-      for (const [who, status] of Object.entries(row.expect) as Array<[Who, number]>) {
-        // Bodies that are invalid, so a 400 would betray that validation ran before the
-        // membership check.
-        const body = ['POST', 'PATCH'].includes(row.method) ? { unexpected: true } : undefined;
-        const reply = await call(api.baseUrl, row.method, row.path, { ...credentials[who], body });
-        assertBareProblem(reply, status, `${row.method} ${row.path} as ${who}`);
-      }
-    }
+    await assertAccessTable(api.baseUrl, table, credentials);
 
     // Nothing changed: the message is intact, ben is still a member, dan got nothing.
     const history = await call(api.baseUrl, 'GET', `/conversations/${id}/messages`, {
@@ -442,18 +421,6 @@ describe('conversations: direct and group, members, per-user delete, authorizati
     assert.equal(conversation.status, 200);
 
     // The table covers every route of this capability as the OpenAPI document lists them.
-    const document = (await call(api.baseUrl, 'GET', '/openapi.json')).body as {
-      paths: Record<string, Record<string, { tags: string[] }>>;
-    };
-    const ownTags = new Set(['conversations', 'messages']);
-    const documented = Object.entries(document.paths)
-      .flatMap(([path, item]) =>
-        Object.entries(item)
-          .filter(([, operation]) => operation.tags.some((tag) => ownTags.has(tag)))
-          .map(([method]) => `${method.toUpperCase()} ${path}`),
-      )
-      .sort();
-    const tested = [...new Set(table.map((row) => `${row.method} ${row.route}`))].sort();
-    assert.deepEqual(tested, documented);
+    await assertTableCoversTags(api.baseUrl, table, ['conversations', 'messages']);
   });
 });
