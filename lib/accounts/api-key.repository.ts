@@ -1,4 +1,4 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { type Queryable, returnedRow } from '../postgres/transaction.js';
 import type { ApiKeyIdentity, ApiKeySummary, Role } from './account.types.js';
 import { isoOrNull } from './row-mapping.js';
 
@@ -44,9 +44,7 @@ export const apiKeyRepository = {
        VALUES ($1, $2, $3, $4, $5) RETURNING ${apiKeyColumns}`,
       [key.name, key.keyHash, key.prefix, key.userId, key.createdBy],
     );
-    const row = result.rows[0];
-    if (!row) throw new Error('INSERT ... RETURNING returned no row');
-    return toSummary(row);
+    return toSummary(returnedRow(result));
   },
 
   /** The identity behind a key hash if the key is live and its account active; refreshes

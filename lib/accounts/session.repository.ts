@@ -1,4 +1,4 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { type Queryable, returnedRow } from '../postgres/transaction.js';
 import type { Role, SessionIdentity, SessionSummary } from './account.types.js';
 
 interface SessionSummaryRow {
@@ -38,9 +38,7 @@ export const sessionRepository = {
        RETURNING id, created_at, expires_at, last_seen_at, user_agent, host(ip) AS ip`,
       [session.tokenHash, session.userId, session.expiresAt, session.userAgent, session.ip],
     );
-    const row = result.rows[0];
-    if (!row) throw new Error('INSERT ... RETURNING returned no row');
-    return toSummary(row);
+    return toSummary(returnedRow(result));
   },
 
   /**

@@ -1,4 +1,4 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { type Queryable, returnedRow } from '../postgres/transaction.js';
 import type { Role, UserAccount } from './account.types.js';
 import { AccountConflictError } from './account-errors.js';
 import { isoOrNull } from './row-mapping.js';
@@ -64,9 +64,7 @@ export const userRepository = {
          VALUES ($1, $2, $3, $4, $5) RETURNING ${userColumns}`,
         [user.username, user.email, user.displayName, user.role, user.passwordHash],
       );
-      const row = result.rows[0];
-      if (!row) throw new Error('INSERT ... RETURNING returned no row');
-      return toAccount(row);
+      return toAccount(returnedRow(result));
     } catch (error) {
       throw conflictFrom(error) ?? error;
     }

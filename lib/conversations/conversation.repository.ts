@@ -1,4 +1,4 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { type Queryable, returnedRow } from '../postgres/transaction.js';
 import type {
   Conversation,
   ConversationKind,
@@ -94,8 +94,7 @@ export const conversationRepository = {
       `INSERT INTO conversations (kind, title, created_by) VALUES ('group', $1, $2) RETURNING id`,
       [title, creatorId],
     );
-    const id = inserted.rows[0]?.id;
-    if (id === undefined) throw new Error('INSERT … RETURNING returned no row');
+    const { id } = returnedRow(inserted);
     await db.query(
       `INSERT INTO conversation_members (conversation_id, user_id, role)
        SELECT $1, member, CASE WHEN member = $2 THEN 'owner' ELSE 'member' END

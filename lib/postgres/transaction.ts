@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 
 /** A pool for single statements, or one client inside a transaction: repositories take either. */
 export type Queryable = Pool | PoolClient;
@@ -28,4 +28,11 @@ export async function inTransaction<T>(
   } finally {
     client.release(broken);
   }
+}
+
+/** The row an `INSERT ... RETURNING` produced; its absence is a bug, not a state to handle. */
+export function returnedRow<T extends QueryResultRow>(result: QueryResult<T>): T {
+  const row = result.rows[0];
+  if (row === undefined) throw new Error('INSERT ... RETURNING returned no row');
+  return row;
 }
