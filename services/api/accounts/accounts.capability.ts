@@ -1,24 +1,12 @@
 import type { Registry } from 'prom-client';
-import type {
-  ApiKeyService,
-  ProfileService,
-  SessionService,
-  UserAccountsService,
-} from '../../../lib/accounts/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
+import type { AccountServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { accountProblems } from '../api-errors.js';
 import type { Authenticator } from '../authentication.js';
 import { adminRoutes } from './admin.routes.js';
 import { authRoutes } from './auth.routes.js';
 import { profileRoutes } from './profile.routes.js';
-
-export interface AccountServices {
-  sessions: SessionService;
-  apiKeys: ApiKeyService;
-  profiles: ProfileService;
-  users: UserAccountsService;
-}
 
 /** How the api checks credentials: sessions and API keys of the accounts domain. */
 export function accountsAuthenticator(services: AccountServices): Authenticator {

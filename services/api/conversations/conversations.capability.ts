@@ -1,26 +1,14 @@
-import type {
-  ConversationService,
-  MessageService,
-  ReadReceiptService,
-  UnreadCountsService,
-} from '../../../lib/conversations/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
+import type { MessagingServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { conversationRoutes } from './conversation.routes.js';
 import { conversationProblems } from './conversation-problems.js';
 import { messageRoutes } from './message.routes.js';
 
-export interface ConversationServices {
-  conversations: ConversationService;
-  messages: MessageService;
-  receipts: ReadReceiptService;
-  unread: UnreadCountsService;
-}
-
 /** Conversations, members, per-user deletes, messages, read receipts and unread counts
  *  (messaging core, items 3 to 5). */
 export function conversationsCapability(
-  services: ConversationServices,
+  services: MessagingServices,
   deps: { rateLimiter: RateLimiter },
 ): ApiCapability {
   return {
