@@ -1,0 +1,205 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { jitteredTtl } from '../cache/cache.policies.js';
+import { cacheKey } from '../cache/cache-key.js';
+import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import { policy } from '../policy/policy.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
+import type { PollCounts } from './poll.repository.js';
+
+/**
+ * The results of each poll in the cache Redis: one hash per poll,
+ * `<prefix>cache:poll-results:{poll:<pollId>}:results`, one field per option id holding its
+ * count, and `version`, the poll's version (polls.version) those counts belong to. Hits and
+ * misses are counted under the cache namespace `poll-results`.
+ *
+ * Always equal to PostgreSQL, at a version. The hash is written two ways, each exact:
+ * - a rebuild (fill) writes the counts of one PostgreSQL snapshot with that snapshot's version,
+ *   and only over a hash that is missing or older (poll-results-fill.lua);
+ * - a vote, after it committed as version N, applies its delta (−1 on the option left, +1 on
+ *   the option chosen) only to a hash at N−1 (poll-results-apply.lua): votes on one poll are
+ *   serialised by its row lock, so the delta of N is exactly the difference between N−1 and N.
+ * So whatever the hash holds is what a GROUP BY would have answered at its version. A reader
+ * compares that version with the one it read from PostgreSQL in the same request and uses the
+ * counts only when they are at least as new; otherwise (a delta lost while Redis was
+ * unreachable, a rebuild that raced a vote) it rebuilds. A FLUSHALL or an eviction costs one
+ * GROUP BY per poll; no vote lives only here.
+ *
+ * Every Redis call goes through the cache Redis' breaker, bounded by the client's command
+ * timeout; every failure is counted and swallowed: reads fall back to PostgreSQL, votes have
+ * committed already.
+ */
+
+const VERSION_FIELD = 'version';
+
+/** Beside this module (tsx, or the image, which copies lib/**\/*.lua next to dist/), else in
+ *  lib/polls/ of the package root (a local build run from dist/ without that copy). Read at
+ *  import, so a missing script stops the service at start-up. */
+function script(name: string): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    const candidate = dir === here ? join(dir, name) : join(dir, 'lib', 'polls', name);
+    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+    if (dirname(dir) === dir) throw new Error(`${name} not found beside ${here} or in lib/polls/`);
+  }
+}
+
+const scripts = {
+  quadPollResultsApply: { numberOfKeys: 1, lua: script('poll-results-apply.lua') },
+  quadPollResultsFill: { numberOfKeys: 1, lua: script('poll-results-fill.lua') },
+} as const;
+type ScriptName = keyof typeof scripts;
+
+export interface PollResultsOptions {
+  /** The cache Redis (role `command`); never created or closed here. */
+  redis: Redis;
+  keyPrefix: string;
+  registry: Registry;
+  logger: Logger;
+  /** The cache Redis' breaker, so a dead Redis costs a read nothing. */
+  breaker?: RedisBreaker;
+}
+
+export class PollResultsStore {
+  readonly #redis: Redis;
+  readonly #keyPrefix: string;
+  readonly #breaker: RedisBreaker | undefined;
+  readonly #metrics: NamespaceMetrics;
+  readonly #logger: Logger;
+  /** Logged once per outage, not per call; reset by the next answer from Redis. */
+  #warned = false;
+
+  constructor(options: PollResultsOptions) {
+    this.#redis = options.redis;
+    this.#keyPrefix = options.keyPrefix;
+    this.#breaker = options.breaker;
+    this.#logger = options.logger.child({ component: 'poll-results' });
+    this.#metrics = cacheMetrics(options.registry).forNamespace('poll-results');
+    for (const [name, definition] of Object.entries(scripts)) {
+      if (typeof Reflect.get(this.#redis, name) !== 'function') {
+        this.#redis.defineCommand(name, definition);
+      }
+    }
+  }
+
+  /** The poll's hash; the hash tag keeps the key in one Redis Cluster slot per poll. */
+  key(pollId: string): string {
+    return cacheKey(this.#keyPrefix, 'poll-results', 'results', {
+      hashTag: 'poll',
+      groupId: pollId,
+    });
+  }
+
+  /**
+   * The counts of `optionIds` (one Map entry each) at a version ≥ `atLeastVersion`, from the
+   * hash; on a miss, a stale hash or a Redis failure, from `rebuild` (PostgreSQL), written
+   * back when Redis answers.
+   */
+  async counts(
+    pollId: string,
+    atLeastVersion: number,
+    optionIds: readonly string[],
+    rebuild: () => Promise<PollCounts | null>,
+  ): Promise<Map<string, number>> {
+    const key = this.key(pollId);
+    let redisAnswers = true;
+    try {
+      const hash = await this.#call(() => this.#redis.hgetall(key));
+      this.#warned = false;
+      const cached = usable(hash, atLeastVersion, optionIds);
+      if (cached) {
+        this.#metrics.hit();
+        return cached;
+      }
+    } catch (error) {
+      redisAnswers = false;
+      this.#failed(error);
+    }
+    this.#metrics.miss();
+    const rebuilt = await rebuild();
+    // Deleted between the caller's read and this one: nothing to count or cache.
+    if (!rebuilt) return new Map(optionIds.map((id) => [id, 0]));
+    if (redisAnswers) {
+      const pairs = [...rebuilt.votes].flat();
+      try {
+        await this.#run(
+          'quadPollResultsFill',
+          key,
+          rebuilt.version,
+          jitteredTtl(policy.polls.resultsTtlMs, policy.polls.resultsTtlJitter),
+          ...pairs,
+        );
+      } catch (error) {
+        this.#failed(error);
+      }
+    }
+    return new Map(optionIds.map((id) => [id, rebuilt.votes.get(id) ?? 0]));
+  }
+
+  /** After a vote committed as `version`. Never throws; a delta that cannot be applied is
+   *  harmless: the hash stays at an older version, which readers refuse and rebuild. */
+  async applyVote(
+    pollId: string,
+    version: number,
+    from: string | null,
+    to: string | null,
+  ): Promise<void> {
+    try {
+      await this.#run('quadPollResultsApply', this.key(pollId), version, from ?? '', to ?? '');
+    } catch (error) {
+      this.#failed(error);
+      // The script may or may not have run (a timeout); either way the hash is consistent at
+      // its own version. Dropping it spares readers the refused hit.
+      try {
+        await this.#call(() => this.#redis.del(this.key(pollId)));
+      } catch {
+        // Counted above; the version check covers it.
+      }
+    }
+  }
+
+  #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
+    const command: unknown = Reflect.get(this.#redis, name);
+    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
+    return this.#call(() => Promise.resolve(command.call(this.#redis, key, ...args)));
+  }
+
+  #call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.#breaker) return this.#breaker.run(operation);
+    if (this.#redis.status !== 'ready') {
+      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
+    }
+    return operation();
+  }
+
+  #failed(error: unknown) {
+    this.#metrics.error();
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'poll results cache bypassed: results are counted in PostgreSQL',
+    );
+  }
+}
+
+/** The counts in `hash` if it is at `atLeastVersion` or later and has every option. */
+function usable(
+  hash: Record<string, string>,
+  atLeastVersion: number,
+  optionIds: readonly string[],
+): Map<string, number> | undefined {
+  const version = Number(hash[VERSION_FIELD]);
+  if (!Number.isSafeInteger(version) || version < atLeastVersion) return undefined;
+  const counts = new Map<string, number>();
+  for (const optionId of optionIds) {
+    const votes = Number(hash[optionId]);
+    if (!Number.isSafeInteger(votes) || votes < 0) return undefined;
+    counts.set(optionId, votes);
+  }
+  return counts;
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { cacheKey } from '../cache/cache-key.js';
+import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import type { Logger } from '../observability/logger.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
+import { searchPolicy } from './search.policies.js';
+
+/**
+ * One "generation" per conversation in the cache Redis: a random token replaced after every
+ * committed change to the conversation's messages (new, edited, deleted). Search results are
+ * cached under keys that include the generations of the conversations they cover (see
+ * message-search.service.ts), so replacing one token makes every cached result over that
+ * conversation unreachable, for every member, with one SET.
+ *
+ * Tokens, not counters. A counter that is evicted or flushed starts again at 1 and could repeat
+ * a value an old entry recorded, making that stale entry look fresh. A token missing when read
+ * is minted afresh (SET NX, so a concurrent writer's token wins), and a fresh random token was
+ * recorded by no entry: a lost generation (FLUSHALL, LRU eviction, expiry) always reads as
+ * "changed", never as "unchanged".
+ *
+ * Keys: `<prefix>cache:search-generation:{search:generations}:<conversationId>`. All share one
+ * hash tag so that a user's generations are read with one MGET on Redis Cluster too; each key is
+ * a 16-byte string, written once per message, so the one slot they live in stays cheap.
+ *
+ * Never throws. A failed read returns undefined (the caller searches PostgreSQL without the
+ * cache); a failed bump is counted in cache_errors_total{cache="search"} and leaves cached
+ * results stale until their TTL (60 s, lib/cache/cache.policies.ts).
+ */
+export interface SearchGenerationsOptions {
+  /** The cache Redis (role `command`); never created or closed here. */
+  redis: Redis;
+  keyPrefix: string;
+  registry: Registry;
+  logger: Logger;
+  /** The cache Redis' breaker, so a dead Redis costs a search nothing. */
+  breaker?: RedisBreaker;
+}
+
+const GROUP = { hashTag: 'search', groupId: 'generations' } as const;
+
+function newToken(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** A pipeline's replies, or its first error (judged by the breaker). */
+async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = await pipeline.exec();
+  if (!results) throw new Error('pipeline discarded');
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
+
+export class SearchGenerations {
+  readonly #redis: Redis;
+  readonly #keyPrefix: string;
+  readonly #breaker: RedisBreaker | undefined;
+  readonly #metrics: NamespaceMetrics;
+  readonly #logger: Logger;
+  /** Logged once per outage, not per search; reset by the next answer from Redis. */
+  #warned = false;
+
+  constructor(options: SearchGenerationsOptions) {
+    this.#redis = options.redis;
+    this.#keyPrefix = options.keyPrefix;
+    this.#breaker = options.breaker;
+    this.#logger = options.logger.child({ component: 'search-generations' });
+    this.#metrics = cacheMetrics(options.registry).forNamespace('search');
+  }
+
+  key(conversationId: string): string {
+    return cacheKey(this.#keyPrefix, 'search-generation', conversationId, GROUP);
+  }
+
+  /** After a commit that changed the conversation's messages. Never throws. */
+  async conversationChanged(conversationId: string): Promise<void> {
+    try {
+      await this.#call(() =>
+        this.#redis.set(this.key(conversationId), newToken(), 'PX', searchPolicy.generationTtlMs),
+      );
+      this.#warned = false;
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /**
+   * The current generation of each conversation, in order; missing ones are minted (one MGET,
+   * plus one pipeline of SET NX GET only when some are missing). undefined when Redis cannot
+   * answer: the caller must then not use the cache at all (counted as a miss).
+   */
+  async current(conversationIds: readonly string[]): Promise<string[] | undefined> {
+    if (conversationIds.length === 0) return [];
+    const keys = conversationIds.map((id) => this.key(id));
+    try {
+      const found = await this.#call(() => this.#redis.mget(keys));
+      const missing = keys.flatMap((_key, index) => (found[index] === null ? [index] : []));
+      if (missing.length > 0) {
+        const minted = missing.map(() => newToken());
+        const pipeline = this.#redis.pipeline();
+        missing.forEach((index, position) => {
+          pipeline.set(
+            keys[index] as string,
+            minted[position] as string,
+            'PX',
+            searchPolicy.generationTtlMs,
+            'NX',
+            'GET',
+          );
+        });
+        const replies = await this.#call(() => execPipeline(pipeline));
+        missing.forEach((index, position) => {
+          // null: ours was stored; a string: another reader or a writer got there first.
+          const previous = replies[position];
+          found[index] = typeof previous === 'string' ? previous : (minted[position] as string);
+        });
+      }
+      this.#warned = false;
+      return found.map((token) => token as string);
+    } catch (error) {
+      this.#failed(error);
+      // Answered by PostgreSQL, as a cache-aside read is when Redis cannot answer.
+      this.#metrics.miss();
+      return undefined;
+    }
+  }
+
+  #call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.#breaker) return this.#breaker.run(operation);
+    if (this.#redis.status !== 'ready') {
+      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
+    }
+    return operation();
+  }
+
+  #failed(error: unknown) {
+    this.#metrics.error();
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'search generations unavailable: searches go to PostgreSQL uncached',
+    );
+  }
+}

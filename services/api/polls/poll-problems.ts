@@ -1,0 +1,58 @@
+import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import {
+  InvalidPollCursorError,
+  PollClosedError,
+  PollNotFoundError,
+  PollOptionNotFoundError,
+  PollPermissionError,
+} from '../../../lib/polls/index.js';
+
+/*
+ * Poll errors as problem+json, mapped once, here. A conversation the caller is not in is mapped
+ * by the conversations capability (404 not_found, as one that does not exist).
+ */
+export const pollProblems: ProblemMapper = (error) => {
+  if (error instanceof PollNotFoundError) {
+    return {
+      problem: { status: 404, code: 'not_found', title: 'Not Found', detail: 'No such poll.' },
+    };
+  }
+  if (error instanceof PollOptionNotFoundError) {
+    return {
+      problem: {
+        status: 404,
+        code: 'not_found',
+        title: 'Not Found',
+        detail: 'No such option in this poll.',
+      },
+    };
+  }
+  if (error instanceof PollClosedError) {
+    return {
+      problem: {
+        status: 409,
+        code: 'poll_closed',
+        title: 'Conflict',
+        detail: 'The poll is closed: its votes are final.',
+      },
+    };
+  }
+  if (error instanceof PollPermissionError) {
+    return {
+      problem: { status: 403, code: 'forbidden', title: 'Forbidden', detail: error.reason },
+    };
+  }
+  if (error instanceof InvalidPollCursorError) {
+    return {
+      problem: validationProblem([
+        {
+          in: 'query',
+          field: 'cursor',
+          code: 'invalid_cursor',
+          message: 'is not a cursor of this list',
+        },
+      ]),
+    };
+  }
+  return undefined;
+};

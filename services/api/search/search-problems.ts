@@ -1,0 +1,23 @@
+import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { InvalidSearchCursorError } from '../../../lib/search/index.js';
+import { conversationProblems } from '../conversations/conversation-problems.js';
+
+/*
+ * Search errors as problem+json. A conversation filter the caller is not in is answered exactly
+ * as the conversation routes answer it (404 not_found), by their own mapper.
+ */
+export const searchProblems: ProblemMapper = (error) => {
+  if (error instanceof InvalidSearchCursorError) {
+    return {
+      problem: validationProblem([
+        {
+          in: 'query',
+          field: 'cursor',
+          code: 'invalid_cursor',
+          message: 'is not a cursor of a search',
+        },
+      ]),
+    };
+  }
+  return conversationProblems(error);
+};
