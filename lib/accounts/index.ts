@@ -17,6 +17,7 @@ export {
   UserNotFoundError,
   WeakPasswordError,
 } from './account-errors.js';
+export { type AccountEvents, noAccountEvents } from './account-events.js';
 export {
   bioField,
   displayNameField,

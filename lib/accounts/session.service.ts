@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { policy } from '../policy/policy.js';
 import type { SessionIdentity, SessionSummary, UserAccount } from './account.types.js';
 import type { AccountCaches } from './account-caches.js';
+import { type AccountEvents, noAccountEvents } from './account-events.js';
 import { InvalidCredentialsError, SessionNotFoundError } from './account-errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { isWellFormedSessionToken, newSessionToken, sha256 } from './secret-token.js';
@@ -38,6 +39,7 @@ export class SessionService {
   readonly #hasher: PasswordHasher;
   readonly #caches: Pick<AccountCaches, 'sessions' | 'profiles'>;
   readonly #ttlMs: number;
+  readonly #events: AccountEvents;
 
   constructor(options: {
     postgres: Pool;
@@ -45,11 +47,14 @@ export class SessionService {
     caches: Pick<AccountCaches, 'sessions' | 'profiles'>;
     /** Session lifetime from login (config.sessions.ttlMs). */
     ttlMs: number;
+    /** Disconnects live sockets of revoked sessions (the real-time publisher). */
+    events?: AccountEvents;
   }) {
     this.#postgres = options.postgres;
     this.#hasher = options.hasher;
     this.#caches = options.caches;
     this.#ttlMs = options.ttlMs;
+    this.#events = options.events ?? noAccountEvents;
   }
 
   /**
@@ -114,12 +119,14 @@ export class SessionService {
     const hash = await sessionRepository.revoke(this.#postgres, userId, sessionId);
     if (!hash) throw new SessionNotFoundError(sessionId);
     await this.#caches.sessions.invalidate(hash.toString('hex'));
+    await this.#events.sessionRevoked(sessionId);
   }
 
   /** Revokes every session of the user, the current one included; returns how many. */
   async revokeAll(userId: string): Promise<number> {
     const hashes = await sessionRepository.revokeAll(this.#postgres, userId);
     await this.#caches.sessions.invalidate(...hashes.map((hash) => hash.toString('hex')));
+    await this.#events.allSessionsRevoked(userId);
     return hashes.length;
   }
 }

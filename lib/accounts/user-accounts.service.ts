@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { inTransaction } from '../postgres/transaction.js';
 import type { Role, UserAccount } from './account.types.js';
 import type { AccountCaches } from './account-caches.js';
+import { type AccountEvents, noAccountEvents } from './account-events.js';
 import { SelfDeactivationError, UserNotFoundError, WeakPasswordError } from './account-errors.js';
 import { apiKeyRepository } from './api-key.repository.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -38,11 +39,19 @@ export class UserAccountsService {
   readonly #postgres: Pool;
   readonly #hasher: PasswordHasher;
   readonly #caches: AccountCaches;
+  readonly #events: AccountEvents;
 
-  constructor(options: { postgres: Pool; hasher: PasswordHasher; caches: AccountCaches }) {
+  constructor(options: {
+    postgres: Pool;
+    hasher: PasswordHasher;
+    caches: AccountCaches;
+    /** Disconnects a deactivated user's live sockets (the real-time publisher). */
+    events?: AccountEvents;
+  }) {
     this.#postgres = options.postgres;
     this.#hasher = options.hasher;
     this.#caches = options.caches;
+    this.#events = options.events ?? noAccountEvents;
   }
 
   create(account: NewAccount): Promise<UserAccount> {
@@ -70,6 +79,7 @@ export class UserAccountsService {
       this.#caches.apiKeys.invalidate(...keyHashes.map((hash) => hash.toString('hex'))),
       this.#caches.profiles.invalidate(userId),
     ]);
+    await this.#events.allSessionsRevoked(userId);
     return account;
   }
 }

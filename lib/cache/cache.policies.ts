@@ -7,7 +7,7 @@
  * Starting point: the seeds' table (shared/design.md, "Redis usage"). Where the seeds disagree
  * or say only "short", the number chosen and its reason are beside each entry. What is NOT
  * here, because it is state rather than a cache of PostgreSQL rows, lives in the state Redis
- * with its own module: presence, typing, rooms, rate limits, queues, poll counters, deletion
+ * with its own module: presence, typing, rooms, rate limits, queues, deletion
  * tracking, ephemeral call keys.
  *
  * Keys: `${REDIS_KEY_PREFIX}cache:${namespace}:${id}`, e.g. `quad:cache:conversation:8f14e45f`.
@@ -121,6 +121,11 @@ export const cacheRuntime = {
    *  PostgreSQL's statement timeout (policy.postgres.statementTimeoutMs). It is also how long
    *  a key stays uncacheable if the process holding the lease dies mid-load. */
   leaseTtlMs: 10 * SECOND,
+  /** Invalidations lost while the cache Redis did not answer that one process remembers, to
+   *  replay them once it does (lost-invalidations.ts). A key is ~100 bytes, so this bounds the
+   *  memory at ~10 MB; a school's api commits far fewer writes in an outage of minutes (each
+   *  message invalidates one counter per member: 30 members × 50 messages a minute = 1,500). */
+  maxLostInvalidations: 100_000,
 } as const;
 
 const NAMESPACE_NAME = /^[a-z][a-z0-9-]*$/;

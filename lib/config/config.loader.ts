@@ -53,6 +53,15 @@ export interface ServiceConfig extends BaseConfig {
   rateLimits: RateLimitPolicies;
   /** Login sessions (SESSION_TTL_HOURS). */
   sessions: { ttlMs: number };
+  /** Presence of users on the socket gateway (PRESENCE_TTL_MS). */
+  presence: { ttlMs: number };
+  /** Outgoing webhooks (WEBHOOK_*); allowedHosts undefined = any host. */
+  webhooks: {
+    concurrency: number;
+    maxAttempts: number;
+    backoffBaseMs: number;
+    allowedHosts: readonly string[] | undefined;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -355,6 +364,13 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     worker: { concurrency: parsed.WORKER_CONCURRENCY },
     rateLimits: resolveRateLimitPolicies(parsed.RATE_LIMITS),
     sessions: { ttlMs: parsed.SESSION_TTL_HOURS * 3_600_000 },
+    presence: { ttlMs: parsed.PRESENCE_TTL_MS },
+    webhooks: {
+      concurrency: parsed.WEBHOOK_CONCURRENCY,
+      maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: parsed.WEBHOOK_BACKOFF_BASE_MS,
+      allowedHosts: parsed.WEBHOOK_ALLOWED_HOSTS,
+    },
   };
 }
 

@@ -110,6 +110,54 @@ export const environmentSchema = z.object({
       .optional(),
   ),
 
+  /** Jobs that deliver webhooks run at once per worker process (network-bound, so more than
+   *  WORKER_CONCURRENCY). Default policy.webhooks.concurrency. */
+  WEBHOOK_CONCURRENCY: wholeNumber(
+    1,
+    1_024,
+    policy.webhooks.concurrency,
+    'must be a whole number between 1 and 1024',
+  ),
+  /** Attempts per webhook delivery before it is dead-lettered (policy.webhooks.maxAttempts). */
+  WEBHOOK_MAX_ATTEMPTS: wholeNumber(
+    1,
+    50,
+    policy.webhooks.maxAttempts,
+    'must be a whole number between 1 and 50',
+  ),
+  /** Base of the exponential backoff between webhook attempts, in ms (full jitter, capped at
+   *  policy.webhooks.backoffMaxMs). Default policy.webhooks.backoffBaseMs. */
+  WEBHOOK_BACKOFF_BASE_MS: wholeNumber(
+    1,
+    3_600_000,
+    policy.webhooks.backoffBaseMs,
+    'must be a whole number of milliseconds between 1 and 3600000',
+  ),
+  /** Hosts webhooks may be registered for and delivered to, comma-separated: `hooks.example.org`
+   *  or `*.example.org` (any subdomain). Unset: any host. Operators decide, because only they
+   *  know which addresses on their network an admin must not reach through Quad (SSRF). */
+  WEBHOOK_ALLOWED_HOSTS: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .transform((raw, ctx) => {
+        const hosts = raw
+          .split(',')
+          .map((host) => host.trim().toLowerCase())
+          .filter((host) => host !== '');
+        for (const host of hosts) {
+          if (!/^(\*\.)?[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(host)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${host}" is not a host name, *.domain or [IPv6] address`,
+            });
+          }
+        }
+        return hosts;
+      })
+      .optional(),
+  ),
+
   /** Lifetime of a login session in hours (1 h to 1 year), from login; revocation and
    *  deactivation end it sooner. Default policy.accounts.sessions.defaultTtlHours (14 days). */
   SESSION_TTL_HOURS: wholeNumber(
@@ -117,6 +165,16 @@ export const environmentSchema = z.object({
     8_760,
     policy.accounts.sessions.defaultTtlHours,
     'must be a whole number of hours between 1 and 8760 (one year)',
+  ),
+
+  /** How long a connection counts as online after its last heartbeat, in milliseconds; a
+   *  crashed gateway's users go offline within it. Heartbeats and sweeps run at a third of it
+   *  at most. Default policy.presence.ttlMs (45 s). */
+  PRESENCE_TTL_MS: wholeNumber(
+    1_000,
+    600_000,
+    policy.presence.ttlMs,
+    'must be a whole number of milliseconds between 1000 and 600000 (10 min)',
   ),
 });
 

@@ -15,6 +15,7 @@ import {
   UnknownMemberError,
 } from './conversation-errors.js';
 import { messageRepository } from './message.repository.js';
+import { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
 import type { UnreadCountsService } from './unread-counts.service.js';
 
 export interface ConversationCaches {
@@ -41,15 +42,19 @@ export class ConversationService {
   readonly #postgres: Pool;
   readonly #caches: ConversationCaches;
   readonly #unread: UnreadCountsService;
+  readonly #events: MessagingEvents;
 
   constructor(options: {
     postgres: Pool;
     caches: ConversationCaches;
     unread: UnreadCountsService;
+    /** Live membership changes after each commit (the real-time publisher). */
+    events?: MessagingEvents;
   }) {
     this.#postgres = options.postgres;
     this.#caches = options.caches;
     this.#unread = options.unread;
+    this.#events = options.events ?? noMessagingEvents;
   }
 
   /** The actor's membership; warm, one Redis GET. Throws ConversationNotFoundError. */
@@ -83,6 +88,7 @@ export class ConversationService {
       ...[actorId, ...wanted].map((userId) => `${id}:${userId}`),
     );
     await this.#caches.conversations.invalidate(id);
+    await this.#events.membersChanged(id, { added: [actorId, ...wanted], removed: [] });
     return this.get(actorId, id);
   }
 
@@ -93,6 +99,12 @@ export class ConversationService {
     );
     if (!conversation) throw new ConversationNotFoundError(conversationId);
     return conversation;
+  }
+
+  /** The ids of my conversations, most recently active first (those I deleted for myself
+   *  left out, as in the list): whom a presence change of mine concerns. */
+  conversationIdsOf(userId: string): Promise<string[]> {
+    return conversationRepository.visibleIdsOf(this.#postgres, userId);
   }
 
   /** My conversations, most recently active first, each with its latest message; those I
@@ -138,6 +150,7 @@ export class ConversationService {
       if (!added) throw new ConversationConflictError('already a member');
     });
     await this.#afterMemberChange(conversationId, userId);
+    await this.#events.membersChanged(conversationId, { added: [userId], removed: [] });
     return this.get(actorId, conversationId);
   }
 
@@ -163,6 +176,7 @@ export class ConversationService {
       await conversationRepository.removeMember(tx, conversationId, userId);
     });
     await this.#afterMemberChange(conversationId, userId);
+    await this.#events.membersChanged(conversationId, { added: [], removed: [userId] });
   }
 
   /** Leaves a group; an owner who leaves hands the group to the longest-standing admin (or
@@ -179,6 +193,7 @@ export class ConversationService {
       await conversationRepository.promoteSuccessorIfOwnerless(tx, conversationId);
     });
     await this.#afterMemberChange(conversationId, actorId);
+    await this.#events.membersChanged(conversationId, { added: [], removed: [actorId] });
     // The successor's cached role changed too.
     await this.#caches.permissions.invalidate(
       ...conversation.members.map((member) => `${conversationId}:${member.userId}`),

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { inTransaction } from '../postgres/transaction.js';
+import type { OutboxWriter } from '../outbox/outbox-writer.js';
+import { inTransaction, type Queryable } from '../postgres/transaction.js';
 import type { ConversationService } from './conversation.service.js';
 import type { HistoryPage, Message } from './conversation.types.js';
 import {
@@ -10,9 +11,30 @@ import {
 } from './conversation-errors.js';
 import { isDuplicateSend, messageRepository } from './message.repository.js';
 import { decodeCursor, encodeCursor } from './message-cursor.js';
+import { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
 import { readReceiptRepository } from './read-receipt.repository.js';
 import type { RecentMessagesStore } from './recent-messages.store.js';
 import type { UnreadCountsService } from './unread-counts.service.js';
+
+/** Where cached search results learn that a conversation's messages changed; never rejects
+ *  (lib/search/search-generations.store.ts counts and swallows its Redis errors). */
+export interface SearchIndex {
+  conversationChanged(conversationId: string): Promise<void>;
+}
+
+/** A committed change to a message, as its outbox row records it (payload of message.*). */
+export interface MessageChange {
+  kind: 'created' | 'updated' | 'deleted';
+  message: Message;
+  /** Who sent, edited or deleted it. */
+  actorId: string;
+}
+
+const outboxTypes = {
+  created: 'message.created',
+  updated: 'message.updated',
+  deleted: 'message.deleted',
+} as const;
 
 /**
  * Sending, editing, deleting and reading messages. PostgreSQL first, then the recent-messages
@@ -24,17 +46,29 @@ export class MessageService {
   readonly #conversations: ConversationService;
   readonly #recent: RecentMessagesStore;
   readonly #unread: UnreadCountsService;
+  readonly #events: MessagingEvents;
+  readonly #searchIndex: SearchIndex | undefined;
+  readonly #outbox: OutboxWriter | undefined;
 
   constructor(options: {
     postgres: Pool;
     conversations: ConversationService;
     recent: RecentMessagesStore;
     unread: UnreadCountsService;
+    /** Live delivery after each commit (the real-time publisher). */
+    events?: MessagingEvents;
+    /** Told after each commit that changed a conversation's messages (lib/search). */
+    searchIndex?: SearchIndex;
+    /** Records each change in the same transaction (lib/outbox), for the worker's relay. */
+    outbox?: OutboxWriter;
   }) {
     this.#postgres = options.postgres;
     this.#conversations = options.conversations;
     this.#recent = options.recent;
     this.#unread = options.unread;
+    this.#events = options.events ?? noMessagingEvents;
+    this.#searchIndex = options.searchIndex;
+    this.#outbox = options.outbox;
   }
 
   /** Stores a message once per (sender, idempotency key): a retry, even one racing the
@@ -45,11 +79,14 @@ export class MessageService {
     input: { body: string; idempotencyKey: string },
   ): Promise<{ message: Message; created: boolean }> {
     await this.#conversations.membership(conversationId, senderId);
-    let result: { message: Message; created: boolean };
+    let result: { message: Message; created: boolean; outboxId?: string };
     try {
-      result = await inTransaction(this.#postgres, (tx) =>
-        messageRepository.insertNext(tx, { conversationId, senderId, ...input }),
-      );
+      result = await inTransaction(this.#postgres, async (tx) => {
+        const sent = await messageRepository.insertNext(tx, { conversationId, senderId, ...input });
+        if (!sent.created) return sent;
+        const change = { kind: 'created', message: sent.message, actorId: senderId } as const;
+        return { ...sent, outboxId: await this.#recordChange(tx, change) };
+      });
     } catch (error) {
       // The same key raced in through another conversation's lock: the stored one wins.
       if (!isDuplicateSend(error)) throw error;
@@ -77,11 +114,54 @@ export class MessageService {
       throw new ConversationConflictError('this idempotency key was used for another message');
     }
     if (result.created) {
-      await this.#recent.append(result.message);
-      // Own messages are never unread: only the other members' counters change.
-      await this.#forgetUnreadCounts(senderId, conversationId, (userId) => userId !== senderId);
+      const change = { kind: 'created', message: result.message, actorId: senderId } as const;
+      await this.#outbox?.settle(result.outboxId, await this.afterCommit(change));
     }
-    return result;
+    return { message: result.message, created: result.created };
+  }
+
+  /**
+   * What follows a committed send, edit or delete: the recent-messages set, cached searches,
+   * the unread counters, and the live event. Run by the service right after its commit, and
+   * again by the worker's outbox relay for a change whose live event did not reach Redis
+   * (`replay`): then the message is read again (a later edit or delete may have passed it) and
+   * the recent-messages set is dropped rather than appended to. Resolves whether the live event
+   * was published; never rejects for Redis.
+   */
+  async afterCommit(change: MessageChange, replay = false): Promise<boolean> {
+    const { conversationId } = change.message;
+    const message = replay
+      ? ((await messageRepository.findInConversation(
+          this.#postgres,
+          conversationId,
+          change.message.id,
+        )) ?? change.message)
+      : change.message;
+    if (change.kind === 'created' && !replay) await this.#recent.append(message);
+    else await this.#recent.invalidate(conversationId);
+    await this.#searchIndex?.conversationChanged(conversationId);
+    if (change.kind === 'created') {
+      // Own messages are never unread: only the other members' counters change.
+      const { senderId } = message;
+      await this.#forgetUnreadCounts(change.actorId, conversationId, (id) => id !== senderId);
+      return this.#events.messageCreated(message);
+    }
+    // A deleted message no longer counts as unread for anyone who had not read it.
+    if (change.kind === 'deleted') {
+      await this.#forgetUnreadCounts(change.actorId, conversationId, () => true);
+    }
+    return this.#events.messageChanged(message);
+  }
+
+  /** The change's outbox row, inside its transaction; undefined without an outbox. */
+  #recordChange(tx: Queryable, change: MessageChange): Promise<string | undefined> {
+    return (
+      this.#outbox?.append(tx, {
+        type: outboxTypes[change.kind],
+        conversationId: change.message.conversationId,
+        payload: { message: change.message, actorId: change.actorId },
+      }) ?? Promise.resolve(undefined)
+    );
   }
 
   /** Newest first. Without a cursor (the first page) the messages come from the cache. */
@@ -93,9 +173,7 @@ export class MessageService {
     const { hiddenThroughSeq } = await this.#conversations.membership(conversationId, readerId);
     let messages: Message[];
     if (page.cursor === undefined) {
-      const recent = await this.#recent.latest(conversationId, (id, limit) =>
-        messageRepository.page(this.#postgres, id, { beforeSeq: undefined, afterSeq: 0, limit }),
-      );
+      const recent = await this.#latest(conversationId);
       messages = recent.filter((message) => message.seq > hiddenThroughSeq).slice(0, page.limit);
     } else {
       messages = await messageRepository.page(this.#postgres, conversationId, {
@@ -115,6 +193,54 @@ export class MessageService {
     return { messages, nextCursor };
   }
 
+  /**
+   * Reconnect catch-up: the messages after `lastSeenMessageId` (null: after everything, i.e.
+   * from what this reader may see at all), oldest first, at most `limit`. `complete` is false
+   * when more follow: ask again from the last one returned. Served from the recent-messages
+   * cache when the gap lies inside it (the usual short disconnection), else from PostgreSQL.
+   * Callers subscribe to live events first and catch up second, deduplicating by id, so a
+   * message committed in between arrives one way or the other.
+   */
+  async since(
+    readerId: string,
+    conversationId: string,
+    lastSeenMessageId: string | null,
+    limit: number,
+  ): Promise<{ messages: Message[]; complete: boolean }> {
+    const { hiddenThroughSeq } = await this.#conversations.membership(conversationId, readerId);
+    const recent = await this.#latest(conversationId);
+    let afterSeq = hiddenThroughSeq;
+    if (lastSeenMessageId !== null) {
+      const seen =
+        recent.find((message) => message.id === lastSeenMessageId) ??
+        (await messageRepository.findInConversation(
+          this.#postgres,
+          conversationId,
+          lastSeenMessageId,
+        ));
+      if (!seen) throw new MessageNotFoundError(lastSeenMessageId);
+      afterSeq = Math.max(afterSeq, seen.seq);
+    }
+    const newestSeq = recent[0]?.seq ?? 0;
+    const oldestCachedSeq = recent.at(-1)?.seq ?? Number.POSITIVE_INFINITY;
+    // Sequence numbers have no gaps, so "the `limit` oldest after afterSeq" is a seq range.
+    const messages =
+      oldestCachedSeq <= afterSeq + 1
+        ? recent
+            .filter((message) => message.seq > afterSeq)
+            .reverse()
+            .slice(0, limit)
+        : (
+            await messageRepository.page(this.#postgres, conversationId, {
+              beforeSeq: afterSeq + limit + 1,
+              afterSeq,
+              limit,
+            })
+          ).reverse();
+    const lastSeq = messages.at(-1)?.seq ?? afterSeq;
+    return { messages, complete: lastSeq >= newestSeq };
+  }
+
   /** Only the author edits, and not a deleted message. */
   async edit(
     editorId: string,
@@ -127,9 +253,14 @@ export class MessageService {
       throw new ConversationPermissionError('only the author edits a message');
     }
     if (message.deletedAt !== null) throw new MessageNotFoundError(messageId);
-    const edited = await messageRepository.edit(this.#postgres, messageId, body);
-    if (!edited) throw new MessageNotFoundError(messageId);
-    await this.#recent.invalidate(conversationId);
+    const { edited, outboxId } = await inTransaction(this.#postgres, async (tx) => {
+      const edited = await messageRepository.edit(tx, messageId, body);
+      if (!edited) throw new MessageNotFoundError(messageId);
+      const change = { kind: 'updated', message: edited, actorId: editorId } as const;
+      return { edited, outboxId: await this.#recordChange(tx, change) };
+    });
+    const change = { kind: 'updated', message: edited, actorId: editorId } as const;
+    await this.#outbox?.settle(outboxId, await this.afterCommit(change));
     return edited;
   }
 
@@ -141,10 +272,19 @@ export class MessageService {
     if (message.senderId !== actorId && role === 'member') {
       throw new ConversationPermissionError('only the author or a conversation admin deletes');
     }
-    await messageRepository.softDelete(this.#postgres, messageId);
-    await this.#recent.invalidate(conversationId);
-    // A deleted message no longer counts as unread for anyone who had not read it.
-    await this.#forgetUnreadCounts(actorId, conversationId, () => true);
+    const { deleted, outboxId } = await inTransaction(this.#postgres, async (tx) => {
+      const deleted = await messageRepository.softDelete(tx, messageId);
+      if (!deleted) return { deleted, outboxId: undefined };
+      const change = { kind: 'deleted', message: deleted, actorId } as const;
+      return { deleted, outboxId: await this.#recordChange(tx, change) };
+    });
+    if (!deleted) {
+      // Vanished meanwhile: nothing to announce, but the caches may still hold it.
+      await this.#recent.invalidate(conversationId);
+      return;
+    }
+    const change = { kind: 'deleted', message: deleted, actorId } as const;
+    await this.#outbox?.settle(outboxId, await this.afterCommit(change));
   }
 
   /** Invalidates the unread counters of the members that `affected` selects, after a commit.
@@ -164,6 +304,14 @@ export class MessageService {
       memberIds = await readReceiptRepository.memberIds(this.#postgres, conversationId);
     }
     await this.#unread.invalidate(conversationId, memberIds.filter(affected));
+  }
+
+  /** The latest messages, newest first, from the recent-messages cache (filled from
+   *  PostgreSQL on a miss). */
+  #latest(conversationId: string): Promise<Message[]> {
+    return this.#recent.latest(conversationId, (id, limit) =>
+      messageRepository.page(this.#postgres, id, { beforeSeq: undefined, afterSeq: 0, limit }),
+    );
   }
 
   async #visibleMessage(userId: string, conversationId: string, messageId: string) {

@@ -119,4 +119,174 @@ export const policy = {
     /** Characters of the last message shown in a conversation list. */
     previewChars: 140,
   },
+  /** The socket gateway (services/socket). Presence and typing TTLs are in `presence`. */
+  realtime: {
+    /** Largest frame a client may send. A message body is at most 4 000 characters (16 KB in
+     *  UTF-8 at worst) and a presence query 500 ids (~20 KB); 64 KB leaves room for both and
+     *  keeps a hostile client from making the server buffer megabytes (Socket.IO's default is
+     *  1 MB). A larger frame closes the connection. */
+    maxFrameBytes: 64 * 1024,
+    /** Any events per connection (in process: a connection lives on one instance). Opening a
+     *  client joins its conversations and catches up in a few dozen events; 20/s sustained
+     *  with a burst of 100 is far above a person and stops a script. Per-user budgets that
+     *  must hold across instances (message-send, socket-typing) are in the rate-limit table. */
+    eventsPerSecond: 20,
+    eventBurst: 100,
+    /** Rejected events (flood, rate limits, invalid payloads) tolerated per connection within
+     *  violationWindowMs before it is disconnected with the reason `rate_limited`. A buggy
+     *  but honest client sees its acks fail long before; only a client that ignores them is
+     *  cut off. */
+    maxViolations: 50,
+    violationWindowMs: 60_000,
+    /** Conversations joined or caught up in one event. A client opening with more sends
+     *  several; each id costs one cached membership check. */
+    maxConversationsPerEvent: 100,
+    /** Messages returned per conversation by one catch-up; `complete: false` asks the client
+     *  to continue from the last one (or to load history over HTTP after a long absence). */
+    catchUpPageSize: 100,
+    /** How often each instance re-checks the sessions of its sockets. Revocation disconnects
+     *  at once through Redis; this catches a revocation announced while Redis was down. One
+     *  cached session lookup per session per interval. */
+    sessionRecheckMs: 15_000,
+    /** Time to wait for a handler of an event (a send commits to PostgreSQL) before the ack
+     *  reports a timeout, so a client never waits forever on a hung dependency. */
+    handlerTimeoutMs: 10_000,
+  },
+  /** Polls in conversations (lib/polls/). */
+  polls: {
+    /** Characters of a question: two long sentences, enough for "Which date suits the parents'
+     *  evening?" with context. Also the polls_question_length constraint. */
+    maxQuestionChars: 300,
+    /** Options per poll: a choice needs two; ten is a long ballot still readable on a phone
+     *  (and keeps a poll's result hash small). Also the poll_options_position constraint. */
+    minOptions: 2,
+    maxOptions: 10,
+    /** Characters of one option: a short answer, not a paragraph. Also poll_options_text_length. */
+    maxOptionChars: 100,
+    /** Polls per page of a conversation's list, each with its results: default and bound.
+     *  Every poll on a page costs one Redis read (a miss, one GROUP BY), so the bound keeps a
+     *  page cheap after a FLUSHALL. */
+    defaultPageSize: 20,
+    maxPageSize: 50,
+    /** Lifetime of a poll's result hash in the cache Redis. Votes update it in place, so the
+     *  TTL only lets polls nobody opened for a day leave memory; a rebuild is one GROUP BY. */
+    resultsTtlMs: 24 * 60 * 60 * 1_000,
+    /** ±10 %, as the cache namespaces (lib/cache/cache.policies.ts): hashes rebuilt together
+     *  after a FLUSHALL do not all expire in the same second. */
+    resultsTtlJitter: 0.1,
+  },
+  /** Presence, room presence and typing (lib/realtime/): every gateway instance refreshes its
+   *  own connections in Redis; what is not refreshed expires on Redis' clock. */
+  presence: {
+    /** A connection counts as alive this long after its last refresh. The seed's 5 minutes
+     *  would leave the users of a crashed (SIGKILLed) gateway "online" for five minutes, which
+     *  a teacher checking who is there would notice; 45 s is three heartbeats, so a connection
+     *  survives two missed ones (a GC pause, a Redis timeout, a slow event loop) and never
+     *  flickers offline, while a crash shows within 45 s (+ one sweep interval for the
+     *  broadcast). Shorter costs more heartbeat writes for little gain. */
+    ttlMs: 45_000,
+    /** Each instance refreshes all its connections in one pipeline this often (one timer per
+     *  instance, not per socket): 10 000 sockets cost ~670 tiny scripts a second. */
+    heartbeatIntervalMs: 15_000,
+    /** Every instance sweeps this often for users whose connections expired (a crashed
+     *  instance's), so "offline" reaches their contacts at most this long after the TTL. A
+     *  sweep is one script per index shard when nothing is due. */
+    sweepIntervalMs: 5_000,
+    /** "Last seen" is kept this long after a user goes offline (rebuilt by the next session;
+     *  PostgreSQL does not keep it). Longer than a school holiday. */
+    lastSeenRetentionMs: 30 * 24 * 60 * 60 * 1_000,
+    /** Expired entries are kept this long past their deadline so that a sweep can still tell
+     *  who stopped; after it (every gateway down that long) Redis drops them by itself. */
+    expiredEntryGraceMs: 10 * 60 * 1_000,
+    /** Users answered by one presence query (HTTP and socket): a class list or a large group
+     *  page, in one round trip to Redis. */
+    maxBatchUsers: 500,
+    /** The indexes of online users, active rooms and typists are split into this many
+     *  hash-tagged shards (Redis Cluster slots): each script touches one slot, 16 spread a
+     *  cluster's masters, and a sweep costs one script call per shard. Changing it renames the
+     *  keys; heartbeats rebuild presence within one interval. */
+    indexShards: 16,
+    /** Groups expired per shard per sweep at most, so one sweep stays short after an outage;
+     *  the rest are picked up by the next one. */
+    sweepBatchPerShard: 200,
+    /** A typing indicator lasts this long without a refresh: clients resend "typing" every
+     *  few seconds while keys are pressed, so 6 s covers one lost refresh, and a typist who
+     *  goes quiet or whose gateway dies stops showing within 6 s (+ one typing sweep). */
+    typingTtlMs: 6_000,
+    /** Every instance sweeps expired typists this often: the stop is shown at most this late. */
+    typingSweepIntervalMs: 1_000,
+  },
+  /** Outgoing webhooks to integrations (lib/webhooks/). WEBHOOK_* variables override the
+   *  attempts, backoff and concurrency (docs/configuration.md). */
+  webhooks: {
+    /** Attempts per delivery before it is dead-lettered. With the backoff below, eight
+     *  attempts span up to ~21 minutes of an integration's outage (10 s · (1+2+…+64), each
+     *  drawn with full jitter); a longer outage is an operator's matter: retry from the admin
+     *  API or `quad jobs retry`. */
+    maxAttempts: 8,
+    /** Exponential backoff with full jitter: the n-th retry waits a uniform random time in
+     *  [0, min(max, base · 2^(n-1))], so the deliveries that failed together during an outage
+     *  do not all hit the receiver again in the same second when it comes back. */
+    backoffBaseMs: 10_000,
+    backoffMaxMs: 15 * 60 * 1_000,
+    /** One POST, connect to last byte. A receiver should answer at once and do its work
+     *  later; 10 s tolerates a slow one without letting a hung one hold a worker slot. */
+    requestTimeoutMs: 10_000,
+    /** Deliveries sent at once per worker process. Webhook jobs wait on the network, not the
+     *  CPU; 16 keeps a handful of slow receivers from delaying everyone else's events. */
+    concurrency: 16,
+    /** Characters of a receiver's error kept in last_error (the admin API shows it). */
+    maxErrorChars: 500,
+    /** Random bytes of a signing secret (256 bits). */
+    secretBytes: 32,
+    /** Webhooks an institution may register: integrations are a few, and each event is
+     *  POSTed to every subscribed one. */
+    maxWebhooks: 50,
+    /** Deliveries per page of GET /admin/webhooks/:id/deliveries: default and bound. */
+    defaultPageSize: 50,
+    maxPageSize: 200,
+    /** Characters of a webhook URL (browsers accept ~2 000; longer is not a real endpoint). */
+    maxUrlChars: 2_048,
+  },
+  /** Repeatable upkeep jobs of the worker (services/worker/maintenance-schedule.ts). Each runs
+   *  on one worker at a time, wherever several run (BullMQ job schedulers). */
+  maintenance: {
+    /** Messages past the institution's retention are blanked (soft delete) this often; an
+     *  hour late is nothing against a retention counted in days. */
+    retentionIntervalMs: 60 * 60 * 1_000,
+    /** Messages blanked per statement: a short transaction that never holds many row locks
+     *  while people are sending; ... */
+    retentionBatchSize: 1_000,
+    /** ...and statements per run, so a first run over years of history is spread over hours
+     *  instead of loading PostgreSQL for minutes. */
+    retentionMaxBatchesPerRun: 20,
+    /** Expired or revoked sessions are deleted this long after they ended: the "your
+     *  sessions" list and an investigation can still see recent ones. */
+    sessionGraceDays: 7,
+    sessionCleanupIntervalMs: 6 * 60 * 60 * 1_000,
+    sessionBatchSize: 5_000,
+    /** Presence, room and typing leftovers are swept this often as a safety net: the socket
+     *  gateways sweep every few seconds; this only matters when none is running (a rolling
+     *  deploy, a crash of all of them). */
+    staleRealtimeIntervalMs: 60_000,
+    /** The cache Redis is checked for a flush this often (a sentinel key that FLUSHALL or an
+     *  eviction removes): a cold cache is warm again within a minute. */
+    warmUpCheckIntervalMs: 30_000,
+    /** Users active (a session seen) within this window get their unread counts warmed, and
+     *  conversations with a message within it their recent messages: a school day. */
+    warmUpActiveWithinHours: 24,
+    /** Bounds of one warm-up, most recent first: a warm-up must cost PostgreSQL far less than
+     *  the cold reads it saves. */
+    warmUpMaxUsers: 2_000,
+    warmUpMaxConversations: 2_000,
+    /** Users or conversations warmed per round trip to PostgreSQL and Redis. */
+    warmUpBatchSize: 50,
+    /** Succeeded webhook deliveries are kept this long for the admin API, then deleted with
+     *  the session clean-up; dead ones are kept until an operator retries or drops them. */
+    deliveredWebhookRetentionDays: 30,
+    /** Pending webhook deliveries with no job (the state Redis was flushed, the api could not
+     *  enqueue a retry) are enqueued again this often, when their next attempt is this late. */
+    webhookRequeueIntervalMs: 60_000,
+    webhookRequeueAfterMs: 2 * 60 * 1_000,
+  },
 } as const;

@@ -50,6 +50,11 @@ export class InProcessRateLimiter {
     }
     return decision;
   }
+
+  /** Drops a subject that will not come back (a closed connection), freeing its entry now. */
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
 }
 
 /** The same steps as gcra.lua, on this process's monotonic clock. */

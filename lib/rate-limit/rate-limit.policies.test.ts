@@ -26,6 +26,7 @@ describe('rate-limit policy table', () => {
       'login-account',
       'login-ip',
       'message-send',
+      'socket-typing',
     ]);
     for (const [name, policy] of Object.entries(resolveRateLimitPolicies())) {
       assert.equal(policy.windowMs % 1000, 0, `${name}: whole seconds (RateLimit-Policy w=)`);

@@ -123,6 +123,19 @@ export const defaultRateLimitPolicies = {
     burst: 300,
     failureMode: 'open',
   },
+  /** Typing signals per user over the socket gateway, across all instances (a person typing in
+   *  two tabs shares one budget). A client sends one when typing starts and refreshes it every
+   *  few seconds; 1/s sustained with a burst of 10 covers switching between conversations while
+   *  typing. Fail open: a typing indicator is ephemeral and harmless, and Redis being down
+   *  means typing state is unavailable anyway. */
+  'socket-typing': {
+    subject: 'user',
+    algorithm: 'gcra',
+    limit: 60,
+    windowMs: MINUTE,
+    burst: 10,
+    failureMode: 'open',
+  },
 } as const satisfies Record<string, RateLimitPolicy>;
 
 export type RateLimitPolicyName = keyof typeof defaultRateLimitPolicies;

@@ -1,5 +1,6 @@
 import {
   type AccountCaches,
+  type AccountEvents,
   ApiKeyService,
   PasswordHasher,
   ProfileService,
@@ -10,11 +11,14 @@ import { CacheAside } from '../cache/index.js';
 import {
   ConversationService,
   MessageService,
+  type MessagingEvents,
   ReadReceiptService,
   RecentMessagesStore,
   UnreadCountsService,
 } from '../conversations/index.js';
+import { PollResultsStore, PollService } from '../polls/index.js';
 import { RedisBreaker } from '../redis/redis-breaker.js';
+import { MessageSearchService, SearchGenerations } from '../search/index.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
 export interface AccountServices {
@@ -37,6 +41,9 @@ export interface DomainServices {
   cacheBreaker: RedisBreaker;
   accounts: AccountServices;
   messaging: MessagingServices;
+  polls: PollService;
+  /** Full-text search over the caller's messages (lib/search). */
+  search: MessageSearchService;
 }
 
 /**
@@ -47,7 +54,13 @@ export interface DomainServices {
  */
 export function createDomainServices(
   runtime: Pick<ServiceRuntime, 'config' | 'logger' | 'metrics' | 'postgres' | 'redis'>,
+  options: {
+    /** Live delivery of what the services commit (lib/realtime/publisher.ts); none = no
+     *  real-time side (the CLI, benchmarks). */
+    events?: MessagingEvents & AccountEvents;
+  } = {},
 ): DomainServices {
+  const { events } = options;
   const { config, logger, metrics, postgres } = runtime;
   const cacheBreaker = new RedisBreaker({
     name: 'cache',
@@ -70,10 +83,16 @@ export function createDomainServices(
   };
   const hasher = new PasswordHasher(undefined, metrics);
   const accounts: AccountServices = {
-    sessions: new SessionService({ postgres, hasher, caches, ttlMs: config.sessions.ttlMs }),
+    sessions: new SessionService({
+      postgres,
+      hasher,
+      caches,
+      ttlMs: config.sessions.ttlMs,
+      events,
+    }),
     apiKeys: new ApiKeyService({ postgres, apiKeys: caches.apiKeys }),
     profiles: new ProfileService({ postgres, profiles: caches.profiles }),
-    users: new UserAccountsService({ postgres, hasher, caches }),
+    users: new UserAccountsService({ postgres, hasher, caches, events }),
   };
 
   const unread = new UnreadCountsService({ postgres, counters: cache.namespace('unread-counts') });
@@ -84,15 +103,27 @@ export function createDomainServices(
       permissions: cache.namespace('permissions'),
     },
     unread,
+    events,
+  });
+  // Replaced after every committed send, edit and delete, so cached searches over the
+  // conversation are never read again (lib/search/message-search.service.ts).
+  const searchGenerations = new SearchGenerations({
+    redis: runtime.redis.cache,
+    keyPrefix: config.redis.keyPrefix,
+    registry: metrics,
+    logger,
+    breaker: cacheBreaker,
   });
   const messaging: MessagingServices = {
     conversations,
     unread,
-    receipts: new ReadReceiptService({ postgres, conversations, unread }),
+    receipts: new ReadReceiptService({ postgres, conversations, unread, events }),
     messages: new MessageService({
       postgres,
       conversations,
       unread,
+      events,
+      searchIndex: searchGenerations,
       recent: new RecentMessagesStore({
         redis: runtime.redis.cache,
         keyPrefix: config.redis.keyPrefix,
@@ -103,5 +134,23 @@ export function createDomainServices(
     }),
   };
 
-  return { cache, cacheBreaker, accounts, messaging };
+  const polls = new PollService({
+    postgres,
+    conversations,
+    results: new PollResultsStore({
+      redis: runtime.redis.cache,
+      keyPrefix: config.redis.keyPrefix,
+      registry: metrics,
+      logger,
+      breaker: cacheBreaker,
+    }),
+  });
+
+  const search = new MessageSearchService({
+    postgres,
+    cache: cache.namespace('search'),
+    generations: searchGenerations,
+  });
+
+  return { cache, cacheBreaker, accounts, messaging, polls, search };
 }

@@ -1,12 +1,18 @@
 import { createServer } from 'node:http';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { createRateLimiter } from '../../lib/rate-limit/index.js';
+import { Presence } from '../../lib/realtime/index.js';
+import { RealtimePublisher } from '../../lib/realtime/publisher.js';
+import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { createDomainServices } from '../../lib/runtime/domain-services.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
 import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
 import { conversationsCapability } from './conversations/conversations.capability.js';
+import { pollsCapability } from './polls/polls.capability.js';
+import { presenceCapability } from './presence/presence.capability.js';
+import { searchCapability } from './search/search.capability.js';
 
 // Composition root of the api service: the only place that reads configuration and creates
 // clients for it; everything below receives what it needs.
@@ -15,13 +21,37 @@ const { config, logger, metrics, ops, shutdown } = runtime;
 
 const rateLimiter = createRateLimiter({
   redis: runtime.redis.state,
+  // A hung state Redis then costs only the checks that open it, not every request.
+  breaker: new RedisBreaker({
+    name: 'state',
+    redis: runtime.redis.state,
+    registry: metrics,
+    logger,
+  }),
   keyPrefix: config.redis.keyPrefix,
   policies: config.rateLimits,
   registry: metrics,
   logger,
 });
 
-const { accounts, messaging } = createDomainServices(runtime);
+// What the api commits reaches the sockets of every gateway instance through Redis.
+const publisher = new RealtimePublisher({
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  registry: metrics,
+  logger,
+});
+const { accounts, messaging, polls, search } = createDomainServices(runtime, {
+  events: publisher,
+});
+
+// Presence is kept by the socket gateway in the state Redis; the api only reads it.
+const presence = new Presence({
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  registry: metrics,
+  logger,
+});
 
 const app = createApiApp({
   logger,
@@ -33,6 +63,9 @@ const app = createApiApp({
   capabilities: [
     accountsCapability(accounts, { rateLimiter, metrics }),
     conversationsCapability(messaging, { rateLimiter }),
+    pollsCapability({ polls, conversations: messaging.conversations }),
+    searchCapability({ search, conversations: messaging.conversations }),
+    presenceCapability(presence),
   ],
 });
 const server = createServer(app);

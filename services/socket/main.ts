@@ -1,7 +1,15 @@
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
+import { createRateLimiter } from '../../lib/rate-limit/index.js';
+import { Presence, RoomPresence, Typing } from '../../lib/realtime/index.js';
+import { RealtimePublisher } from '../../lib/realtime/publisher.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { createDomainServices } from '../../lib/runtime/domain-services.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
+import { conversationHandlers } from './conversation-handlers.js';
+import { LiveState } from './live-state.js';
+import { recheckSessions } from './socket-auth.js';
 import { createSocketGateway } from './socket-gateway.js';
+import { socketMetrics } from './socket-metrics.js';
 
 // Composition root of the socket gateway.
 const runtime = startServiceRuntime('socket');
@@ -14,21 +22,85 @@ const subscriber = createRedisClient(
   logger,
 );
 
+// Sends over the socket take the same path as over HTTP: PostgreSQL, then this publisher,
+// which reaches the sockets of every instance through Redis.
+const publisher = new RealtimePublisher({
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  registry: metrics,
+  logger,
+});
+const { accounts, messaging } = createDomainServices(runtime, { events: publisher });
+const rateLimiter = createRateLimiter({
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  policies: config.rateLimits,
+  registry: metrics,
+  logger,
+});
+const gatewayMetrics = socketMetrics(metrics);
+
+// Presence, room presence and typing live in the state Redis, shared by every instance.
+const storeOptions = {
+  redis: runtime.redis.state,
+  keyPrefix: config.redis.keyPrefix,
+  registry: metrics,
+  logger,
+  ttlMs: config.presence.ttlMs,
+};
+const realtimeStores = {
+  presence: new Presence(storeOptions),
+  rooms: new RoomPresence(storeOptions),
+  // Typing keeps its own, shorter TTL (policy.presence.typingTtlMs).
+  typing: new Typing({
+    redis: storeOptions.redis,
+    keyPrefix: storeOptions.keyPrefix,
+    registry: metrics,
+    logger,
+  }),
+};
+let liveState: LiveState | undefined;
+
 // Socket.IO attaches its own upgrade and polling paths to this server.
 const httpServer = createOpsServer(ops);
 
-const io = createSocketGateway({
+const { io, disconnect } = createSocketGateway({
   httpServer,
   pubClient: runtime.redis.state,
   subClient: subscriber,
   keyPrefix: config.redis.keyPrefix,
-  metrics,
+  sessions: accounts.sessions,
+  features: (server) => {
+    liveState = new LiveState({
+      io: server,
+      ...realtimeStores,
+      conversations: messaging.conversations,
+      rateLimiter,
+      logger,
+    });
+    return {
+      handlers: {
+        ...conversationHandlers({ messaging, rateLimiter, metrics: gatewayMetrics }),
+        ...liveState.handlers(),
+      },
+      hooks: liveState,
+    };
+  },
+  metrics: gatewayMetrics,
   logger,
+});
+liveState?.start();
+const stopSessionRecheck = recheckSessions(io, {
+  sessions: accounts.sessions,
+  logger,
+  disconnect,
 });
 
 shutdown
   .add('disconnect sockets and stop accepting', async () => {
     ops.markDraining();
+    stopSessionRecheck();
+    liveState?.stop();
     // Clients reconnect to another instance; io.close() also closes the HTTP server.
     await io.close();
   })

@@ -1,9 +1,23 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
+import type { SessionService } from '../../lib/accounts/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
+import type { DisconnectCode, ServerEvents } from '../../lib/realtime/events.js';
+import { sessionRoom, userRoom } from '../../lib/realtime/events.js';
+import { socketChannelKey } from '../../lib/realtime/publisher.js';
+import { tolerantPublisher } from '../../lib/realtime/tolerant-publisher.js';
+import { type Connection, EventDispatcher, type EventHandlers } from './event-dispatch.js';
+import { authenticateHandshakes, identityOf } from './socket-auth.js';
+import type { SocketMetrics } from './socket-metrics.js';
+
+/** Hooks of the gateway's lifecycle for the features that track connections (presence). */
+export interface ConnectionHooks {
+  connected(connection: Connection): Promise<void>;
+  disconnected(connection: Connection): Promise<void>;
+}
 
 export interface SocketGatewayDependencies {
   httpServer: HttpServer;
@@ -12,64 +26,116 @@ export interface SocketGatewayDependencies {
   /** Dedicated subscriber connection. */
   subClient: Redis;
   keyPrefix: string;
-  metrics: Registry;
+  sessions: SessionService;
+  /** What the gateway serves, built once the server exists (features broadcast through it). */
+  features: (io: QuadServer) => { handlers: EventHandlers; hooks: ConnectionHooks };
+  metrics: SocketMetrics;
   logger: Logger;
 }
 
+export type QuadServer = Server<Record<string, never>, ServerEvents>;
+
 /**
- * The adapter publishes without handling the returned promise; with a fail-fast Redis client a
- * publish during an outage would become an unhandled rejection. This wrapper turns those into
- * a counted, logged, dropped broadcast: live delivery is best-effort, and the durable path
- * (PostgreSQL, then catch-up on reconnect) is what guarantees nothing is lost.
+ * Measures what this instance writes to its sockets: one count per broadcast (not per
+ * recipient) and, from the `emittedAt` every Quad event carries, how long the event took from
+ * its publisher (any service, any instance) to here. The hook is the adapter's encode step,
+ * which runs once per broadcast on each instance; test/integration/socket-gateway.test.ts
+ * fails if a Socket.IO upgrade stops calling it.
  */
-function tolerantPublisher(client: Redis, onError: (error: unknown) => void): Redis {
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === 'publish') {
-        return (...args: Parameters<Redis['publish']>) =>
-          target.publish(...args).catch((error: unknown) => {
-            onError(error);
-            return 0;
-          });
+function instrumentedAdapter(
+  base: ReturnType<typeof createAdapter>,
+  metrics: SocketMetrics,
+): ReturnType<typeof createAdapter> {
+  // A function, not an arrow: Socket.IO calls the adapter factory with `new`.
+  return function instrumented(namespace) {
+    const adapter = base(namespace);
+    // _encode is internal to socket.io-adapter (TypeScript-private), hence the narrow cast.
+    const internals = adapter as unknown as {
+      _encode(packet: { data?: unknown[] }, options: unknown): unknown;
+    };
+    const encode = internals._encode.bind(adapter);
+    internals._encode = (packet, options) => {
+      const [event, payload] = (packet.data ?? []) as [unknown, { emittedAt?: unknown }?];
+      if (typeof event === 'string') {
+        metrics.eventsSent.inc({ event });
+        if (typeof payload?.emittedAt === 'number') {
+          const seconds = Math.max(0, (Date.now() - payload.emittedAt) / 1000);
+          metrics.deliverySeconds.observe({ event }, seconds);
+        }
       }
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+      return encode(packet, options);
+    };
+    return adapter;
+  };
 }
 
-/** The Socket.IO server with cross-instance broadcast through Redis. */
-export function createSocketGateway(deps: SocketGatewayDependencies): Server {
+/**
+ * The Socket.IO server: authenticated handshakes, cross-instance broadcast through the Redis
+ * pub/sub adapter (docs/architecture.md explains the choice over the streams adapter), every
+ * client event validated and limited by the dispatcher, and a reason sent before any
+ * server-side disconnect.
+ */
+export function createSocketGateway(deps: SocketGatewayDependencies) {
   const { httpServer, pubClient, subClient, keyPrefix, metrics, logger } = deps;
 
-  const connections = new Gauge({
-    name: 'socket_connections',
-    help: 'Socket.IO connections currently open on this instance',
-    registers: [metrics],
-  });
-  const broadcastErrors = new Counter({
-    name: 'socket_broadcast_errors_total',
-    help: 'Broadcasts that could not be published to Redis (dropped; clients catch up later)',
-    registers: [metrics],
-  });
-
-  const io = new Server(httpServer, {
-    adapter: createAdapter(
-      tolerantPublisher(pubClient, (error) => {
-        broadcastErrors.inc();
-        logger.warn({ err: String(error) }, 'broadcast publish to redis failed');
-      }),
-      subClient,
-      // Channels live under the global prefix, which the Redis ACL grants the services.
-      { key: `${keyPrefix}socket.io` },
+  const io: QuadServer = new Server(httpServer, {
+    adapter: instrumentedAdapter(
+      createAdapter(
+        tolerantPublisher(pubClient, (error) => {
+          metrics.broadcastErrors.inc();
+          logger.warn({ err: String(error) }, 'broadcast publish to redis failed');
+        }),
+        subClient,
+        // Channels live under the global prefix, which the Redis ACL grants the services.
+        { key: socketChannelKey(keyPrefix) },
+      ),
+      metrics,
     ),
     serveClient: false,
+    maxHttpBufferSize: policy.realtime.maxFrameBytes,
   });
+
+  /** Tells the client why, then closes; the reason is counted. */
+  const disconnect = (socket: Socket, code: DisconnectCode, detail: string) => {
+    if (!socket.connected) return;
+    socket.emit('quad:disconnecting', { code, detail, emittedAt: Date.now() });
+    metrics.disconnects.inc({ reason: code });
+    socket.disconnect(true);
+  };
+
+  const { handlers, hooks } = deps.features(io);
+  const dispatcher = new EventDispatcher({
+    handlers,
+    metrics,
+    logger,
+    onAbuse: ({ socket, userId }) => {
+      logger.warn(
+        { userId, socketId: socket.id },
+        'disconnecting a connection that keeps violating limits',
+      );
+      disconnect(socket, 'rate_limited', 'too many refused events on this connection');
+    },
+  });
+
+  authenticateHandshakes(io, { sessions: deps.sessions, metrics, logger });
 
   io.on('connection', (socket) => {
-    connections.inc();
-    socket.on('disconnect', () => connections.dec());
+    const { userId, sessionId } = identityOf(socket);
+    const connection: Connection = { socket, userId, sessionId };
+    metrics.connections.inc();
+    socket.join([userRoom(userId), sessionRoom(sessionId)]);
+    dispatcher.attach(connection);
+    void hooks.connected(connection).catch((error: unknown) => {
+      logger.warn({ err: error, userId }, 'connection hook failed');
+    });
+    socket.on('disconnect', (reason) => {
+      metrics.connections.dec();
+      if (reason !== 'server namespace disconnect') metrics.disconnects.inc({ reason });
+      void hooks.disconnected(connection).catch((error: unknown) => {
+        logger.warn({ err: error, userId }, 'disconnection hook failed');
+      });
+    });
   });
 
-  return io;
+  return { io, disconnect };
 }

@@ -8,6 +8,10 @@ import {
   type ReadReceipt,
   type UnreadCount,
 } from '../../../lib/conversations/index.js';
+import {
+  idempotencyKeyField,
+  messageBodyField,
+} from '../../../lib/conversations/message-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
 
 /*
@@ -21,14 +25,6 @@ const timestamp = z.iso.datetime();
 export const conversationParams = z.strictObject({ id: uuidField });
 export const memberParams = z.strictObject({ id: uuidField, userId: uuidField });
 export const messageParams = z.strictObject({ id: uuidField, messageId: uuidField });
-
-const messageBodyField = z
-  .string()
-  .trim()
-  .min(1, { error: 'must not be empty' })
-  .max(policy.messaging.maxBodyChars, {
-    error: `must be at most ${policy.messaging.maxBodyChars} characters`,
-  });
 
 export const newConversationBody = z
   .discriminatedUnion('kind', [
@@ -51,10 +47,7 @@ export const addMemberBody = z
 export const sendMessageBody = z
   .strictObject({
     body: messageBodyField,
-    idempotencyKey: z.string().min(1).max(policy.messaging.maxIdempotencyKeyChars).meta({
-      description:
-        'Chosen by the client for each message (a UUID is fine); resending with the same key returns the stored message instead of a duplicate',
-    }),
+    idempotencyKey: idempotencyKeyField,
   })
   .meta({ id: 'NewMessage' });
 

@@ -1,0 +1,17 @@
+export type { MembershipFamily } from './expiring-membership.js';
+export {
+  type ExpiredUser,
+  type OfflineTransition,
+  Presence,
+  type PresenceConnection,
+  type PresenceOptions,
+  type UserPresence,
+} from './presence.js';
+export { PresenceMetrics, type PresenceOperation, presenceMetrics } from './realtime-metrics.js';
+export {
+  RoomPresence,
+  type RoomPresenceOptions,
+  type RoomView,
+  type RoomViewer,
+} from './room-presence.js';
+export { Typing, type TypingOptions, type Typist } from './typing.js';
