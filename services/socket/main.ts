@@ -7,6 +7,7 @@ import { createDomainServices } from '../../lib/runtime/domain-services.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { conversationHandlers } from './conversation-handlers.js';
 import { LiveState } from './live-state.js';
+import { revalidateRoomsAfterReconnect } from './room-revalidation.js';
 import { recheckSessions } from './socket-auth.js';
 import { createSocketGateway } from './socket-gateway.js';
 import { socketMetrics } from './socket-metrics.js';
@@ -90,6 +91,7 @@ const { io, disconnect } = createSocketGateway({
   logger,
 });
 liveState?.start();
+revalidateRoomsAfterReconnect(subscriber, { io, conversations: messaging.conversations, logger });
 const stopSessionRecheck = recheckSessions(io, {
   sessions: accounts.sessions,
   logger,
@@ -101,7 +103,13 @@ shutdown
     ops.markDraining();
     stopSessionRecheck();
     liveState?.stop();
-    // Clients reconnect to another instance; io.close() also closes the HTTP server.
+    // Clients reconnect to another instance (and catch up there); io.close() also closes the
+    // HTTP server.
+    io.local.emit('quad:disconnecting', {
+      code: 'server_shutdown',
+      detail: 'this gateway instance is restarting; reconnect',
+      emittedAt: Date.now(),
+    });
     await io.close();
   })
   .add('close redis and postgres', async () => {

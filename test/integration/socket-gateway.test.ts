@@ -44,6 +44,7 @@ describe('socket gateway: two instances, one Redis', () => {
   let gatewayA: ServiceProcess;
   let gatewayB: ServiceProcess;
   const sockets: Socket[] = [];
+  const gatewayOf = new WeakMap<Socket, ServiceProcess>();
   const people = {} as Record<'ann' | 'ben' | 'eve' | 'rita', Person>;
   let groupId: string;
   let eveDirectId: string;
@@ -51,6 +52,7 @@ describe('socket gateway: two instances, one Redis', () => {
   const open = async (gateway: ServiceProcess, person: Person) => {
     const socket = await connectSocket(gateway.baseUrl, person.token);
     sockets.push(socket);
+    gatewayOf.set(socket, gateway);
     return socket;
   };
   const sendOverHttp = async (who: Person, conversationId: string, body: string) => {
@@ -389,5 +391,7 @@ describe('socket gateway: two instances, one Redis', () => {
       await scrapeMetric(gatewayA.baseUrl, 'socket_disconnects_total', { reason: 'rate_limited' }),
       1,
     );
+    const openOnA = sockets.filter((s) => s.connected && gatewayOf.get(s) === gatewayA);
+    assert.equal(await scrapeMetric(gatewayA.baseUrl, 'socket_connections'), openOnA.length);
   });
 });

@@ -244,4 +244,23 @@ describe('socket presence, rooms and typing across instances', () => {
     const outsider = await request(quiet, 'typing:start', { conversationId: crypto.randomUUID() });
     assert.equal(outsider.error?.code, 'not_found');
   });
+
+  it('limits typing signals per user across instances (socket-typing), with the retry time', async () => {
+    const onA = await open(gatewayA, people.dot);
+    const onB = await open(gatewayB, people.dot);
+    const answers = [];
+    // The policy's burst is 10: the 11th signal in a row is refused, whichever instance.
+    for (let i = 0; i < 11; i++) {
+      answers.push(
+        await request(i % 2 === 0 ? onA : onB, 'typing:start', { conversationId: groupId }),
+      );
+    }
+    assert.deepEqual(
+      answers.slice(0, 10).map((answer) => answer.ok),
+      Array(10).fill(true),
+    );
+    const refused = answers[10];
+    assert.equal(refused?.error?.code, 'rate_limited', JSON.stringify(refused));
+    assert.ok((refused?.error?.retryAfterMs ?? 0) > 0);
+  });
 });
