@@ -260,6 +260,50 @@ describe('socket gateway: two instances, one Redis', () => {
     assert.equal(unknownAnswer?.error.code, 'not_found');
   });
 
+  it("pushes a read receipt to the conversation and the new unread count to the reader's other devices", async () => {
+    const benPhone = await open(gatewayA, people.ben);
+    const benLaptop = await open(gatewayB, people.ben);
+    const annOnA = await open(gatewayA, people.ann);
+    await request(annOnA, 'conversation:join', { conversationIds: [groupId] });
+    const receipts = record<{
+      conversationId: string;
+      receipt: { userId: string; lastReadMessageId: string };
+    }>(annOnA, 'receipt:updated');
+    const unread = record<{ conversationId: string; unreadCount: number }>(
+      benLaptop,
+      'unread:updated',
+    );
+    const newest = await sendOverHttp(people.ann, groupId, 'read me');
+
+    const read = await request(benPhone, 'message:read', {
+      conversationId: groupId,
+      upToMessageId: newest.id,
+    });
+    assert.equal(read.ok, true, JSON.stringify(read));
+    const receipt = await waitForEntry(
+      receipts,
+      (e) => e.receipt.userId === people.ben.id && e.receipt.lastReadMessageId === newest.id,
+      'the receipt in the conversation',
+    );
+    assert.equal(receipt.conversationId, groupId);
+    const count = await waitForEntry(
+      unread,
+      (e) => e.conversationId === groupId,
+      'the count on the laptop',
+    );
+    assert.equal(count.unreadCount, 0);
+    // The same count the api answers.
+    const overHttp = await callApi(api.baseUrl, 'GET', '/me/unread', { token: people.ben.token });
+    const counts = overHttp.body.conversations as
+      | Array<{ conversationId: string; unreadCount: number }>
+      | undefined;
+    assert.equal(
+      counts?.find((c) => c.conversationId === groupId)?.unreadCount,
+      0,
+      JSON.stringify(overHttp.body),
+    );
+  });
+
   it('disconnects the sockets of a session revoked through the api, on every instance', async () => {
     const second = await loginAs(api.baseUrl, 'ben');
     const person = { ...people.ben, ...second };
