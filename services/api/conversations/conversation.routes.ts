@@ -145,7 +145,9 @@ export function conversationRoutes(deps: {
       params: conversationParams,
       problems: [404],
       success: { status: 200, description: 'The conversation', body: conversationSchema },
-      guards: member,
+      // No body or query a stranger could learn from, and get() checks membership itself:
+      // the membership guard would only read the same permission a second time.
+      guards: [requireCredentials],
       handle: async ({ params }, req) =>
         toConversation(await conversations.get(requirePrincipal(req).userId, params.id)),
     }),
