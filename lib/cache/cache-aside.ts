@@ -20,6 +20,7 @@ import {
   type FillCommand,
   queueCacheFill,
 } from './cache-scripts.js';
+import { LostInvalidations } from './lost-invalidations.js';
 
 /**
  * Cache-aside over the cache Redis: PostgreSQL is the source of truth, Redis holds copies of
@@ -177,6 +178,8 @@ class CacheCore {
   readonly enabled: boolean;
   readonly logger: Logger;
   readonly fill: FillCommand;
+  /** Invalidations that did not reach Redis, replayed before the next command. */
+  readonly lost: LostInvalidations;
   /** Loads in progress by key (single-flight). One map for all namespaces: keys are unique. */
   readonly flights = new Map<string, Promise<unknown>>();
   readonly #breaker: RedisBreaker | undefined;
@@ -194,11 +197,22 @@ class CacheCore {
     this.#breaker = options.breaker;
     defineCacheScripts(this.redis);
     this.fill = cacheFillCommand(this.redis);
+    this.lost = new LostInvalidations({
+      redis: this.redis,
+      logger: this.logger,
+      maxKeys: cacheRuntime.maxLostInvalidations,
+    });
   }
 
   /** Runs one Redis operation through the breaker, or refuses it at once while the client is
-   *  not connected. */
-  call<R>(operation: () => Promise<R>): Promise<R> {
+   *  not connected; first replays the invalidations an outage lost, so that no entry a
+   *  committed write made stale is read again (lost-invalidations.ts). */
+  async call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.lost.pending) await this.lost.replay((replayed) => this.#send(replayed));
+    return this.#send(operation);
+  }
+
+  #send<R>(operation: () => Promise<R>): Promise<R> {
     if (this.#breaker) return this.#breaker.run(operation);
     const status = this.redis.status;
     if (status !== 'ready') {
@@ -382,6 +396,8 @@ class Namespace<T> implements CacheNamespace<T> {
       );
       core.answered();
     } catch (error) {
+      // The old entry, if any, may still be there.
+      core.lost.remember([key]);
       core.failed(this.#metrics, error);
     }
   }
@@ -404,6 +420,7 @@ class Namespace<T> implements CacheNamespace<T> {
           await core.call(() => core.redis.del(...batch));
           core.answered();
         } catch (error) {
+          core.lost.remember(batch);
           core.failed(this.#metrics, error);
         }
       }),

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import { LostInvalidations } from '../cache/lost-invalidations.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
@@ -79,6 +80,9 @@ export class RecentMessagesStore {
   readonly #logger: Logger;
   readonly #leaseHead = `${LEASE}${randomBytes(9).toString('base64url')}:`;
   #leaseSequence = 0;
+  /** Invalidations that did not reach Redis, replayed before the next command: a set that
+   *  missed a send or kept an edited text would otherwise answer for hours. */
+  readonly #lost: LostInvalidations;
   /** Logged once per outage, not per read; reset by the next answer from Redis. */
   #warned = false;
 
@@ -88,6 +92,11 @@ export class RecentMessagesStore {
     this.#breaker = options.breaker;
     this.#logger = options.logger.child({ component: 'recent-messages' });
     this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');
+    this.#lost = new LostInvalidations({
+      redis: this.#redis,
+      logger: this.#logger,
+      maxKeys: cacheRuntime.maxLostInvalidations,
+    });
     for (const [name, definition] of Object.entries(scripts)) {
       if (typeof Reflect.get(this.#redis, name) !== 'function') {
         this.#redis.defineCommand(name, definition);
@@ -169,6 +178,7 @@ export class RecentMessagesStore {
     try {
       await this.#call(() => this.#redis.del(this.key(conversationId)));
     } catch (error) {
+      this.#lost.remember([this.key(conversationId)]);
       this.#failed(error);
     }
   }
@@ -179,7 +189,12 @@ export class RecentMessagesStore {
     return this.#call(() => Promise.resolve(command.call(this.#redis, key, ...args)));
   }
 
-  #call<R>(operation: () => Promise<R>): Promise<R> {
+  async #call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.#lost.pending) await this.#lost.replay((replayed) => this.#send(replayed));
+    return this.#send(operation);
+  }
+
+  #send<R>(operation: () => Promise<R>): Promise<R> {
     if (this.#breaker) return this.#breaker.run(operation);
     if (this.#redis.status !== 'ready') {
       return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
 import { InProcessRateLimiter } from './in-process-limiter.js';
 import {
   type RateLimitPolicies,
@@ -62,6 +63,9 @@ export interface RateLimiterOptions {
   logger?: Logger;
   /** Subjects the in-process fallback remembers. Default: rateLimitRuntime.fallbackMaxSubjects. */
   fallbackMaxSubjects?: number;
+  /** The state Redis' breaker (same client). Without one, a hung Redis costs every check a
+   *  command timeout; with one, only the checks that open it, then one probe per cooldown. */
+  breaker?: RedisBreaker;
 }
 
 /** Units a request may cost at most: what an idle subject can spend at once. */
@@ -92,6 +96,7 @@ export class RateLimiter {
   readonly #prepared: Record<RateLimitPolicyName, PreparedPolicy>;
   readonly #redis: Redis;
   readonly #fallback: InProcessRateLimiter;
+  readonly #breaker: RedisBreaker | undefined;
   readonly #logger: Logger | undefined;
   readonly #gcraScript: RateLimitScript;
   readonly #logScript: RateLimitScript;
@@ -102,6 +107,11 @@ export class RateLimiter {
 
   constructor(options: RateLimiterOptions) {
     this.#redis = options.redis;
+    if (options.breaker && options.breaker.redis !== options.redis) {
+      // A breaker judges one Redis: the cache's would open and close on the wrong one's health.
+      throw new TypeError('the rate limiter breaker must guard the same Redis client');
+    }
+    this.#breaker = options.breaker;
     this.policies = options.policies ?? resolveRateLimitPolicies();
     const metrics = rateLimitMetrics(options.registry);
     this.#prepared = Object.fromEntries(
@@ -161,10 +171,11 @@ export class RateLimiter {
       this.#redisFailed(`connection is ${this.#redis.status}`);
     } else {
       try {
-        raw =
+        const script = () =>
           policy.algorithm === 'gcra'
-            ? await this.#checkGcra(key, prepared, cost)
-            : await this.#checkLog(key, policy, cost);
+            ? this.#checkGcra(key, prepared, cost)
+            : this.#checkLog(key, policy, cost);
+        raw = await (this.#breaker ? this.#breaker.run(script) : script());
         if (!this.#redisAnswering) this.#redisAnswered();
       } catch (error) {
         this.#redisFailed(error instanceof Error ? error.message : String(error));
