@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadDatabaseConfig, loadOrExit } from '../../lib/config/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { jobsCommand, jobsUsage } from './jobs-command.js';
 
 // The `quad` command line: operational commands run by hand, by compose or by make.
 const usage = `Usage: quad <command>
@@ -11,6 +12,7 @@ Commands:
   admin create --username NAME --email ADDRESS --display-name "FULL NAME"
              create an admin account (the first one, or another); the password is read from
              QUAD_ADMIN_PASSWORD, else from standard input (typed hidden on a terminal)
+${jobsUsage}
 
 Exit status: 0 done, 1 failed (e.g. the username or email is taken), 64 usage error,
 65 weak password, 78 invalid configuration.
@@ -162,6 +164,12 @@ switch (command) {
     const [subcommand, ...args] = rest;
     if (subcommand === 'create') await adminCreate(args);
     else fail(`unknown admin command "${subcommand ?? ''}"\n\n${usage}`, EX_USAGE);
+    break;
+  }
+  case 'jobs': {
+    const outcome = await jobsCommand(rest, usage);
+    if (outcome.ok) process.stdout.write(outcome.output === '' ? '' : `${outcome.output}\n`);
+    else fail(outcome.message, outcome.status);
     break;
   }
   case undefined:

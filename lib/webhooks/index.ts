@@ -1,0 +1,40 @@
+export { fullJitterDelayMs } from './backoff.js';
+export {
+  DELIVERY_BACKOFF,
+  type DeliveryJobData,
+  DeliveryQueue,
+  WEBHOOK_QUEUE,
+} from './delivery-queue.js';
+export { webhookRepository } from './webhook.repository.js';
+export { WebhookService } from './webhook.service.js';
+export {
+  type DeliverySettings,
+  type DeliveryStatus,
+  type Webhook,
+  type WebhookBody,
+  type WebhookDelivery,
+  type WebhookEventType,
+  type WebhookStats,
+  webhookEventTypes,
+} from './webhook.types.js';
+export { WebhookOutboxConsumer, webhookBody } from './webhook-consumer.js';
+export {
+  createDeliveryProcessor,
+  DeliveryRetryError,
+  deliveryBackoff,
+} from './webhook-delivery.js';
+export {
+  DeliveryNotDeadError,
+  DeliveryNotFoundError,
+  TooManyWebhooksError,
+  WebhookNotFoundError,
+  WebhookUrlRefusedError,
+} from './webhook-errors.js';
+export { WebhookMetrics } from './webhook-metrics.js';
+export {
+  EVENT_ID_HEADER,
+  SIGNATURE_HEADER,
+  signatureHeader,
+  verifySignature,
+} from './webhook-signature.js';
+export { webhookUrlRefusal } from './webhook-url.js';
