@@ -48,7 +48,7 @@ export interface ServiceConfig extends BaseConfig {
     keyPrefix: string;
   };
   livekit: { url: string; apiKey: string | undefined; apiSecret: string | undefined };
-  worker: { concurrency: number };
+  worker: { concurrency: number; deliveryConcurrency: number };
   /** The rate-limit policy table with RATE_LIMITS overrides applied. */
   rateLimits: RateLimitPolicies;
   /** Login sessions (SESSION_TTL_HOURS). */
@@ -361,7 +361,10 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     redis: { state, cache, keyPrefix: parsed.REDIS_KEY_PREFIX },
     postgres,
     livekit,
-    worker: { concurrency: parsed.WORKER_CONCURRENCY },
+    worker: {
+      concurrency: parsed.WORKER_CONCURRENCY,
+      deliveryConcurrency: parsed.DELIVERY_CONCURRENCY,
+    },
     rateLimits: resolveRateLimitPolicies(parsed.RATE_LIMITS),
     sessions: { ttlMs: parsed.SESSION_TTL_HOURS * 3_600_000 },
     presence: { ttlMs: parsed.PRESENCE_TTL_MS },

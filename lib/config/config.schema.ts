@@ -94,6 +94,10 @@ export const environmentSchema = z.object({
 
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: wholeNumber(1, 256, 4, 'must be a whole number between 1 and 256'),
+  /** Delivery jobs (in-app notifications of a new message) one worker process runs at once.
+   *  Each is a few milliseconds of PostgreSQL and one presence lookup: more than the other
+   *  queues' WORKER_CONCURRENCY pays off (docs/performance.md). */
+  DELIVERY_CONCURRENCY: wholeNumber(1, 256, 16, 'must be a whole number between 1 and 256'),
 
   /** Operator overrides of the rate-limit policy table (lib/rate-limit/rate-limit.policies.ts),
    *  as JSON: {"login-ip":{"limit":20,"windowMs":60000}}. Each problem names policy and field. */

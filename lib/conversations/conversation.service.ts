@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { CacheNamespace } from '../cache/index.js';
-import { inTransaction } from '../postgres/transaction.js';
+import type { OutboxWriter } from '../outbox/outbox-writer.js';
+import { inTransaction, type Queryable } from '../postgres/transaction.js';
 import { conversationRepository } from './conversation.repository.js';
 import type {
   Conversation,
@@ -43,6 +44,7 @@ export class ConversationService {
   readonly #caches: ConversationCaches;
   readonly #unread: UnreadCountsService;
   readonly #events: MessagingEvents;
+  readonly #outbox: OutboxWriter | undefined;
 
   constructor(options: {
     postgres: Pool;
@@ -50,11 +52,14 @@ export class ConversationService {
     unread: UnreadCountsService;
     /** Live membership changes after each commit (the real-time publisher). */
     events?: MessagingEvents;
+    /** Records each membership change in the same transaction (lib/outbox). */
+    outbox?: OutboxWriter;
   }) {
     this.#postgres = options.postgres;
     this.#caches = options.caches;
     this.#unread = options.unread;
     this.#events = options.events ?? noMessagingEvents;
+    this.#outbox = options.outbox;
   }
 
   /** The actor's membership; warm, one Redis GET. Throws ConversationNotFoundError. */
@@ -74,29 +79,31 @@ export class ConversationService {
       throw new ConversationConflictError('a direct conversation needs another person');
     }
     const wanted = [...new Set(others.filter((id) => id !== actorId))];
-    const id = await inTransaction(this.#postgres, async (tx) => {
+    const change = { added: [actorId, ...wanted], removed: [] };
+    const { id, outboxId } = await inTransaction(this.#postgres, async (tx) => {
       const active = await conversationRepository.activeUsers(tx, wanted);
       const unknown = wanted.filter((userId) => !active.has(userId));
       if (unknown.length > 0) throw new UnknownMemberError(unknown);
-      if (request.kind === 'direct') {
-        return (await conversationRepository.findOrCreateDirect(tx, actorId, request.userId)).id;
-      }
-      return conversationRepository.createGroup(tx, actorId, request.title, wanted);
+      const id =
+        request.kind === 'direct'
+          ? (await conversationRepository.findOrCreateDirect(tx, actorId, request.userId)).id
+          : await conversationRepository.createGroup(tx, actorId, request.title, wanted);
+      return { id, outboxId: await this.#recordChange(tx, id, actorId, change) };
     });
     // "Not a member" may be cached for the people just added (a probe before creation).
-    await this.#caches.permissions.invalidate(
-      ...[actorId, ...wanted].map((userId) => `${id}:${userId}`),
-    );
-    await this.#caches.conversations.invalidate(id);
-    await this.#events.membersChanged(id, { added: [actorId, ...wanted], removed: [] });
+    await this.#outbox?.settle(outboxId, await this.afterMembersChanged(id, change));
     return this.get(actorId, id);
   }
 
   async get(actorId: string, conversationId: string): Promise<Conversation> {
-    await this.membership(conversationId, actorId);
-    const conversation = await this.#caches.conversations.get(conversationId, () =>
-      conversationRepository.findById(this.#postgres, conversationId),
-    );
+    // Both reads at once: warm, that is one round trip of latency instead of two. The
+    // conversation is returned only if the membership check passed (a rejection wins).
+    const [, conversation] = await Promise.all([
+      this.membership(conversationId, actorId),
+      this.#caches.conversations.get(conversationId, () =>
+        conversationRepository.findById(this.#postgres, conversationId),
+      ),
+    ]);
     if (!conversation) throw new ConversationNotFoundError(conversationId);
     return conversation;
   }
@@ -142,15 +149,16 @@ export class ConversationService {
     if (role === 'admin' && actor.role !== 'owner') {
       throw new ConversationPermissionError('only the owner makes admins');
     }
-    await inTransaction(this.#postgres, async (tx) => {
+    const change = { added: [userId], removed: [] };
+    const outboxId = await inTransaction(this.#postgres, async (tx) => {
       const active = await conversationRepository.activeUsers(tx, [userId]);
       if (!active.has(userId)) throw new UnknownMemberError([userId]);
       await conversationRepository.lock(tx, conversationId);
       const added = await conversationRepository.addMember(tx, conversationId, userId, role);
       if (!added) throw new ConversationConflictError('already a member');
+      return this.#recordChange(tx, conversationId, actorId, change);
     });
-    await this.#afterMemberChange(conversationId, userId);
-    await this.#events.membersChanged(conversationId, { added: [userId], removed: [] });
+    await this.#outbox?.settle(outboxId, await this.afterMembersChanged(conversationId, change));
     return this.get(actorId, conversationId);
   }
 
@@ -171,12 +179,13 @@ export class ConversationService {
     if (actor.role !== 'owner' && target.role !== 'member') {
       throw new ConversationPermissionError('only the owner removes owners and admins');
     }
-    await inTransaction(this.#postgres, async (tx) => {
+    const change = { added: [], removed: [userId] };
+    const outboxId = await inTransaction(this.#postgres, async (tx) => {
       await conversationRepository.lock(tx, conversationId);
       await conversationRepository.removeMember(tx, conversationId, userId);
+      return this.#recordChange(tx, conversationId, actorId, change);
     });
-    await this.#afterMemberChange(conversationId, userId);
-    await this.#events.membersChanged(conversationId, { added: [], removed: [userId] });
+    await this.#outbox?.settle(outboxId, await this.afterMembersChanged(conversationId, change));
   }
 
   /** Leaves a group; an owner who leaves hands the group to the longest-standing admin (or
@@ -187,13 +196,14 @@ export class ConversationService {
     if (conversation.kind === 'direct') {
       throw new ConversationConflictError('a direct conversation is deleted, not left');
     }
-    await inTransaction(this.#postgres, async (tx) => {
+    const change = { added: [], removed: [actorId] };
+    const outboxId = await inTransaction(this.#postgres, async (tx) => {
       await conversationRepository.lock(tx, conversationId);
       await conversationRepository.removeMember(tx, conversationId, actorId);
       await conversationRepository.promoteSuccessorIfOwnerless(tx, conversationId);
+      return this.#recordChange(tx, conversationId, actorId, change);
     });
-    await this.#afterMemberChange(conversationId, actorId);
-    await this.#events.membersChanged(conversationId, { added: [], removed: [actorId] });
+    await this.#outbox?.settle(outboxId, await this.afterMembersChanged(conversationId, change));
     // The successor's cached role changed too.
     await this.#caches.permissions.invalidate(
       ...conversation.members.map((member) => `${conversationId}:${member.userId}`),
@@ -214,11 +224,42 @@ export class ConversationService {
     await this.#unread.invalidate(conversationId, [actorId]);
   }
 
-  async #afterMemberChange(conversationId: string, userId: string) {
+  /**
+   * What follows a committed membership change: the cached conversation, the cached roles and
+   * unread counters of the people concerned, and the live event. Run right after the commit,
+   * and again by the worker's outbox relay when the live event did not reach Redis. Resolves
+   * whether it was published; never rejects for Redis.
+   */
+  async afterMembersChanged(
+    conversationId: string,
+    change: { added: readonly string[]; removed: readonly string[] },
+  ): Promise<boolean> {
+    const concerned = [...change.added, ...change.removed];
     await this.#caches.conversations.invalidate(conversationId);
-    await this.#caches.permissions.invalidate(`${conversationId}:${userId}`);
+    // "Not a member" may be cached for the people just added (a probe before creation).
+    await this.#caches.permissions.invalidate(
+      ...concerned.map((userId) => `${conversationId}:${userId}`),
+    );
     // Someone removed and added again starts with a fresh receipt, so a counter left from
     // their earlier membership would be wrong.
-    await this.#unread.invalidate(conversationId, [userId]);
+    await this.#unread.invalidate(conversationId, concerned);
+    return this.#events.membersChanged(conversationId, change);
+  }
+
+  /** The change's outbox row (member.added or member.removed), inside its transaction. */
+  #recordChange(
+    tx: Queryable,
+    conversationId: string,
+    actorId: string,
+    change: { added: readonly string[]; removed: readonly string[] },
+  ): Promise<string | undefined> {
+    const added = change.added.length > 0;
+    return (
+      this.#outbox?.append(tx, {
+        type: added ? 'member.added' : 'member.removed',
+        conversationId,
+        payload: { userIds: added ? change.added : change.removed, actorId },
+      }) ?? Promise.resolve(undefined)
+    );
   }
 }

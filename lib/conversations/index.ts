@@ -24,8 +24,8 @@ export {
   MessageNotFoundError,
   UnknownMemberError,
 } from './conversation-errors.js';
-export { MessageService } from './message.service.js';
+export { type MessageChange, MessageService } from './message.service.js';
 export { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
-export { ReadReceiptService } from './read-receipt.service.js';
+export { ReadReceiptService, type ReadTracker } from './read-receipt.service.js';
 export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';
 export { UnreadCountsService } from './unread-counts.service.js';

@@ -69,7 +69,12 @@ export class ReadReceiptService {
     );
     if (!message || message.seq <= hiddenThroughSeq) throw new MessageNotFoundError(upToMessageId);
     const { receipt, outboxId } = await inTransaction(this.#postgres, async (tx) => {
-      const receipt = await readReceiptRepository.advance(tx, conversationId, readerId, message.seq);
+      const receipt = await readReceiptRepository.advance(
+        tx,
+        conversationId,
+        readerId,
+        message.seq,
+      );
       // Removed between the membership check and the update.
       if (!receipt) throw new ConversationNotFoundError(conversationId);
       await this.#readTracker?.conversationRead(tx, readerId, conversationId, receipt.lastReadSeq);

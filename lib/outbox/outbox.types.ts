@@ -11,6 +11,8 @@
  * mid-batch runs it again). Real-time clients deduplicate by the ids events carry.
  */
 
+import type { Message, ReadReceipt } from '../conversations/conversation.types.js';
+
 /** What happened, named as integrations see it in webhook payloads. */
 export type OutboxEventType =
   | 'message.created'
@@ -32,6 +34,24 @@ export interface OutboxEvent {
   occurredAt: string;
 }
 
+/**
+ * The payload each type carries, as the services write it (lib/conversations): messages and
+ * receipts in their API shape (conversation.types.ts), serialized to JSON.
+ *   message.created | message.updated | message.deleted: { message: Message; actorId }
+ *     (the message as committed by that change; actorId sent, edited or deleted it)
+ *   receipt.advanced: { receipt: ReadReceipt } (receipt.userId is the reader)
+ *   member.added | member.removed: { userIds: string[]; actorId } (a new conversation is one
+ *     member.added naming every member, its creator first; a member who left is its actor)
+ */
+export interface OutboxPayloads {
+  'message.created': { message: Message; actorId: string };
+  'message.updated': { message: Message; actorId: string };
+  'message.deleted': { message: Message; actorId: string };
+  'receipt.advanced': { receipt: ReadReceipt };
+  'member.added': { userIds: string[]; actorId: string };
+  'member.removed': { userIds: string[]; actorId: string };
+}
+
 /** Something the relay hands every outbox row to, in id order, in batches. */
 export interface OutboxConsumer {
   /** Stable name: the relay keeps one position per consumer, and metrics label by it. */
@@ -39,4 +59,8 @@ export interface OutboxConsumer {
   /** Must be idempotent; a rejection makes the relay retry the same batch later (with
    *  backoff), so one consumer's failing receiver never skips or reorders events. */
   handle(events: readonly OutboxEvent[]): Promise<void>;
+  /** Optional: hand a row over only once it is at least this old (ms, PostgreSQL's clock).
+   *  The rows after it wait with it, so order is kept. The `realtime` consumer uses it to let
+   *  the writer's own fast path finish first. */
+  settleMs?: number;
 }

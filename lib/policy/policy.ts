@@ -175,6 +175,61 @@ export const policy = {
      *  after a FLUSHALL do not all expire in the same second. */
     resultsTtlJitter: 0.1,
   },
+  /** The transactional outbox and its relay in the worker (lib/outbox/). */
+  outbox: {
+    /** Rows handed to a consumer at once. One batch is one SELECT and one position update;
+     *  500 rows of a burst cost a few milliseconds of PostgreSQL and keep a webhook request
+     *  body well under a megabyte. */
+    batchSize: 500,
+    /** The relay wakes on NOTIFY at every commit that wrote rows; this poll only covers a
+     *  notification lost while its listening connection was down. */
+    pollIntervalMs: 5_000,
+    /** The `realtime` consumer re-publishes an unpublished row only once it is this old: the
+     *  writer's own fast path (a publish and one UPDATE, milliseconds) may still be running,
+     *  and a second publish would only cost a duplicate. 3 s is far above the fast path and
+     *  short enough that an event committed during an outage arrives soon after Redis does. */
+    realtimeGraceMs: 3_000,
+    /** A consumer whose batch failed (Redis down, a receiver failing) retries the same batch
+     *  with exponential backoff and full jitter, base * 2^attempt, capped: a dead Redis costs a
+     *  query every few seconds, and a recovered one is used again within the cap. */
+    retryBaseDelayMs: 250,
+    retryMaxDelayMs: 5_000,
+    /** Rows every consumer has passed are kept this long (lib/outbox/outbox-retention.ts), for
+     *  operators tracing an event and a webhook receiver asking for a replay; then pruned in
+     *  batches of retentionBatchSize. */
+    retentionMs: 7 * 24 * 60 * 60 * 1_000,
+    retentionBatchSize: 5_000,
+  },
+  /** The delivery job (services/worker/delivery-jobs.ts) and in-app notifications. */
+  delivery: {
+    /** Attempts of one delivery job (PostgreSQL briefly gone); the effect is idempotent, so a
+     *  retry after a partial run is harmless. Exponential backoff from retryDelayMs. */
+    attempts: 8,
+    retryDelayMs: 500,
+    /** Completed jobs kept this long, so a row handed over twice (a relay stopped between the
+     *  enqueue and its position update) finds its job id taken and makes no second job. */
+    keepCompletedMs: 60 * 60 * 1_000,
+    /** Failed jobs kept for operators to inspect. */
+    keepFailedMs: 7 * 24 * 60 * 60 * 1_000,
+    /** A running job's lock, renewed every half of it while the worker lives. When a worker
+     *  dies (SIGKILL, OOM, a lost host) its jobs run again once the lock expires and the next
+     *  stalled-job check (every stalledCheckMs) finds them: 10 s each instead of BullMQ's 30 s
+     *  keeps offline members' notifications at most ~20 s late after a crash, for one renewal
+     *  per running job every 5 s. */
+    lockDurationMs: 10_000,
+    stalledCheckMs: 10_000,
+  },
+  notifications: {
+    /** Notifications per page of GET /notifications: default and upper bound. */
+    defaultPageSize: 20,
+    maxPageSize: 100,
+  },
+  worker: {
+    /** Bound of each query a /metrics scrape makes (queue depth: BullMQ getJobCounts, one
+     *  pipeline per queue; outbox lag: two indexed PostgreSQL reads per consumer), so a hung
+     *  Redis or PostgreSQL cannot hang the scrape; the previous values stand meanwhile. */
+    scrapeQueryTimeoutMs: 1_000,
+  },
   /** Presence, room presence and typing (lib/realtime/): every gateway instance refreshes its
    *  own connections in Redis; what is not refreshed expires on Redis' clock. */
   presence: {

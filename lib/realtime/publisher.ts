@@ -7,6 +7,9 @@ import type { Logger } from '../observability/logger.js';
 import { conversationRoom, type ServerEvents, sessionRoom, userRoom } from './events.js';
 import { tolerantPublisher } from './tolerant-publisher.js';
 
+const outcomeTrue = () => true;
+const outcomeFalse = () => false;
+
 /** The Redis channel prefix shared by the gateway's adapter and every emitter. */
 export const socketChannelKey = (keyPrefix: string) => `${keyPrefix}socket.io`;
 
@@ -44,10 +47,7 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
         if (property === 'publish') {
           return (...args: Parameters<Redis['publish']>) => {
             const sent = target.publish(...args);
-            this.#captured?.push(sent.then(
-              () => true,
-              () => false,
-            ));
+            this.#captured?.push(sent.then(outcomeTrue, outcomeFalse));
             return sent;
           };
         }

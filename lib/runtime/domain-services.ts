@@ -16,6 +16,8 @@ import {
   RecentMessagesStore,
   UnreadCountsService,
 } from '../conversations/index.js';
+import { NotificationService } from '../notifications/index.js';
+import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { PollResultsStore, PollService } from '../polls/index.js';
 import { RedisBreaker } from '../redis/redis-breaker.js';
 import { MessageSearchService, SearchGenerations } from '../search/index.js';
@@ -44,6 +46,10 @@ export interface DomainServices {
   polls: PollService;
   /** Full-text search over the caller's messages (lib/search). */
   search: MessageSearchService;
+  /** In-app notifications of messages that arrived while offline (lib/notifications). */
+  notifications: NotificationService;
+  /** Every messaging write records an outbox row with it (lib/outbox). */
+  outbox: OutboxWriter;
 }
 
 /**
@@ -58,22 +64,31 @@ export function createDomainServices(
     /** Live delivery of what the services commit (lib/realtime/publisher.ts); none = no
      *  real-time side (the CLI, benchmarks). */
     events?: MessagingEvents & AccountEvents;
+    /** The cache Redis' breaker, when the process has one already (a breaker name is
+     *  registered once per metrics registry); default: a new one named `cache`. */
+    cacheBreaker?: RedisBreaker;
+    /** false: every read goes to PostgreSQL (CacheAside's `enabled`), the cache benchmark's
+     *  baseline. Default true. */
+    cacheEnabled?: boolean;
   } = {},
 ): DomainServices {
   const { events } = options;
   const { config, logger, metrics, postgres } = runtime;
-  const cacheBreaker = new RedisBreaker({
-    name: 'cache',
-    redis: runtime.redis.cache,
-    registry: metrics,
-    logger,
-  });
+  const cacheBreaker =
+    options.cacheBreaker ??
+    new RedisBreaker({
+      name: 'cache',
+      redis: runtime.redis.cache,
+      registry: metrics,
+      logger,
+    });
   const cache = new CacheAside({
     redis: runtime.redis.cache,
     keyPrefix: config.redis.keyPrefix,
     registry: metrics,
     logger,
     breaker: cacheBreaker,
+    enabled: options.cacheEnabled ?? true,
   });
 
   const caches: AccountCaches = {
@@ -96,6 +111,10 @@ export function createDomainServices(
   };
 
   const unread = new UnreadCountsService({ postgres, counters: cache.namespace('unread-counts') });
+  // In the same transaction as every messaging write: the worker's relay re-does what the
+  // fast path (events, caches) could not (lib/outbox/outbox-relay.ts).
+  const outbox = new OutboxWriter({ postgres, logger });
+  const notifications = new NotificationService({ postgres });
   const conversations = new ConversationService({
     postgres,
     caches: {
@@ -104,6 +123,7 @@ export function createDomainServices(
     },
     unread,
     events,
+    outbox,
   });
   // Replaced after every committed send, edit and delete, so cached searches over the
   // conversation are never read again (lib/search/message-search.service.ts).
@@ -117,12 +137,20 @@ export function createDomainServices(
   const messaging: MessagingServices = {
     conversations,
     unread,
-    receipts: new ReadReceiptService({ postgres, conversations, unread, events }),
+    receipts: new ReadReceiptService({
+      postgres,
+      conversations,
+      unread,
+      events,
+      outbox,
+      readTracker: notifications,
+    }),
     messages: new MessageService({
       postgres,
       conversations,
       unread,
       events,
+      outbox,
       searchIndex: searchGenerations,
       recent: new RecentMessagesStore({
         redis: runtime.redis.cache,
@@ -152,5 +180,5 @@ export function createDomainServices(
     generations: searchGenerations,
   });
 
-  return { cache, cacheBreaker, accounts, messaging, polls, search };
+  return { cache, cacheBreaker, accounts, messaging, polls, search, notifications, outbox };
 }

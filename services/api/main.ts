@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Queue } from 'bullmq';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { createRateLimiter } from '../../lib/rate-limit/index.js';
 import { Presence } from '../../lib/realtime/index.js';
@@ -7,12 +8,15 @@ import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { createDomainServices } from '../../lib/runtime/domain-services.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
+import { DeliveryQueue, WEBHOOK_QUEUE, WebhookService } from '../../lib/webhooks/index.js';
 import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
 import { conversationsCapability } from './conversations/conversations.capability.js';
+import { notificationsCapability } from './notifications/notifications.capability.js';
 import { pollsCapability } from './polls/polls.capability.js';
 import { presenceCapability } from './presence/presence.capability.js';
 import { searchCapability } from './search/search.capability.js';
+import { webhooksCapability } from './webhooks/webhooks.capability.js';
 
 // Composition root of the api service: the only place that reads configuration and creates
 // clients for it; everything below receives what it needs.
@@ -41,7 +45,7 @@ const publisher = new RealtimePublisher({
   registry: metrics,
   logger,
 });
-const { accounts, messaging, polls, search } = createDomainServices(runtime, {
+const { accounts, messaging, polls, search, notifications } = createDomainServices(runtime, {
   events: publisher,
 });
 
@@ -50,6 +54,20 @@ const presence = new Presence({
   redis: runtime.redis.state,
   keyPrefix: config.redis.keyPrefix,
   registry: metrics,
+  logger,
+});
+
+// Webhooks are delivered by the worker; the api enqueues the retries admins ask for, on the
+// state Redis client (fails fast when Redis is away; the worker's re-queue sweep then sends it).
+const webhookQueue = new Queue(WEBHOOK_QUEUE, {
+  connection: runtime.redis.state,
+  prefix: `${config.redis.keyPrefix}bull`,
+});
+webhookQueue.on('error', (error) => logger.debug({ err: error.message }, 'webhook queue error'));
+const webhooks = new WebhookService({
+  postgres: runtime.postgres,
+  queue: new DeliveryQueue({ queue: webhookQueue, maxAttempts: config.webhooks.maxAttempts }),
+  allowedHosts: config.webhooks.allowedHosts,
   logger,
 });
 
@@ -65,7 +83,9 @@ const app = createApiApp({
     conversationsCapability(messaging, { rateLimiter }),
     pollsCapability({ polls, conversations: messaging.conversations }),
     searchCapability({ search, conversations: messaging.conversations }),
+    notificationsCapability({ notifications }),
     presenceCapability(presence),
+    webhooksCapability({ webhooks }),
   ],
 });
 const server = createServer(app);
@@ -75,6 +95,9 @@ shutdown
     ops.markDraining();
     return closeHttpServer(server);
   })
-  .add('close redis and postgres', () => runtime.closeClients());
+  .add('close redis and postgres', async () => {
+    await webhookQueue.close();
+    await runtime.closeClients();
+  });
 
 await runtime.listen(server);

@@ -1,10 +1,15 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
+import { scheduleMaintenance } from './maintenance-schedule.js';
+import { createMaintenanceTasks } from './maintenance-tasks.js';
+import { startOutboxJobs } from './outbox-jobs.js';
+import { QueueMetrics } from './queue-metrics.js';
+import { startWebhookJobs } from './webhook-jobs.js';
 
 // Composition root of the worker.
 let worker: Worker | undefined;
@@ -28,15 +33,64 @@ const jobs = new Counter({
   registers: [metrics],
 });
 
-worker = new Worker(MAINTENANCE_QUEUE, createMaintenanceProcessor(logger), {
+// Webhook deliveries: their own worker and concurrency (WEBHOOK_CONCURRENCY), so slow receivers
+// never delay upkeep. `webhooks.consumer` is the outbox consumer `webhooks` for the relay.
+const queuePrefix = `${config.redis.keyPrefix}bull`;
+const webhooks = startWebhookJobs({
   connection: queueConnection,
-  // Inside the global prefix, which is all the Redis ACL grants the worker.
-  prefix: `${config.redis.keyPrefix}bull`,
-  concurrency: config.worker.concurrency,
+  prefix: queuePrefix,
+  postgres: runtime.postgres,
+  registry: metrics,
+  logger,
+  concurrency: config.webhooks.concurrency,
+  settings: {
+    maxAttempts: config.webhooks.maxAttempts,
+    backoffBaseMs: config.webhooks.backoffBaseMs,
+    allowedHosts: config.webhooks.allowedHosts,
+  },
 });
+webhooks.worker.on('completed', () => jobs.inc({ queue: 'webhooks', result: 'completed' }));
+webhooks.worker.on('failed', () => jobs.inc({ queue: 'webhooks', result: 'failed' }));
+
+const maintenance = createMaintenanceTasks(runtime, webhooks);
+const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, {
+  connection: queueConnection,
+  prefix: queuePrefix,
+});
+maintenanceQueue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
+// Repeatable upkeep (retention, sessions, leftovers, cache warm-up, webhook re-queue). A
+// failure here (Redis away at start-up) is retried at the next start; the jobs can also be
+// added by hand.
+scheduleMaintenance(maintenanceQueue).catch((error: unknown) =>
+  logger.warn({ err: String(error) }, 'maintenance schedules not registered'),
+);
+
+worker = new Worker(
+  MAINTENANCE_QUEUE,
+  createMaintenanceProcessor(logger, maintenance.tasks, maintenance.metrics),
+  {
+    connection: queueConnection,
+    // Inside the global prefix, which is all the Redis ACL grants the worker.
+    prefix: queuePrefix,
+    concurrency: config.worker.concurrency,
+  },
+);
 worker.on('completed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'completed' }));
 worker.on('failed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'failed' }));
 worker.on('error', (error) => logger.warn({ err: error.message }, 'queue worker error'));
+
+// Queue depth, durations and retries of every queue; the outbox relay and delivery jobs.
+const queueMetrics = new QueueMetrics(metrics, jobs)
+  .addQueue(maintenanceQueue)
+  .addQueue(webhooks.queue);
+queueMetrics.time(worker).time(webhooks.worker);
+const outbox = startOutboxJobs({
+  runtime,
+  connection: queueConnection,
+  prefix: queuePrefix,
+  queueMetrics,
+  consumers: [webhooks.consumer],
+});
 
 const httpServer = createOpsServer(ops);
 
@@ -46,7 +100,15 @@ shutdown
     // Takes no new jobs and waits for running ones to complete. With Redis gone, a job could
     // not record its result anyway: close at once, and BullMQ hands the job to a worker again
     // (stalled-job recovery) once Redis is back.
-    await worker?.close(queueConnection.status !== 'ready');
+    const force = queueConnection.status !== 'ready';
+    // The relay first: no consumer enqueues into a queue being closed.
+    await outbox.relay.stop();
+    await Promise.all([
+      worker?.close(force),
+      webhooks.close(force),
+      maintenanceQueue.close(),
+      outbox.close(force),
+    ]);
   })
   .add('close health server', () => closeHttpServer(httpServer))
   .add('close redis and postgres', async () => {

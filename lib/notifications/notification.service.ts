@@ -1,0 +1,121 @@
+import type { Pool } from 'pg';
+import type { ReadTracker } from '../conversations/index.js';
+import type { Queryable } from '../postgres/transaction.js';
+import { notificationRepository } from './notification.repository.js';
+import type {
+  DeliveredMessage,
+  Notification,
+  NotificationPage,
+  UnreadNotifications,
+} from './notification.types.js';
+import {
+  InvalidNotificationCursorError,
+  NotificationNotFoundError,
+} from './notification-errors.js';
+
+/** What delivery needs to know about presence (lib/realtime/presence.ts's Presence). */
+export interface PresenceLookup {
+  readonly maxBatchUsers: number;
+  /** null when unknown (Redis cannot answer). */
+  presenceOf(userIds: readonly string[]): Promise<Map<string, { online: boolean }> | null>;
+}
+
+/**
+ * In-app notifications (issue 6 item 2): members who were offline when messages arrived have
+ * one open notification per conversation that counts them. Opened and grown by the worker's
+ * delivery job, listed and read by the user over the API, closed by reading the conversation
+ * (the ReadTracker side, inside the receipt's transaction) or the notification itself. Every
+ * method takes the acting user; another user's notification is NotificationNotFoundError.
+ */
+export class NotificationService implements ReadTracker {
+  readonly #postgres: Pool;
+
+  constructor(options: { postgres: Pool }) {
+    this.#postgres = options.postgres;
+  }
+
+  async list(
+    userId: string,
+    page: { limit: number; cursor: string | undefined },
+  ): Promise<NotificationPage> {
+    const notifications = await notificationRepository.page(this.#postgres, userId, {
+      limit: page.limit,
+      before: page.cursor,
+    });
+    if (notifications === null) throw new InvalidNotificationCursorError();
+    const last = notifications.at(-1);
+    return {
+      notifications,
+      nextCursor: last && notifications.length === page.limit ? last.id : undefined,
+    };
+  }
+
+  unread(userId: string): Promise<UnreadNotifications> {
+    return notificationRepository.unread(this.#postgres, userId);
+  }
+
+  /** Throws NotificationNotFoundError unless the notification is the user's. */
+  async requireOwn(userId: string, notificationId: string): Promise<void> {
+    if (!(await notificationRepository.isOwn(this.#postgres, userId, notificationId))) {
+      throw new NotificationNotFoundError(notificationId);
+    }
+  }
+
+  async markRead(userId: string, notificationId: string): Promise<Notification> {
+    const notification = await notificationRepository.markRead(
+      this.#postgres,
+      userId,
+      notificationId,
+    );
+    if (!notification) throw new NotificationNotFoundError(notificationId);
+    return notification;
+  }
+
+  markAllRead(userId: string): Promise<number> {
+    return notificationRepository.markAllRead(this.#postgres, userId);
+  }
+
+  /** ReadTracker: inside the receipt's transaction (lib/conversations/read-receipt.service.ts). */
+  conversationRead(
+    tx: Queryable,
+    userId: string,
+    conversationId: string,
+    throughSeq: number,
+  ): Promise<void> {
+    return notificationRepository.conversationRead(tx, userId, conversationId, throughSeq);
+  }
+}
+
+/**
+ * The delivery job's effect for one new message: every member but the sender who has not read
+ * it and is offline gets it added to their open notification. Presence comes from Redis in
+ * batches of maxBatchUsers; when Redis cannot say, everyone counts as offline (a notification
+ * too many is better than a missed one). Idempotent (notificationRepository.addMessage), so a
+ * job that runs again after a crash changes nothing it already did.
+ */
+export class MessageDelivery {
+  readonly #postgres: Pool;
+  readonly #presence: PresenceLookup;
+
+  constructor(options: { postgres: Pool; presence: PresenceLookup }) {
+    this.#postgres = options.postgres;
+    this.#presence = options.presence;
+  }
+
+  /** Returns the users whose notification changed. */
+  async deliver(message: DeliveredMessage): Promise<{ notified: string[]; online: number }> {
+    const recipients = await notificationRepository.recipients(this.#postgres, message);
+    const offline: string[] = [];
+    let online = 0;
+    for (let start = 0; start < recipients.length; start += this.#presence.maxBatchUsers) {
+      const batch = recipients.slice(start, start + this.#presence.maxBatchUsers);
+      const presence = await this.#presence.presenceOf(batch);
+      for (const userId of batch) {
+        if (presence?.get(userId)?.online === true) online += 1;
+        else offline.push(userId);
+      }
+    }
+    const notified = await notificationRepository.addMessage(this.#postgres, message, offline);
+    return { notified, online };
+  }
+}

@@ -1,0 +1,33 @@
+import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import {
+  InvalidNotificationCursorError,
+  NotificationNotFoundError,
+} from '../../../lib/notifications/index.js';
+
+/* Notification errors as problem+json, mapped once, here. Another user's notification answers
+ * exactly as one that does not exist. */
+export const notificationProblems: ProblemMapper = (error) => {
+  if (error instanceof NotificationNotFoundError) {
+    return {
+      problem: {
+        status: 404,
+        code: 'not_found',
+        title: 'Not Found',
+        detail: 'No such notification.',
+      },
+    };
+  }
+  if (error instanceof InvalidNotificationCursorError) {
+    return {
+      problem: validationProblem([
+        {
+          in: 'query',
+          field: 'cursor',
+          code: 'invalid_cursor',
+          message: 'is not a cursor of this list',
+        },
+      ]),
+    };
+  }
+  return undefined;
+};

@@ -1,0 +1,345 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import type { Socket } from 'socket.io-client';
+import { createLogger } from '../../lib/observability/logger.js';
+import { OutboxRelay } from '../../lib/outbox/outbox-relay.js';
+import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
+import { runMigrations } from '../../lib/postgres/migrations.js';
+import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
+import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
+import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { scrapeMetric } from '../harness/service-metrics.js';
+import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
+import { connectSocket, record, request } from '../harness/socket-client.js';
+import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
+import { waitFor } from '../harness/wait-for.js';
+
+// The transactional outbox (issue 6 items 1 and 6) against real processes: an api, a socket
+// gateway and a worker on a Redis pair of their own (this file stops the state Redis and
+// SIGKILLs the worker; the shared servers are never touched).
+//  - Redis down while messages are sent over HTTP: they commit, and once Redis is back the
+//    worker's relay delivers every one of them to every online member and fixes the caches.
+//  - The worker SIGKILLed while delivery jobs run: after a restart the interrupted jobs run
+//    again, and each message is counted exactly once in the notifications.
+
+interface Person {
+  id: string;
+  token: string;
+}
+
+const names = ['ann', 'ben', 'cat', 'dan', 'eve'] as const;
+type Name = (typeof names)[number];
+
+function assertStatus(reply: Reply, status: number, context: string) {
+  assert.equal(reply.status, status, `${context}: ${JSON.stringify(reply.body)}`);
+}
+
+describe('transactional outbox: Redis down, worker killed (private servers)', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let sql: pg.Pool;
+  let state: TestRedisServer;
+  let cache: TestRedisServer;
+  let api: ServiceProcess;
+  let gateway: ServiceProcess;
+  let worker: ServiceProcess;
+  const sockets: Socket[] = [];
+  const people = {} as Record<Name, Person>;
+  const redisClients: Redis[] = [];
+
+  const environment = (service: QuadService, extra: Record<string, string> = {}) => ({
+    ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
+    REDIS_PASSWORD: state.passwords[service],
+    RATE_LIMITS: JSON.stringify({
+      'login-ip': { limit: 1_000, windowMs: 60_000 },
+      'message-send': { limit: 10_000, windowMs: 10_000 },
+      'api-user': { limit: 100_000, windowMs: 60_000 },
+    }),
+    ...extra,
+  });
+  const call = (who: Name, method: string, path: string, body?: unknown) =>
+    callApi(api.baseUrl, method, path, { token: people[who].token, body });
+  const send = async (who: Name, conversationId: string, text: string) => {
+    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
+      body: text,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    assertStatus(reply, 201, `send ${text}`);
+    return String(reply.body.id);
+  };
+  const createGroup = async (title: string, members: readonly Name[]) => {
+    const reply = await call('ann', 'POST', '/conversations', {
+      kind: 'group',
+      title,
+      memberIds: members.map((name) => people[name].id),
+    });
+    assertStatus(reply, 201, 'create group');
+    return String(reply.body.id);
+  };
+  const unpublished = async () =>
+    (
+      await sql.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
+      )
+    ).rows[0]?.n;
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    sql = new pg.Pool({ connectionString: database.url });
+    state = await startRedisServer('state');
+    cache = await startRedisServer('cache', state.passwords);
+    [api, gateway, worker] = await Promise.all([
+      startService('api', environment('api')),
+      startService('socket', environment('socket')),
+      startService('worker', environment('worker')),
+    ]);
+    for (const name of names) {
+      const account = await createAccount(database.url, name);
+      people[name] = { id: account.id, token: (await loginAs(api.baseUrl, name)).token };
+    }
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.close();
+    for (const client of redisClients) client.disconnect();
+    await Promise.all([api, gateway, worker].map((service) => service?.stop('SIGTERM')));
+    await sql?.end();
+    await Promise.all([state?.dispose(), cache?.dispose()]);
+    await database?.drop();
+  });
+
+  it('messages sent while the state Redis is down reach every online member once it is back', async () => {
+    const groupId = await createGroup('Geography 8C', ['ben', 'cat']);
+    const members = ['ann', 'ben', 'cat'] as const;
+    await send('ben', groupId, 'before the outage');
+    const received = new Map<Name, Array<{ message: { id: string } }>>();
+    for (const name of members) {
+      const socket = await connectSocket(gateway.baseUrl, people[name].token);
+      sockets.push(socket);
+      const joined = await request(socket, 'conversation:join', { conversationIds: [groupId] });
+      assert.deepEqual(joined.joined, [groupId]);
+      received.set(name, record(socket, 'message:new'));
+    }
+    // Warm caches: the first page of history and the unread counts come from Redis.
+    for (const name of members) {
+      assertStatus(await call(name, 'GET', `/conversations/${groupId}/messages`), 200, 'history');
+      assertStatus(await call(name, 'GET', '/me/unread'), 200, 'unread');
+    }
+    assert.equal(await unpublished(), 0, 'the fast path published everything so far');
+
+    await state.stop();
+    const sent: string[] = [];
+    for (let index = 1; index <= 5; index++) {
+      sent.push(await send(members[index % 3] as Name, groupId, `during the outage ${index}`));
+    }
+    // The writes committed; their live events could not be published.
+    assert.equal(await unpublished(), sent.length);
+    for (const name of members) {
+      const ids = new Set(received.get(name)?.map((event) => event.message.id));
+      assert.ok(!sent.some((id) => ids.has(id)), `${name} got an event while Redis was down`);
+    }
+
+    await state.restart();
+    for (const name of members) {
+      const events = received.get(name) ?? [];
+      await waitFor(
+        `${name} received every message sent during the outage`,
+        async () => sent.every((id) => events.some((event) => event.message.id === id)),
+        30_000,
+      );
+      // Clients keep messages by id: the set they hold is exactly what was sent.
+      assert.deepEqual(new Set(events.map((event) => event.message.id)), new Set(sent), name);
+    }
+    await waitFor('every outbox row published', async () => (await unpublished()) === 0);
+    assert.ok(
+      (await scrapeMetric(worker.baseUrl, 'outbox_rows_relayed_total', { consumer: 'realtime' })) >=
+        sent.length,
+    );
+
+    // Caches agree with PostgreSQL: first pages (from the recent-messages set) and counts.
+    for (const name of members) {
+      const history = await call(name, 'GET', `/conversations/${groupId}/messages`);
+      assert.deepEqual(
+        asMessageTruth(history.body.messages as Array<Record<string, unknown>>),
+        await historyTruth(sql, groupId, people[name].id, 50),
+        `${name}'s first page`,
+      );
+      const unread = await call(name, 'GET', '/me/unread');
+      const truth = await conversationListTruth(sql, people[name].id);
+      assert.deepEqual(
+        unread.body.conversations,
+        truth.map(({ id, unreadCount }) => ({ conversationId: id, unreadCount })),
+        `${name}'s unread counts`,
+      );
+    }
+  });
+
+  it('a worker SIGKILLed during delivery jobs runs them again on restart, each effect once', async () => {
+    // Two members who never connect, so every message must end up in their notification.
+    const groupId = await createGroup('Latin club', ['dan', 'eve']);
+    const queueClient = new Redis(state.url('worker'), { maxRetriesPerRequest: null });
+    redisClients.push(queueClient);
+    const queue = new Queue(DELIVERY_QUEUE, { connection: queueClient, prefix: 'quad:bull' });
+    const counts = async () => {
+      const found = await queue.getJobCounts('active', 'waiting', 'completed', 'failed');
+      return {
+        active: found.active ?? 0,
+        waiting: found.waiting ?? 0,
+        completed: found.completed ?? 0,
+        failed: found.failed ?? 0,
+      };
+    };
+    const before = await counts();
+
+    // The worker is stopped while the messages are sent, so that it meets them as one large
+    // backlog, handled two jobs at a time (DELIVERY_CONCURRENCY): it is then killed with
+    // plenty of jobs waiting and one running.
+    await worker.stop('SIGTERM');
+    const total = 400;
+    const sent: string[] = [];
+    for (let start = 0; start < total; start += 20) {
+      const chunk = Array.from({ length: Math.min(20, total - start) }, (_, index) =>
+        send('ann', groupId, `lesson ${start + index + 1}`),
+      );
+      sent.push(...(await Promise.all(chunk)));
+    }
+    worker = await startService('worker', environment('worker', { DELIVERY_CONCURRENCY: '2' }));
+    await waitFor('the first delivery jobs done', async () => {
+      const done = await scrapeMetric(worker.baseUrl, 'worker_jobs_total', {
+        queue: 'delivery',
+        result: 'completed',
+      });
+      return done >= 10;
+    });
+    await worker.stop('SIGKILL');
+    const atKill = await counts();
+    const doneAtKill = atKill.completed - before.completed;
+    assert.ok(atKill.active >= 1, `a job was running at the kill: ${JSON.stringify(atKill)}`);
+    assert.ok(doneAtKill < total, `jobs were left at the kill: ${JSON.stringify(atKill)}`);
+
+    worker = await startService('worker', environment('worker'));
+    // The killed worker's running jobs come back once their lock expires (stalled-job
+    // recovery); the relay may hand rows over again, which must not make second jobs.
+    await waitFor(
+      'every delivery job completed',
+      async () => {
+        const now = await counts();
+        assert.equal(now.failed, before.failed, 'no job failed');
+        return now.completed - before.completed === total && now.active === 0 && now.waiting === 0;
+      },
+      90_000,
+    );
+    const jobs = await queue.getJobs(['completed'], 0, -1);
+    const ours = jobs.filter((job) => sent.includes(String(job.data.message?.id)));
+    assert.equal(ours.length, total, 'one job per message');
+    assert.ok(
+      ours.some((job) => (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0),
+      'an interrupted job ran again',
+    );
+
+    // Exactly once: one notification per offline member, counting every message once.
+    const notifications = await sql.query<{ user_id: string; unread_count: number }>(
+      'SELECT user_id, unread_count FROM notifications WHERE conversation_id = $1 ORDER BY user_id',
+      [groupId],
+    );
+    assert.deepEqual(
+      notifications.rows,
+      [people.dan.id, people.eve.id]
+        .sort()
+        .map((userId) => ({ user_id: userId, unread_count: total })),
+    );
+    await queue.close();
+  });
+});
+
+// The gap problem (migrations/0007_outbox_notifications.sql), against the relay itself: a row
+// whose transaction commits after a later row's must still be handed over, and first.
+describe('outbox relay: a row committed late is never skipped', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: pg.Pool;
+  let relay: OutboxRelay | undefined;
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    pool = new pg.Pool({ connectionString: database.url });
+  });
+  after(async () => {
+    await relay?.stop();
+    await pool?.end();
+    await database?.drop();
+  });
+
+  it('hands rows over in commit order, waiting for the open transaction', async () => {
+    const registry = new Registry();
+    const handed: string[] = [];
+    relay = new OutboxRelay({
+      postgres: pool,
+      consumers: [
+        {
+          name: 'recorder',
+          async handle(events) {
+            handed.push(...events.map((event) => event.id));
+          },
+        },
+      ],
+      logger: createLogger('test', 'silent'),
+      registry,
+      pollIntervalMs: 20,
+    });
+    relay.start();
+    const insert = async (db: pg.Pool | pg.PoolClient) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO outbox (type, conversation_id, payload)
+           VALUES ('message.created', gen_random_uuid(), '{}') RETURNING id::text`,
+        )
+      ).rows[0]?.id ?? '';
+    const reads = async () => {
+      const metric = await registry.getSingleMetric('outbox_relay_reads_total')?.get();
+      return metric?.values.reduce((sum, value) => sum + value.value, 0) ?? 0;
+    };
+
+    // `early` takes the lower id and commits last.
+    const early = await pool.connect();
+    await early.query('BEGIN');
+    const first = await insert(early);
+    const second = await insert(pool);
+    assert.ok(Number(first) < Number(second));
+    // A rolled-back row leaves a hole in the ids and blocks nothing.
+    const aborted = await pool.connect();
+    await aborted.query('BEGIN');
+    await insert(aborted);
+    await aborted.query('ROLLBACK');
+    aborted.release();
+
+    const readsBefore = await reads();
+    await waitFor('the relay read several times', async () => (await reads()) >= readsBefore + 3);
+    assert.deepEqual(handed, [], 'nothing past a transaction still open');
+
+    await early.query('COMMIT');
+    early.release();
+    const third = await insert(pool);
+    await waitFor('all three handed over', async () => handed.length >= 3);
+    assert.deepEqual(handed, [first, second, third]);
+    const position = await pool.query<{ last_id: string }>(
+      "SELECT last_id::text FROM outbox_consumers WHERE name = 'recorder'",
+    );
+    assert.equal(position.rows[0]?.last_id, third);
+
+    // Retention: only rows published and handed to every consumer go.
+    await pool.query('UPDATE outbox SET published_at = now() WHERE id <= $1', [second]);
+    const fourth = await insert(pool);
+    assert.equal(await pruneOutbox(pool, { olderThanMs: 0, batchSize: 100 }), 2);
+    const kept = await pool.query<{ id: string }>('SELECT id::text FROM outbox ORDER BY id');
+    assert.deepEqual(
+      kept.rows.map((row) => row.id),
+      [third, fourth],
+    );
+  });
+});
