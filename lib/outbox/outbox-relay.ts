@@ -322,7 +322,7 @@ export class OutboxRelay {
          (extract(epoch FROM now() - occurred_at) * 1000)::float8 AS age_ms
        FROM outbox
        WHERE (txid, id) > ($1::xid8, $2::bigint)
-
+         AND txid < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY txid, id
        LIMIT $3`,
       [position.txid, position.id, this.#batchSize],
