@@ -73,7 +73,19 @@ try {
   exitCode = await new Promise<number>((resolveExit) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-reporter=spec',
+        // A test that hangs (a dependency that never answers) fails after this instead of
+        // holding the run forever; the slowest real test takes under a minute.
+        '--test-timeout=180000',
+        // A file whose tests are done exits even if a client it leaked keeps an event-loop
+        // handle (the leak is a bug to fix, but it must not hang CI).
+        '--test-force-exit',
+        ...files,
+      ],
       { cwd: root, env, stdio: 'inherit' },
     );
     child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));

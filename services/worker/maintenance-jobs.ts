@@ -13,6 +13,7 @@ export type MaintenanceJobName =
   | 'retention-cleanup'
   | 'expired-sessions'
   | 'delivered-webhooks-prune'
+  | 'outbox-prune'
   | 'stale-realtime'
   | 'cache-warm-up'
   | 'webhook-requeue';

@@ -9,6 +9,7 @@ export const maintenanceSchedule: ReadonlyArray<{ job: MaintenanceJobName; every
   { job: 'retention-cleanup', everyMs: maintenance.retentionIntervalMs },
   { job: 'expired-sessions', everyMs: maintenance.sessionCleanupIntervalMs },
   { job: 'delivered-webhooks-prune', everyMs: maintenance.sessionCleanupIntervalMs },
+  { job: 'outbox-prune', everyMs: maintenance.sessionCleanupIntervalMs },
   { job: 'stale-realtime', everyMs: maintenance.staleRealtimeIntervalMs },
   { job: 'cache-warm-up', everyMs: maintenance.warmUpCheckIntervalMs },
   { job: 'webhook-requeue', everyMs: maintenance.webhookRequeueIntervalMs },

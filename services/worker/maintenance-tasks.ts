@@ -8,6 +8,7 @@ import {
   RetentionCleanup,
   StaleRealtimeSweep,
 } from '../../lib/maintenance/index.js';
+import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { policy } from '../../lib/policy/policy.js';
 import type { ServerEvents } from '../../lib/realtime/events.js';
 import { Presence, RoomPresence, Typing } from '../../lib/realtime/index.js';
@@ -112,6 +113,19 @@ export function createMaintenanceTasks(
         if (pruned < settings.sessionBatchSize) break;
       }
       return { deliveries, affected: deliveries };
+    },
+    // Outbox rows every consumer has passed, older than policy.outbox.retentionMs.
+    'outbox-prune': async () => {
+      let rows = 0;
+      for (;;) {
+        const pruned = await pruneOutbox(postgres, {
+          olderThanMs: policy.outbox.retentionMs,
+          batchSize: policy.outbox.retentionBatchSize,
+        });
+        rows += pruned;
+        if (pruned < policy.outbox.retentionBatchSize) break;
+      }
+      return { rows, affected: rows };
     },
     'stale-realtime': async () => {
       const result = await staleRealtime.run();
