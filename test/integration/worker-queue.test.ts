@@ -10,6 +10,7 @@ import {
   createTestDatabase,
   serviceEnvironment,
   sharedServers,
+  uniqueName,
 } from '../harness/test-environment.js';
 
 // A job enqueued with the api's Redis user is run by the worker under its own ACL user.
@@ -36,11 +37,20 @@ describe('worker runs queued jobs', () => {
   before(async () => {
     database = await createTestDatabase();
     await runMigrations(database.url, createLogger('test', 'silent'));
-    worker = await startService('worker', serviceEnvironment('worker', database.url));
-    queue = new Queue(MAINTENANCE_QUEUE, { connection: connectAs('api'), prefix: 'quad:bull' });
+    // A key prefix of this file's own: other files' workers share the test Redis, and their
+    // repeatable maintenance jobs must neither land here nor be counted here.
+    const keyPrefix = `quad:${uniqueName('wq')}:`;
+    worker = await startService('worker', {
+      ...serviceEnvironment('worker', database.url),
+      REDIS_KEY_PREFIX: keyPrefix,
+    });
+    queue = new Queue(MAINTENANCE_QUEUE, {
+      connection: connectAs('api'),
+      prefix: `${keyPrefix}bull`,
+    });
     events = new QueueEvents(MAINTENANCE_QUEUE, {
       connection: connectAs('worker'),
-      prefix: 'quad:bull',
+      prefix: `${keyPrefix}bull`,
       // Read the event stream from its start: with the default '$', an event published before
       // the first blocking XREAD is issued (a fast job) would be missed and the wait would time
       // out although the job completed.
