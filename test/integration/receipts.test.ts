@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { createLogger } from '../../lib/observability/logger.js';
-import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi as call, createAccount, TEST_PASSWORD } from '../harness/api-client.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
-import { type ServiceProcess, startService } from '../harness/service-process.js';
-import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
+import type { Redis } from 'ioredis';
+import { callApi as call } from '../harness/api-client.js';
+import { type Person, type PrivateApi, startPrivateApi } from '../harness/private-api.js';
+import type { ServiceProcess } from '../harness/service-process.js';
 
 // Read receipts and unread counts (messaging core, item 5), against a real api process,
 // PostgreSQL and a private Redis pair (private so that the cache Redis' command statistics and
 // FLUSHALL concern this test alone).
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface Receipt {
   userId: string;
@@ -28,70 +20,24 @@ const names = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'] as const;
 type Name = (typeof names)[number];
 
 describe('read receipts and unread counts', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let state: TestRedisServer;
-  let cache: TestRedisServer;
-  let cacheClient: Redis;
+  let world: PrivateApi<Name>;
   let api: ServiceProcess;
-  const keyPrefix = `quad:${uniqueName('receipts')}:`;
-  const people = Object.fromEntries(names.map((name) => [name, { id: '', token: '' }])) as Record<
-    Name,
-    Person
-  >;
+  let cacheClient: Redis;
+  let keyPrefix: string;
+  const people = {} as Record<Name, Person>;
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
-    for (const name of names) people[name].id = (await createAccount(database.url, name)).id;
-    api = await startService('api', {
-      ...serviceEnvironment('api', database.url, { state: state.port, cache: cache.port }),
-      REDIS_PASSWORD: state.passwords.api,
-      REDIS_KEY_PREFIX: keyPrefix,
-      RATE_LIMITS: JSON.stringify({
-        'login-ip': { limit: 1_000, windowMs: 60_000 },
-        'login-account': { limit: 1_000, windowMs: 60_000 },
-        'message-send': { limit: 10_000, windowMs: 10_000 },
-      }),
-    });
-    for (const name of names) {
-      const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-        body: { username: name, password: TEST_PASSWORD },
-      });
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      people[name].token = String(reply.body.token);
-    }
-    cacheClient = new Redis({
-      port: cache.port,
-      password: cache.passwords.default,
-      lazyConnect: true,
-    });
-    await cacheClient.connect();
+    world = await startPrivateApi({ names, label: 'receipts' });
+    ({ api, keyPrefix, cacheAdmin: cacheClient } = world);
+    Object.assign(people, world.people);
   });
   after(async () => {
-    cacheClient?.disconnect();
-    await api?.stop();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await world?.dispose();
   });
 
-  const send = async (who: Person, conversationId: string, body: string) => {
-    const reply = await call(api.baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
-      token: who.token,
-      body: { body, idempotencyKey: crypto.randomUUID() },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
-  const direct = async (who: Person, other: Person) => {
-    const reply = await call(api.baseUrl, 'POST', '/conversations', {
-      token: who.token,
-      body: { kind: 'direct', userId: other.id },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
+  const send = (who: Person, conversationId: string, body: string) =>
+    world.send(who, conversationId, body);
+  const direct = (who: Person, other: Person) => world.direct(who, other);
   const markRead = (who: Person, conversationId: string, upToMessageId: string) =>
     call(api.baseUrl, 'POST', `/conversations/${conversationId}/read`, {
       token: who.token,

@@ -1,31 +1,23 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
-import { createLogger } from '../../lib/observability/logger.js';
-import { runMigrations } from '../../lib/postgres/migrations.js';
 import {
   type AccessRow,
   assertAccessTable,
   assertBareProblem,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import { callApi as call, createAccount, TEST_PASSWORD } from '../harness/api-client.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
-import { type ServiceProcess, startService } from '../harness/service-process.js';
-import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
+import { callApi as call } from '../harness/api-client.js';
+import { type Person, type PrivateApi, startPrivateApi } from '../harness/private-api.js';
+import type { ServiceProcess } from '../harness/service-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // Full-text message search (issue 3 item 7) against a real api process, PostgreSQL and a
 // private Redis pair (private so that FLUSHALL and the cache counters concern this test alone):
 // what is found, what never is (other people's conversations, deleted messages, what a per-user
 // delete hid, conversations left), pagination, and the results cache and its invalidation.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface SearchResultBody {
   conversationId: string;
@@ -40,79 +32,25 @@ type Name = (typeof names)[number];
 const freshWord = (stem: string) => `${stem}${randomBytes(4).toString('hex')}`;
 
 describe('message search', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let state: TestRedisServer;
-  let cache: TestRedisServer;
-  let cacheAdmin: Redis;
+  let world: PrivateApi<Name>;
   let api: ServiceProcess;
-  const keyPrefix = `quad:${uniqueName('search')}:`;
-  const people = Object.fromEntries(names.map((name) => [name, { id: '', token: '' }])) as Record<
-    Name,
-    Person
-  >;
+  let cacheAdmin: Redis;
+  let keyPrefix: string;
+  const people = {} as Record<Name, Person>;
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
-    for (const name of names) people[name].id = (await createAccount(database.url, name)).id;
-    api = await startService('api', {
-      ...serviceEnvironment('api', database.url, { state: state.port, cache: cache.port }),
-      REDIS_PASSWORD: state.passwords.api,
-      REDIS_KEY_PREFIX: keyPrefix,
-      RATE_LIMITS: JSON.stringify({
-        'login-ip': { limit: 1_000, windowMs: 60_000 },
-        'login-account': { limit: 1_000, windowMs: 60_000 },
-        'message-send': { limit: 10_000, windowMs: 10_000 },
-        'api-user': { limit: 100_000, windowMs: 60_000 },
-      }),
-    });
-    for (const name of names) {
-      const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-        body: { username: name, password: TEST_PASSWORD },
-      });
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      people[name].token = String(reply.body.token);
-    }
-    cacheAdmin = new Redis({
-      port: cache.port,
-      password: cache.passwords.default,
-      lazyConnect: true,
-    });
-    await cacheAdmin.connect();
+    world = await startPrivateApi({ names, label: 'search' });
+    ({ api, keyPrefix, cacheAdmin } = world);
+    Object.assign(people, world.people);
   });
   after(async () => {
-    cacheAdmin?.disconnect();
-    await api?.stop();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await world?.dispose();
   });
 
-  const send = async (who: Person, conversationId: string, body: string) => {
-    const reply = await call(api.baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
-      token: who.token,
-      body: { body, idempotencyKey: crypto.randomUUID() },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
-  const direct = async (who: Person, other: Person) => {
-    const reply = await call(api.baseUrl, 'POST', '/conversations', {
-      token: who.token,
-      body: { kind: 'direct', userId: other.id },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
-  const group = async (owner: Person, members: Person[]) => {
-    const reply = await call(api.baseUrl, 'POST', '/conversations', {
-      token: owner.token,
-      body: { kind: 'group', title: 'Search group', memberIds: members.map((m) => m.id) },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
+  const send = (who: Person, conversationId: string, body: string) =>
+    world.send(who, conversationId, body);
+  const direct = (who: Person, other: Person) => world.direct(who, other);
+  const group = (owner: Person, members: Person[]) => world.group(owner, members, 'Search group');
   const searchRaw = (who: Person, query: Record<string, string | number>) =>
     call(api.baseUrl, 'GET', `/search?${new URLSearchParams(stringValues(query))}`, {
       token: who.token,
@@ -301,7 +239,7 @@ describe('message search', () => {
       );
     }
     // Five of them created in the same microsecond: only the id orders them.
-    const db = new pg.Client({ connectionString: database.url });
+    const db = new pg.Client({ connectionString: world.database.url });
     await db.connect();
     try {
       await db.query(
@@ -426,13 +364,13 @@ describe('message search', () => {
     await send(ann, id, `one ${word}`);
     assert.deepEqual(await bodiesFound(ben, { q: word }), [`one ${word}`]);
 
-    await cache.stop();
+    await world.cache.stop();
     try {
       // This send's generation bump is lost: the cache cannot be told.
       await send(ann, id, `two ${word}`);
       assert.deepEqual(await bodiesFound(ben, { q: word }), [`two ${word}`, `one ${word}`]);
     } finally {
-      await cache.restart();
+      await world.cache.restart();
     }
     await waitFor('the search cache in use again', async () => {
       const hits = await searchCacheCount('hit');
