@@ -46,14 +46,13 @@ import { createLogger, type Logger } from '../lib/observability/logger.js';
 import { createMetricsRegistry } from '../lib/observability/metrics.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
 import { createPostgresPool, type PostgresPool } from '../lib/postgres/postgres-pool.js';
-import { createRateLimiter } from '../lib/rate-limit/index.js';
-import { RedisBreaker } from '../lib/redis/redis-breaker.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import {
   type AccountServices,
   createDomainServices,
   type MessagingServices,
 } from '../lib/runtime/domain-services.js';
+import { createServiceRateLimiter } from '../lib/runtime/service-rate-limiter.js';
 import { readPackageVersion } from '../lib/runtime/version.js';
 import {
   accountsAuthenticator,
@@ -152,20 +151,8 @@ function runtimeFor(config: ServiceConfig, side: string): BenchRuntime {
  * real-time publisher, which only writes use.
  */
 function apiApp(runtime: BenchRuntime, services: Services) {
-  const { config, logger, metrics } = runtime;
-  const rateLimiter = createRateLimiter({
-    redis: runtime.redis.state,
-    breaker: new RedisBreaker({
-      name: 'state',
-      redis: runtime.redis.state,
-      registry: metrics,
-      logger,
-    }),
-    keyPrefix: config.redis.keyPrefix,
-    policies: config.rateLimits,
-    registry: metrics,
-    logger,
-  });
+  const { logger, metrics } = runtime;
+  const rateLimiter = createServiceRateLimiter(runtime);
   return createApiApp({
     logger,
     metrics,

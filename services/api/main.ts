@@ -1,11 +1,10 @@
 import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
-import { createRateLimiter } from '../../lib/rate-limit/index.js';
 import { Presence } from '../../lib/realtime/index.js';
 import { RealtimePublisher } from '../../lib/realtime/publisher.js';
-import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { createDomainServices } from '../../lib/runtime/domain-services.js';
+import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
 import { DeliveryQueue, WEBHOOK_QUEUE, WebhookService } from '../../lib/webhooks/index.js';
@@ -23,20 +22,7 @@ import { webhooksCapability } from './webhooks/webhooks.capability.js';
 const runtime = startServiceRuntime('api');
 const { config, logger, metrics, ops, shutdown } = runtime;
 
-const rateLimiter = createRateLimiter({
-  redis: runtime.redis.state,
-  // A hung state Redis then costs only the checks that open it, not every request.
-  breaker: new RedisBreaker({
-    name: 'state',
-    redis: runtime.redis.state,
-    registry: metrics,
-    logger,
-  }),
-  keyPrefix: config.redis.keyPrefix,
-  policies: config.rateLimits,
-  registry: metrics,
-  logger,
-});
+const rateLimiter = createServiceRateLimiter(runtime);
 
 // What the api commits reaches the sockets of every gateway instance through Redis.
 const publisher = new RealtimePublisher({

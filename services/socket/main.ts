@@ -1,10 +1,9 @@
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
-import { createRateLimiter } from '../../lib/rate-limit/index.js';
 import { Presence, RoomPresence, Typing } from '../../lib/realtime/index.js';
 import { RealtimePublisher } from '../../lib/realtime/publisher.js';
-import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { createDomainServices } from '../../lib/runtime/domain-services.js';
+import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { conversationHandlers } from './conversation-handlers.js';
 import { LiveState } from './live-state.js';
@@ -33,20 +32,7 @@ const publisher = new RealtimePublisher({
   logger,
 });
 const { accounts, messaging } = createDomainServices(runtime, { events: publisher });
-const rateLimiter = createRateLimiter({
-  redis: runtime.redis.state,
-  // A hung state Redis then costs only the checks that open it, not every event.
-  breaker: new RedisBreaker({
-    name: 'state',
-    redis: runtime.redis.state,
-    registry: metrics,
-    logger,
-  }),
-  keyPrefix: config.redis.keyPrefix,
-  policies: config.rateLimits,
-  registry: metrics,
-  logger,
-});
+const rateLimiter = createServiceRateLimiter(runtime);
 const gatewayMetrics = socketMetrics(metrics);
 
 // Presence, room presence and typing live in the state Redis, shared by every instance.
