@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import { type RedisBreaker, RedisUnavailableError } from '../redis/redis-breaker.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
 import {
   type CacheNamespaceName,
   type CachePolicies,
@@ -14,13 +14,14 @@ import {
 } from './cache.policies.js';
 import { cacheKeyHead, encodeCacheId } from './cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from './cache-metrics.js';
+import { CacheRedisAccess, execPipeline } from './cache-redis-access.js';
 import {
   cacheFillCommand,
   defineCacheScripts,
   type FillCommand,
   queueCacheFill,
 } from './cache-scripts.js';
-import { LostInvalidations } from './lost-invalidations.js';
+import type { LostInvalidations } from './lost-invalidations.js';
 
 /**
  * Cache-aside over the cache Redis: PostgreSQL is the source of truth, Redis holds copies of
@@ -156,16 +157,6 @@ type Entry<T> = { found: true; value: T | null } | { found: false; corrupt: bool
 const MISSING = { found: false, corrupt: false } as const;
 const CORRUPT = { found: false, corrupt: true } as const;
 
-/** A pipeline's replies, or its first error (a Redis error is judged by the breaker). */
-async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
-  const results = await pipeline.exec();
-  if (!results) throw new Error('pipeline discarded');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
-}
-
 /** Calls a loader so that even one that throws instead of rejecting yields a rejection. */
 async function callLoader<R>(load: () => Promise<R>): Promise<R> {
   return load();
@@ -178,15 +169,13 @@ class CacheCore {
   readonly enabled: boolean;
   readonly logger: Logger;
   readonly fill: FillCommand;
-  /** Invalidations that did not reach Redis, replayed before the next command. */
-  readonly lost: LostInvalidations;
+  /** Breaker, lost-invalidation replay and once-per-outage logging (cache-redis-access.ts). */
+  readonly access: CacheRedisAccess;
   /** Loads in progress by key (single-flight). One map for all namespaces: keys are unique. */
   readonly flights = new Map<string, Promise<unknown>>();
-  readonly #breaker: RedisBreaker | undefined;
   /** Unique per process, so a lease names its holder. */
   readonly #leaseHead = `${LEASE}${randomBytes(9).toString('base64url')}:`;
   #leaseSequence = 0;
-  #answering = true;
   readonly #warnedNamespaces = new Set<string>();
 
   constructor(options: CacheAsideOptions) {
@@ -194,36 +183,23 @@ class CacheCore {
     this.keyPrefix = options.keyPrefix;
     this.enabled = options.enabled ?? true;
     this.logger = options.logger.child({ component: 'cache' });
-    this.#breaker = options.breaker;
     defineCacheScripts(this.redis);
     this.fill = cacheFillCommand(this.redis);
-    this.lost = new LostInvalidations({
+    this.access = new CacheRedisAccess({
       redis: this.redis,
+      breaker: options.breaker,
       logger: this.logger,
-      maxKeys: cacheRuntime.maxLostInvalidations,
+      bypassedMessage: 'cache bypassed: Redis is not answering; reads go to PostgreSQL',
+      recoveredMessage: 'cache in use again',
     });
   }
 
-  /** Runs one Redis operation through the breaker, or refuses it at once while the client is
-   *  not connected; first replays the invalidations an outage lost, so that no entry a
-   *  committed write made stale is read again (lost-invalidations.ts). */
-  async call<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.lost.pending) await this.lost.replay((replayed) => this.#send(replayed));
-    return this.#send(operation);
+  get lost(): LostInvalidations {
+    return this.access.lost;
   }
 
-  #send<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.#breaker) return this.#breaker.run(operation);
-    const status = this.redis.status;
-    if (status !== 'ready') {
-      return Promise.reject(
-        new RedisUnavailableError(
-          this.redis.options.connectionName ?? 'cache',
-          `connection is ${status}`,
-        ),
-      );
-    }
-    return operation();
+  call<R>(operation: () => Promise<R>): Promise<R> {
+    return this.access.call(operation);
   }
 
   nextLease(): string {
@@ -231,19 +207,11 @@ class CacheCore {
   }
 
   failed(metrics: NamespaceMetrics, error: unknown) {
-    metrics.error();
-    if (!this.#answering) return;
-    this.#answering = false;
-    this.logger.warn(
-      { err: error instanceof Error ? error.message : String(error) },
-      'cache bypassed: Redis is not answering; reads go to PostgreSQL',
-    );
+    this.access.failed(() => metrics.error(), error);
   }
 
   answered() {
-    if (this.#answering) return;
-    this.#answering = true;
-    this.logger.info('cache in use again');
+    this.access.answered();
   }
 
   /** Logged once per namespace: a deploy that changed a shape would otherwise log per read. */

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
-import { LostInvalidations } from '../cache/lost-invalidations.js';
+import { CacheRedisAccess } from '../cache/cache-redis-access.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
@@ -73,35 +73,24 @@ export interface RecentMessagesOptions {
 export type RecentMessagesLoader = (conversationId: string, limit: number) => Promise<Message[]>;
 
 export class RecentMessagesStore {
-  readonly #redis: Redis;
+  readonly #access: CacheRedisAccess;
   readonly #keyPrefix: string;
-  readonly #breaker: RedisBreaker | undefined;
   readonly #metrics: NamespaceMetrics;
-  readonly #logger: Logger;
   readonly #leaseHead = `${LEASE}${randomBytes(9).toString('base64url')}:`;
   #leaseSequence = 0;
-  /** Invalidations that did not reach Redis, replayed before the next command: a set that
-   *  missed a send or kept an edited text would otherwise answer for hours. */
-  readonly #lost: LostInvalidations;
-  /** Logged once per outage, not per read; reset by the next answer from Redis. */
-  #warned = false;
 
   constructor(options: RecentMessagesOptions) {
-    this.#redis = options.redis;
-    this.#keyPrefix = options.keyPrefix;
-    this.#breaker = options.breaker;
-    this.#logger = options.logger.child({ component: 'recent-messages' });
-    this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');
-    this.#lost = new LostInvalidations({
-      redis: this.#redis,
-      logger: this.#logger,
-      maxKeys: cacheRuntime.maxLostInvalidations,
+    // Lost invalidations are replayed before the next command: a set that missed a send or
+    // kept an edited text would otherwise answer for hours.
+    this.#access = new CacheRedisAccess({
+      redis: options.redis,
+      breaker: options.breaker,
+      logger: options.logger.child({ component: 'recent-messages' }),
+      bypassedMessage: 'recent messages cache bypassed: reads go to PostgreSQL',
     });
-    for (const [name, definition] of Object.entries(scripts)) {
-      if (typeof Reflect.get(this.#redis, name) !== 'function') {
-        this.#redis.defineCommand(name, definition);
-      }
-    }
+    this.#access.defineScripts(scripts);
+    this.#keyPrefix = options.keyPrefix;
+    this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');
   }
 
   key(conversationId: string): string {
@@ -120,7 +109,7 @@ export class RecentMessagesStore {
       this.#metrics.miss();
       return load(conversationId, kept);
     }
-    this.#warned = false;
+    this.#access.answered();
     if (Array.isArray(cached)) {
       this.#metrics.hit();
       return cached.map((member) => JSON.parse(String(member)) as Message);
@@ -176,40 +165,19 @@ export class RecentMessagesStore {
   /** After an edit or delete committed. Never throws; a lost DEL ages out with the TTL. */
   async invalidate(conversationId: string): Promise<void> {
     try {
-      await this.#call(() => this.#redis.del(this.key(conversationId)));
+      await this.#access.call(() => this.#access.redis.del(this.key(conversationId)));
     } catch (error) {
-      this.#lost.remember([this.key(conversationId)]);
+      this.#access.lost.remember([this.key(conversationId)]);
       this.#failed(error);
     }
   }
 
   #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
-    const command: unknown = Reflect.get(this.#redis, name);
-    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
-    return this.#call(() => Promise.resolve(command.call(this.#redis, key, ...args)));
-  }
-
-  async #call<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.#lost.pending) await this.#lost.replay((replayed) => this.#send(replayed));
-    return this.#send(operation);
-  }
-
-  #send<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.#breaker) return this.#breaker.run(operation);
-    if (this.#redis.status !== 'ready') {
-      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
-    }
-    return operation();
+    return this.#access.runScript(name, key, ...args);
   }
 
   #failed(error: unknown) {
-    this.#metrics.error();
-    if (this.#warned) return;
-    this.#warned = true;
-    this.#logger.warn(
-      { err: error instanceof Error ? error.message : String(error) },
-      'recent messages cache bypassed: reads go to PostgreSQL',
-    );
+    this.#access.failed(() => this.#metrics.error(), error);
   }
 }
 

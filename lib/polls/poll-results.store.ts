@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import { CacheRedisAccess } from '../cache/cache-redis-access.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
@@ -65,25 +66,20 @@ export interface PollResultsOptions {
 }
 
 export class PollResultsStore {
-  readonly #redis: Redis;
+  readonly #access: CacheRedisAccess;
   readonly #keyPrefix: string;
-  readonly #breaker: RedisBreaker | undefined;
   readonly #metrics: NamespaceMetrics;
-  readonly #logger: Logger;
-  /** Logged once per outage, not per call; reset by the next answer from Redis. */
-  #warned = false;
 
   constructor(options: PollResultsOptions) {
-    this.#redis = options.redis;
+    this.#access = new CacheRedisAccess({
+      redis: options.redis,
+      breaker: options.breaker,
+      logger: options.logger.child({ component: 'poll-results' }),
+      bypassedMessage: 'poll results cache bypassed: results are counted in PostgreSQL',
+    });
+    this.#access.defineScripts(scripts);
     this.#keyPrefix = options.keyPrefix;
-    this.#breaker = options.breaker;
-    this.#logger = options.logger.child({ component: 'poll-results' });
     this.#metrics = cacheMetrics(options.registry).forNamespace('poll-results');
-    for (const [name, definition] of Object.entries(scripts)) {
-      if (typeof Reflect.get(this.#redis, name) !== 'function') {
-        this.#redis.defineCommand(name, definition);
-      }
-    }
   }
 
   /** The poll's hash; the hash tag keeps the key in one Redis Cluster slot per poll. */
@@ -108,8 +104,8 @@ export class PollResultsStore {
     const key = this.key(pollId);
     let redisAnswers = true;
     try {
-      const hash = await this.#call(() => this.#redis.hgetall(key));
-      this.#warned = false;
+      const hash = await this.#access.call(() => this.#access.redis.hgetall(key));
+      this.#access.answered();
       const cached = usable(hash, atLeastVersion, optionIds);
       if (cached) {
         this.#metrics.hit();
@@ -155,7 +151,7 @@ export class PollResultsStore {
       // The script may or may not have run (a timeout); either way the hash is consistent at
       // its own version. Dropping it spares readers the refused hit.
       try {
-        await this.#call(() => this.#redis.del(this.key(pollId)));
+        await this.#access.call(() => this.#access.redis.del(this.key(pollId)));
       } catch {
         // Counted above; the version check covers it.
       }
@@ -163,27 +159,11 @@ export class PollResultsStore {
   }
 
   #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
-    const command: unknown = Reflect.get(this.#redis, name);
-    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
-    return this.#call(() => Promise.resolve(command.call(this.#redis, key, ...args)));
-  }
-
-  #call<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.#breaker) return this.#breaker.run(operation);
-    if (this.#redis.status !== 'ready') {
-      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
-    }
-    return operation();
+    return this.#access.runScript(name, key, ...args);
   }
 
   #failed(error: unknown) {
-    this.#metrics.error();
-    if (this.#warned) return;
-    this.#warned = true;
-    this.#logger.warn(
-      { err: error instanceof Error ? error.message : String(error) },
-      'poll results cache bypassed: results are counted in PostgreSQL',
-    );
+    this.#access.failed(() => this.#metrics.error(), error);
   }
 }
 

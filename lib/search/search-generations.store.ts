@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
+import { CacheRedisAccess, execPipeline } from '../cache/cache-redis-access.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
 import { searchPolicy } from './search.policies.js';
@@ -44,30 +45,19 @@ function newToken(): string {
   return randomBytes(8).toString('hex');
 }
 
-/** A pipeline's replies, or its first error (judged by the breaker). */
-async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
-  const results = await pipeline.exec();
-  if (!results) throw new Error('pipeline discarded');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
-}
-
 export class SearchGenerations {
-  readonly #redis: Redis;
+  readonly #access: CacheRedisAccess;
   readonly #keyPrefix: string;
-  readonly #breaker: RedisBreaker | undefined;
   readonly #metrics: NamespaceMetrics;
-  readonly #logger: Logger;
-  /** Logged once per outage, not per search; reset by the next answer from Redis. */
-  #warned = false;
 
   constructor(options: SearchGenerationsOptions) {
-    this.#redis = options.redis;
+    this.#access = new CacheRedisAccess({
+      redis: options.redis,
+      breaker: options.breaker,
+      logger: options.logger.child({ component: 'search-generations' }),
+      bypassedMessage: 'search generations unavailable: searches go to PostgreSQL uncached',
+    });
     this.#keyPrefix = options.keyPrefix;
-    this.#breaker = options.breaker;
-    this.#logger = options.logger.child({ component: 'search-generations' });
     this.#metrics = cacheMetrics(options.registry).forNamespace('search');
   }
 
@@ -78,10 +68,15 @@ export class SearchGenerations {
   /** After a commit that changed the conversation's messages. Never throws. */
   async conversationChanged(conversationId: string): Promise<void> {
     try {
-      await this.#call(() =>
-        this.#redis.set(this.key(conversationId), newToken(), 'PX', searchPolicy.generationTtlMs),
+      await this.#access.call(() =>
+        this.#access.redis.set(
+          this.key(conversationId),
+          newToken(),
+          'PX',
+          searchPolicy.generationTtlMs,
+        ),
       );
-      this.#warned = false;
+      this.#access.answered();
     } catch (error) {
       this.#failed(error);
     }
@@ -96,11 +91,11 @@ export class SearchGenerations {
     if (conversationIds.length === 0) return [];
     const keys = conversationIds.map((id) => this.key(id));
     try {
-      const found = await this.#call(() => this.#redis.mget(keys));
+      const found = await this.#access.call(() => this.#access.redis.mget(keys));
       const missing = keys.flatMap((_key, index) => (found[index] === null ? [index] : []));
       if (missing.length > 0) {
         const minted = missing.map(() => newToken());
-        const pipeline = this.#redis.pipeline();
+        const pipeline = this.#access.redis.pipeline();
         missing.forEach((index, position) => {
           pipeline.set(
             keys[index] as string,
@@ -111,14 +106,14 @@ export class SearchGenerations {
             'GET',
           );
         });
-        const replies = await this.#call(() => execPipeline(pipeline));
+        const replies = await this.#access.call(() => execPipeline(pipeline));
         missing.forEach((index, position) => {
           // null: ours was stored; a string: another reader or a writer got there first.
           const previous = replies[position];
           found[index] = typeof previous === 'string' ? previous : (minted[position] as string);
         });
       }
-      this.#warned = false;
+      this.#access.answered();
       return found.map((token) => token as string);
     } catch (error) {
       this.#failed(error);
@@ -128,21 +123,7 @@ export class SearchGenerations {
     }
   }
 
-  #call<R>(operation: () => Promise<R>): Promise<R> {
-    if (this.#breaker) return this.#breaker.run(operation);
-    if (this.#redis.status !== 'ready') {
-      return Promise.reject(new Error(`cache Redis connection is ${this.#redis.status}`));
-    }
-    return operation();
-  }
-
   #failed(error: unknown) {
-    this.#metrics.error();
-    if (this.#warned) return;
-    this.#warned = true;
-    this.#logger.warn(
-      { err: error instanceof Error ? error.message : String(error) },
-      'search generations unavailable: searches go to PostgreSQL uncached',
-    );
+    this.#access.failed(() => this.#metrics.error(), error);
   }
 }

@@ -1,0 +1,108 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { type RedisBreaker, RedisUnavailableError } from '../redis/redis-breaker.js';
+import { cacheRuntime } from './cache.policies.js';
+import { LostInvalidations } from './lost-invalidations.js';
+
+/** A pipeline's replies, or its first error (so the breaker judges it like one command). */
+export async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = await pipeline.exec();
+  if (!results) throw new Error('pipeline discarded');
+  return results.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+}
+
+/**
+ * How every user of the cache Redis talks to it: the cache-aside namespaces and the stores
+ * with their own structures (recent messages, poll results, search generations). One call
+ * goes through the cache Redis' breaker (or is refused at once while the client is not
+ * connected), after replaying the invalidations an outage lost (lost-invalidations.ts); a
+ * failure is counted by the caller's metrics and logged once per outage, not once per call.
+ */
+export class CacheRedisAccess {
+  readonly redis: Redis;
+  /** Invalidations that did not reach Redis, replayed before the next command. */
+  readonly lost: LostInvalidations;
+  readonly #breaker: RedisBreaker | undefined;
+  readonly #logger: Logger;
+  readonly #bypassed: string;
+  readonly #recovered: string | undefined;
+  #answering = true;
+
+  constructor(options: {
+    redis: Redis;
+    breaker?: RedisBreaker | undefined;
+    logger: Logger;
+    /** Logged (warn) when Redis stops answering: what callers do instead. */
+    bypassedMessage: string;
+    /** Logged (info) when it answers again; none = silent. */
+    recoveredMessage?: string;
+  }) {
+    this.redis = options.redis;
+    this.#breaker = options.breaker;
+    this.#logger = options.logger;
+    this.#bypassed = options.bypassedMessage;
+    this.#recovered = options.recoveredMessage;
+    this.lost = new LostInvalidations({
+      redis: this.redis,
+      logger: this.#logger,
+      maxKeys: cacheRuntime.maxLostInvalidations,
+    });
+  }
+
+  /** Runs one Redis operation, replaying lost invalidations first. */
+  async call<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.lost.pending) await this.lost.replay((replayed) => this.#send(replayed));
+    return this.#send(operation);
+  }
+
+  /** Defines each Lua command once per client (several stores may share one client). */
+  defineScripts(scripts: Record<string, { numberOfKeys: number; lua: string }>): void {
+    for (const [name, definition] of Object.entries(scripts)) {
+      if (typeof Reflect.get(this.redis, name) !== 'function') {
+        this.redis.defineCommand(name, definition);
+      }
+    }
+  }
+
+  /** Calls a command defined by defineScripts. */
+  runScript(name: string, key: string, ...args: Array<string | number>): Promise<unknown> {
+    const command: unknown = Reflect.get(this.redis, name);
+    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
+    return this.call(() => Promise.resolve(command.call(this.redis, key, ...args)));
+  }
+
+  /** A call failed: count it (the caller's metric), and warn once until Redis answers. */
+  failed(countError: () => void, error: unknown): void {
+    countError();
+    if (!this.#answering) return;
+    this.#answering = false;
+    this.#logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      this.#bypassed,
+    );
+  }
+
+  /** A call succeeded: the next failure warns again. */
+  answered(): void {
+    if (this.#answering) return;
+    this.#answering = true;
+    if (this.#recovered) this.#logger.info(this.#recovered);
+  }
+
+  #send<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.#breaker) return this.#breaker.run(operation);
+    const status = this.redis.status;
+    if (status !== 'ready') {
+      return Promise.reject(
+        new RedisUnavailableError(
+          this.redis.options.connectionName ?? 'cache',
+          `connection is ${status}`,
+        ),
+      );
+    }
+    return operation();
+  }
+}
