@@ -78,6 +78,9 @@ export class SearchGenerations {
       );
       this.#access.answered();
     } catch (error) {
+      // Deleted once Redis answers again (before any read through this process): a missing
+      // token counts as changed, so a search cached before the outage is not served after it.
+      this.#access.lost.remember([this.key(conversationId)]);
       this.#failed(error);
     }
   }

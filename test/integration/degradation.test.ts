@@ -557,6 +557,10 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
     for (const who of names) await ok(who, 'GET', `/users/${ids.ann}`, 200);
     const device = (await loginAs(api.baseUrl, 'cat')).token;
     assertStatus(await callApi(api.baseUrl, 'GET', '/me', { token: device }), 200, 'warm session');
+    // A search cached before the hang, for a word only a message sent during it contains.
+    const word = `hangword${Date.now().toString(36)}`;
+    const searchWord = () => call('ann', 'GET', `/search?q=${word}`);
+    assert.deepEqual((await searchWord()).body.results, [], 'nothing found before the hang');
     const admin = new Redis({
       port: cache.port,
       username: 'default',
@@ -571,7 +575,7 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
       });
       // Writes while the breaker refuses every cache call: their invalidations never reach
       // Redis, and they all commit.
-      await send('ben', chats.annBen, 'sent while the cache hangs');
+      await send('ben', chats.annBen, `sent while the cache hangs: ${word}`);
       const newest = await send('cat', chats.group, 'also sent while the cache hangs');
       await ok('ann', 'POST', `/conversations/${chats.group}/read`, 200, { upToMessageId: newest });
       await ok('cat', 'DELETE', `/conversations/${chats.annCat}`, 204);
@@ -597,6 +601,12 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
       await callApi(api.baseUrl, 'GET', '/me', { token: device }),
       401,
       'a session logged out while the cache hung stays logged out',
+    );
+    const found = (await searchWord()).body.results as Array<{ message: { body: string } }>;
+    assert.deepEqual(
+      found.map((result) => result.message.body),
+      [`sent while the cache hangs: ${word}`],
+      'a search cached before the hang finds the message sent during it',
     );
   });
 
