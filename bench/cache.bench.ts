@@ -38,7 +38,6 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
 import type { Redis } from 'ioredis';
-import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { loadServiceConfig, type ServiceConfig } from '../lib/config/index.js';
 import { createOpsEndpoints } from '../lib/http/ops-endpoints.js';
@@ -61,7 +60,11 @@ import {
 import { API_BASE_PATH, createApiApp } from '../services/api/api-app.js';
 import { conversationsCapability } from '../services/api/conversations/conversations.capability.js';
 import { createAccount, loginAs } from '../test/harness/api-client.js';
-import { startPostgresServer, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import {
+  createDatabase,
+  startPostgresServer,
+  type TestPostgresServer,
+} from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
 
 /** autocannon's default, and the brief's: enough to keep a 2-core machine busy. */
@@ -360,17 +363,6 @@ function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-async function createDatabase(server: TestPostgresServer, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server.url('postgres') });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  return server.url(name);
-}
-
 /** A class of CLASS_SIZE (the reader first), CONVERSATIONS groups of the reader with messages
  *  from others and receipts part-way, the first of them the whole class. Through the services,
  *  as users would produce it. */
@@ -434,7 +426,7 @@ try {
   const cacheServer = await startRedisServer('cache', stateServer.passwords);
   servers.push(cacheServer);
 
-  const databaseUrl = await createDatabase(postgresServer, 'quad_bench');
+  const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench');
   const config = loadServiceConfig('api', {
     QUAD_PROFILE: 'host',
     REDIS_PORT: String(stateServer.port),

@@ -65,7 +65,11 @@ import { runMigrations } from '../lib/postgres/migrations.js';
 import { RealtimePublisher } from '../lib/realtime/publisher.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import { callApi } from '../test/harness/api-client.js';
-import { startPostgresServer, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import {
+  createDatabase,
+  startPostgresServer,
+  type TestPostgresServer,
+} from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
 import { scrapeMetric } from '../test/harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../test/harness/service-process.js';
@@ -167,17 +171,6 @@ function table(header: string[], rows: string[][]): string {
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
   ].join('\n');
-}
-
-async function createDatabase(server: TestPostgresServer, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server.url('postgres') });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  return server.url(name);
 }
 
 /** MEMBERS users, one group of all of them, one live session each; in four statements. */
@@ -502,7 +495,7 @@ try {
   };
   process.env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
 
-  const databaseUrl = await createDatabase(postgresServer, 'quad_bench_realtime');
+  const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_realtime');
   await runMigrations(databaseUrl, createLogger('bench', 'warn'));
   const { userIds, conversationId, tokens } = await seed(databaseUrl);
   const senderId = userIds[0] ?? '';

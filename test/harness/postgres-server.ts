@@ -18,6 +18,21 @@ export interface TestPostgresServer {
   dispose(): Promise<void>;
 }
 
+/** Creates an empty database `name` through the server at `adminUrl` (any database of it);
+ *  returns the new database's URL. */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
 /** initdb and postgres: Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH. */
 export function postgresBinary(name: 'initdb' | 'postgres'): string {
   const base = '/usr/lib/postgresql';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createDatabase } from './postgres-server.js';
 
 /**
  * The shared servers test/run.ts starts once per run, described to every test file through one
@@ -31,17 +32,9 @@ export function uniqueName(prefix: string): string {
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const servers = sharedServers();
   const name = uniqueName('quad_test');
-  const admin = new pg.Client({ connectionString: servers.postgres.url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(servers.postgres.url);
-  url.pathname = `/${name}`;
+  const url = await createDatabase(servers.postgres.url, name);
   return {
-    url: url.href,
+    url,
     async drop() {
       const client = new pg.Client({ connectionString: servers.postgres.url });
       await client.connect();

@@ -14,7 +14,11 @@ import {
   pollTruth,
   receiptsTruth,
 } from '../harness/messaging-truth.js';
-import { startPostgresServer, type TestPostgresServer } from '../harness/postgres-server.js';
+import {
+  createDatabase,
+  startPostgresServer,
+  type TestPostgresServer,
+} from '../harness/postgres-server.js';
 import {
   getOperations,
   type ReadCall,
@@ -199,11 +203,7 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
 
   before(async () => {
     postgres = await startPostgresServer();
-    const admin = new pg.Client({ connectionString: postgres.url('postgres') });
-    await admin.connect();
-    await admin.query('CREATE DATABASE quad');
-    await admin.end();
-    databaseUrl = postgres.url('quad');
+    databaseUrl = await createDatabase(postgres.url('postgres'), 'quad');
     await runMigrations(databaseUrl, createLogger('test', 'silent'));
     sql = new pg.Pool({ connectionString: databaseUrl });
     // PostgreSQL is stopped on purpose below: an idle client losing its connection is expected.
