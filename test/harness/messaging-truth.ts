@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import type pg from 'pg';
+import type { Reply } from './api-client.js';
 
 /*
  * What PostgreSQL, the source of truth, says a user should be served: unread counts, receipts,
@@ -37,6 +39,34 @@ export async function conversationListTruth(
     unreadCount: row.unread,
     lastMessageId: row.last_message_id,
   }));
+}
+
+/** A user's conversation list (ids, unread counts, last messages) and GET /me/unread, as
+ *  served, equal a recompute from PostgreSQL; `get` calls the api as that user. */
+export async function assertListAndUnreadMatch(
+  sql: pg.Pool,
+  userId: string,
+  get: (path: string) => Promise<Reply>,
+  label: string,
+): Promise<void> {
+  const truth = await conversationListTruth(sql, userId);
+  const list = await get('/conversations');
+  assert.equal(list.status, 200, `${label}'s list: ${JSON.stringify(list.body)}`);
+  assert.deepEqual(
+    (list.body.conversations as Array<Record<string, unknown>>).map((item) => ({
+      id: item.id,
+      unreadCount: item.unreadCount,
+      lastMessageId: (item.lastMessage as { id: string } | null)?.id ?? null,
+    })),
+    truth,
+    `${label}'s conversation list`,
+  );
+  const unread = await get('/me/unread');
+  assert.deepEqual(
+    unread.body.conversations,
+    truth.map(({ id, unreadCount }) => ({ conversationId: id, unreadCount })),
+    `${label}'s unread counts`,
+  );
 }
 
 /** Every member's receipt of a conversation, by user id. */

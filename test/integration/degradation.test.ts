@@ -9,7 +9,7 @@ import { callApi, createAccount, loginAs, type Reply } from '../harness/api-clie
 import {
   asMessageTruth,
   asPollTruth,
-  conversationListTruth,
+  assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
   receiptsTruth,
@@ -127,23 +127,11 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
    *  PostgreSQL. */
   const assertServedEqualsPostgres = async (when: string) => {
     for (const who of names) {
-      const truth = await conversationListTruth(sql, ids[who]);
-      const list = await call(who, 'GET', '/conversations');
-      assertStatus(list, 200, `${when}: ${who}'s list`);
-      assert.deepEqual(
-        (list.body.conversations as Array<Record<string, unknown>>).map((item) => ({
-          id: item.id,
-          unreadCount: item.unreadCount,
-          lastMessageId: (item.lastMessage as { id: string } | null)?.id ?? null,
-        })),
-        truth,
-        `${when}: ${who}'s conversation list`,
-      );
-      const unread = await call(who, 'GET', '/me/unread');
-      assert.deepEqual(
-        unread.body.conversations,
-        truth.map(({ id, unreadCount }) => ({ conversationId: id, unreadCount })),
-        `${when}: ${who}'s unread counts`,
+      await assertListAndUnreadMatch(
+        sql,
+        ids[who],
+        (path) => call(who, 'GET', path),
+        `${when}: ${who}`,
       );
     }
     for (const conversation of world.conversations) {

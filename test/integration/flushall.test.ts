@@ -9,7 +9,7 @@ import { callApi, createAccount, loginAs, type Reply } from '../harness/api-clie
 import {
   asMessageTruth,
   asPollTruth,
-  conversationListTruth,
+  assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
   receiptsTruth,
@@ -249,22 +249,11 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
       );
       assert.equal(liveIds.rowCount, me.live.length);
 
-      const truth = await conversationListTruth(sql, me.id);
-      const list = await call(who, 'GET', '/conversations');
-      assert.deepEqual(
-        (list.body.conversations as Array<Record<string, unknown>>).map((item) => ({
-          id: item.id,
-          unreadCount: item.unreadCount,
-          lastMessageId: (item.lastMessage as { id: string } | null)?.id ?? null,
-        })),
-        truth,
-        `${when}: ${who}'s conversation list`,
-      );
-      const unread = await call(who, 'GET', '/me/unread');
-      assert.deepEqual(
-        unread.body.conversations,
-        truth.map(({ id, unreadCount }) => ({ conversationId: id, unreadCount })),
-        `${when}: ${who}'s unread counts`,
+      await assertListAndUnreadMatch(
+        sql,
+        me.id,
+        (path) => call(who, 'GET', path),
+        `${when}: ${who}`,
       );
     }
 
