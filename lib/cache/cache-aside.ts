@@ -47,7 +47,7 @@ import type { LostInvalidations } from './lost-invalidations.js';
  *
  * So a reader that misses first takes a lease on the key, `SET key <lease> NX PX leaseTtl GET`
  * (one command; if the key was filled meanwhile, GET returns that value instead), and only then
- * runs load(). It writes back with cache-fill.lua, which stores the value only if the key still
+ * runs load(). It writes back with cache-fill-1.lua, which stores the value only if the key still
  * holds its own lease. The writer's DEL (or SET) after its commit removes the lease; a load
  * that may have read the old row then writes nothing, and the next reader loads the new row.
  * Unlike a timed "invalidated" tombstone, this has no window: a load slower than anything still

@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { type LuaArgument, type LuaScript, runLuaScript } from '../redis/lua-scripts.js';
 import { type RedisBreaker, RedisUnavailableError } from '../redis/redis-breaker.js';
 import { cacheRuntime } from './cache.policies.js';
 import { LostInvalidations } from './lost-invalidations.js';
@@ -58,20 +59,9 @@ export class CacheRedisAccess {
     return this.#send(operation);
   }
 
-  /** Defines each Lua command once per client (several stores may share one client). */
-  defineScripts(scripts: Record<string, { numberOfKeys: number; lua: string }>): void {
-    for (const [name, definition] of Object.entries(scripts)) {
-      if (typeof Reflect.get(this.redis, name) !== 'function') {
-        this.redis.defineCommand(name, definition);
-      }
-    }
-  }
-
-  /** Calls a command defined by defineScripts. */
-  runScript(name: string, key: string, ...args: Array<string | number>): Promise<unknown> {
-    const command: unknown = Reflect.get(this.redis, name);
-    if (typeof command !== 'function') throw new Error(`${name} is not defined`);
-    return this.call(() => Promise.resolve(command.call(this.redis, key, ...args)));
+  /** Runs a Lua script (defined on the client with defineLuaScripts) as one call. */
+  runScript(script: LuaScript, ...args: LuaArgument[]): Promise<unknown> {
+    return this.call(() => runLuaScript(this.redis, script, ...args));
   }
 
   /** A call failed: count it (the caller's metric), and warn once until Redis answers. */

@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
@@ -10,6 +7,7 @@ import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
 import { CacheRedisAccess } from '../cache/cache-redis-access.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
+import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
 import type { Message } from './conversation.types.js';
 
@@ -38,26 +36,12 @@ import type { Message } from './conversation.types.js';
 const COMPLETE = '\u0000complete';
 const LEASE = '\u0000lease:';
 
-/** Beside this module (tsx, or the image, which copies lib/**\/*.lua next to dist/), else in
- *  lib/conversations/ of the package root (a local build run from dist/ without that copy).
- *  Read at import, so a missing script stops the service at start-up. */
-function script(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = dir === here ? join(dir, name) : join(dir, 'lib', 'conversations', name);
-    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
-    if (dirname(dir) === dir)
-      throw new Error(`${name} not found beside ${here} or in lib/conversations/`);
-  }
-}
-
-const scripts = {
-  quadRecentRead: { numberOfKeys: 1, lua: script('recent-messages-read.lua') },
-  quadRecentLease: { numberOfKeys: 1, lua: script('recent-messages-lease.lua') },
-  quadRecentFill: { numberOfKeys: 1, lua: script('recent-messages-fill.lua') },
-  quadRecentAppend: { numberOfKeys: 1, lua: script('recent-messages-append.lua') },
-} as const;
-type ScriptName = keyof typeof scripts;
+const scripts = loadLuaScripts(import.meta.url, {
+  read: 'recent-messages-read-1.lua',
+  lease: 'recent-messages-lease-1.lua',
+  fill: 'recent-messages-fill-1.lua',
+  append: 'recent-messages-append-1.lua',
+});
 
 export interface RecentMessagesOptions {
   /** The cache Redis (role `command`); never created or closed here. */
@@ -88,7 +72,7 @@ export class RecentMessagesStore {
       logger: options.logger.child({ component: 'recent-messages' }),
       bypassedMessage: 'recent messages cache bypassed: reads go to PostgreSQL',
     });
-    this.#access.defineScripts(scripts);
+    defineLuaScripts(options.redis, scripts);
     this.#keyPrefix = options.keyPrefix;
     this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');
   }
@@ -103,7 +87,7 @@ export class RecentMessagesStore {
     const kept = policy.messaging.recentMessagesKept;
     let cached: unknown;
     try {
-      cached = await this.#run('quadRecentRead', key, COMPLETE);
+      cached = await this.#access.runScript(scripts.read, key, COMPLETE);
     } catch (error) {
       this.#failed(error);
       this.#metrics.miss();
@@ -118,7 +102,8 @@ export class RecentMessagesStore {
     const lease = this.#leaseHead + (this.#leaseSequence++).toString(36);
     let leased = false;
     try {
-      leased = (await this.#run('quadRecentLease', key, lease, cacheRuntime.leaseTtlMs)) === 1;
+      leased =
+        (await this.#access.runScript(scripts.lease, key, lease, cacheRuntime.leaseTtlMs)) === 1;
     } catch (error) {
       this.#failed(error);
     }
@@ -127,8 +112,8 @@ export class RecentMessagesStore {
     const { ttlMs, jitter } = defaultCachePolicies['recent-messages'];
     const pairs = messages.flatMap((message) => [message.seq, encode(message)]);
     try {
-      await this.#run(
-        'quadRecentFill',
+      await this.#access.runScript(
+        scripts.fill,
         key,
         lease,
         COMPLETE,
@@ -146,8 +131,8 @@ export class RecentMessagesStore {
   async append(message: Message): Promise<void> {
     const { ttlMs, jitter } = defaultCachePolicies['recent-messages'];
     try {
-      await this.#run(
-        'quadRecentAppend',
+      await this.#access.runScript(
+        scripts.append,
         this.key(message.conversationId),
         COMPLETE,
         message.seq,
@@ -170,10 +155,6 @@ export class RecentMessagesStore {
       this.#access.lost.remember([this.key(conversationId)]);
       this.#failed(error);
     }
-  }
-
-  #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
-    return this.#access.runScript(name, key, ...args);
   }
 
   #failed(error: unknown) {

@@ -1,6 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { jitteredTtl } from '../cache/cache.policies.js';
@@ -9,6 +6,7 @@ import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
 import { CacheRedisAccess } from '../cache/cache-redis-access.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
+import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
 import type { PollCounts } from './poll.repository.js';
 
@@ -20,9 +18,9 @@ import type { PollCounts } from './poll.repository.js';
  *
  * Always equal to PostgreSQL, at a version. The hash is written two ways, each exact:
  * - a rebuild (fill) writes the counts of one PostgreSQL snapshot with that snapshot's version,
- *   and only over a hash that is missing or older (poll-results-fill.lua);
+ *   and only over a hash that is missing or older (poll-results-fill-1.lua);
  * - a vote, after it committed as version N, applies its delta (−1 on the option left, +1 on
- *   the option chosen) only to a hash at N−1 (poll-results-apply.lua): votes on one poll are
+ *   the option chosen) only to a hash at N−1 (poll-results-apply-1.lua): votes on one poll are
  *   serialised by its row lock, so the delta of N is exactly the difference between N−1 and N.
  * So whatever the hash holds is what a GROUP BY would have answered at its version. A reader
  * compares that version with the one it read from PostgreSQL in the same request and uses the
@@ -37,23 +35,10 @@ import type { PollCounts } from './poll.repository.js';
 
 const VERSION_FIELD = 'version';
 
-/** Beside this module (tsx, or the image, which copies lib/**\/*.lua next to dist/), else in
- *  lib/polls/ of the package root (a local build run from dist/ without that copy). Read at
- *  import, so a missing script stops the service at start-up. */
-function script(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = dir === here ? join(dir, name) : join(dir, 'lib', 'polls', name);
-    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
-    if (dirname(dir) === dir) throw new Error(`${name} not found beside ${here} or in lib/polls/`);
-  }
-}
-
-const scripts = {
-  quadPollResultsApply: { numberOfKeys: 1, lua: script('poll-results-apply.lua') },
-  quadPollResultsFill: { numberOfKeys: 1, lua: script('poll-results-fill.lua') },
-} as const;
-type ScriptName = keyof typeof scripts;
+const scripts = loadLuaScripts(import.meta.url, {
+  apply: 'poll-results-apply-1.lua',
+  fill: 'poll-results-fill-1.lua',
+});
 
 export interface PollResultsOptions {
   /** The cache Redis (role `command`); never created or closed here. */
@@ -77,7 +62,7 @@ export class PollResultsStore {
       logger: options.logger.child({ component: 'poll-results' }),
       bypassedMessage: 'poll results cache bypassed: results are counted in PostgreSQL',
     });
-    this.#access.defineScripts(scripts);
+    defineLuaScripts(options.redis, scripts);
     this.#keyPrefix = options.keyPrefix;
     this.#metrics = cacheMetrics(options.registry).forNamespace('poll-results');
   }
@@ -122,8 +107,8 @@ export class PollResultsStore {
     if (redisAnswers) {
       const pairs = [...rebuilt.votes].flat();
       try {
-        await this.#run(
-          'quadPollResultsFill',
+        await this.#access.runScript(
+          scripts.fill,
           key,
           rebuilt.version,
           jitteredTtl(policy.polls.resultsTtlMs, policy.polls.resultsTtlJitter),
@@ -145,7 +130,7 @@ export class PollResultsStore {
     to: string | null,
   ): Promise<void> {
     try {
-      await this.#run('quadPollResultsApply', this.key(pollId), version, from ?? '', to ?? '');
+      await this.#access.runScript(scripts.apply, this.key(pollId), version, from ?? '', to ?? '');
     } catch (error) {
       this.#failed(error);
       // The script may or may not have run (a timeout); either way the hash is consistent at
@@ -156,10 +141,6 @@ export class PollResultsStore {
         // Counted above; the version check covers it.
       }
     }
-  }
-
-  #run(name: ScriptName, key: string, ...args: Array<string | number>): Promise<unknown> {
-    return this.#access.runScript(name, key, ...args);
   }
 
   #failed(error: unknown) {

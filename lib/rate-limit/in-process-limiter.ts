@@ -57,7 +57,7 @@ export class InProcessRateLimiter {
   }
 }
 
-/** The same steps as gcra.lua, on this process's monotonic clock. */
+/** The same steps as gcra-1.lua, on this process's monotonic clock. */
 function checkGcra(entry: Entry, policy: RateLimitPolicy, cost: number, now: number) {
   const { intervalMs, capacityMs } = gcraShape(policy);
   const tat = Math.max(entry.tat, now);
@@ -68,7 +68,7 @@ function checkGcra(entry: Entry, policy: RateLimitPolicy, cost: number, now: num
   return gcraOutcome(policy, cost, true, newTat - now);
 }
 
-/** The same steps as sliding-window-log.lua, on this process's monotonic clock. */
+/** The same steps as sliding-window-log-1.lua, on this process's monotonic clock. */
 function checkLog(entry: Entry, policy: RateLimitPolicy, cost: number, now: number) {
   const { log } = entry;
   // The window is (now - windowMs, now], as in the Lua script.

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { encodeSubject } from '../rate-limit/rate-limit-key.js';
+import { defineLuaScripts, loadLuaScripts, runLuaScript } from '../redis/lua-scripts.js';
 
 /**
  * The one structure behind presence, room presence and typing: groups of members that live
@@ -47,61 +45,16 @@ const keyNames: Record<MembershipFamily, { index: string; group: string }> = {
   typing: { index: 'active', group: 'typists' },
 };
 
-const scriptFiles = {
-  quadMembershipTouch: { file: 'membership-touch.lua', numberOfKeys: 2 },
-  quadMembershipLeave: { file: 'membership-leave.lua', numberOfKeys: 3 },
-  quadMembershipDue: { file: 'membership-due.lua', numberOfKeys: 1 },
-  quadMembershipExpire: { file: 'membership-expire.lua', numberOfKeys: 3 },
-  quadMembershipLive: { file: 'membership-live.lua', numberOfKeys: 1 },
+const scripts = loadLuaScripts(import.meta.url, {
+  touch: 'membership-touch-2.lua',
+  leave: 'membership-leave-3.lua',
+  due: 'membership-due-1.lua',
+  expire: 'membership-expire-3.lua',
+  live: 'membership-live-1.lua',
   // Variable number of keys: the call passes it first.
-  quadMembershipStatus: { file: 'membership-status.lua', numberOfKeys: undefined },
-  quadMembershipCount: { file: 'membership-count.lua', numberOfKeys: 1 },
-} as const;
-type ScriptName = keyof typeof scriptFiles;
-
-/** Beside this module (tsx, or the image, which copies lib/**\/*.lua next to dist/), else in
- *  lib/realtime/ of the package root (a local build run from dist/ without that copy). Read at
- *  import, so a missing script stops the gateway at start-up. */
-function readScript(name: string): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = dir === here ? join(dir, name) : join(dir, 'lib', 'realtime', name);
-    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
-    if (dirname(dir) === dir) {
-      throw new Error(`${name} not found beside ${here} or in lib/realtime/`);
-    }
-  }
-}
-
-const scriptSources = Object.fromEntries(
-  Object.entries(scriptFiles).map(([name, { file }]) => [name, readScript(file)]),
-) as Record<ScriptName, string>;
-
-/** Defines the scripts on `redis` (idempotent: presence, rooms and typing share one client).
- *  ioredis sends a body once per connection, then EVALSHA; NOSCRIPT makes it resend once. */
-function defineMembershipScripts(redis: Redis): void {
-  for (const name of Object.keys(scriptFiles) as ScriptName[]) {
-    if (typeof Reflect.get(redis, name) === 'function') continue;
-    const { numberOfKeys } = scriptFiles[name];
-    redis.defineCommand(name, {
-      lua: scriptSources[name],
-      ...(numberOfKeys === undefined ? {} : { numberOfKeys }),
-    });
-  }
-}
-
-type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
-
-/** Queues (on a pipeline) or sends (on a client) one of the scripts. */
-function call(
-  target: Redis | ChainableCommander,
-  name: ScriptName,
-  ...args: Array<string | number>
-): Promise<unknown> | ChainableCommander {
-  const command: unknown = Reflect.get(target, name);
-  if (typeof command !== 'function') throw new Error(`${name} is not defined on this client`);
-  return (command as ScriptCall).apply(target, args);
-}
+  status: 'membership-status.lua',
+  count: 'membership-count-1.lua',
+});
 
 /** A reply that is not what the script returns: a script/version mismatch, never user input. */
 export class UnexpectedReplyError extends Error {
@@ -228,7 +181,7 @@ export class ExpiringMembership {
         `${options.keyPrefix}${options.family}:{${options.family}-${String(shard).padStart(width, '0')}}:`,
     );
     this.#indexKeys = this.#shardHeads.map((head) => head + keyNames[options.family].index);
-    defineMembershipScripts(this.#redis);
+    defineLuaScripts(this.#redis, scripts);
   }
 
   get redis(): Redis {
@@ -256,9 +209,9 @@ export class ExpiringMembership {
   #queueTouch(target: Redis | ChainableCommander, ref: MemberRef, ttlMs: number) {
     const keys = this.keysOf(ref.groupId);
     const prefix = subjectPrefix(ref.subject);
-    return call(
+    return runLuaScript(
       target,
-      'quadMembershipTouch',
+      scripts.touch,
       keys.index,
       keys.group,
       ref.groupId,
@@ -292,9 +245,9 @@ export class ExpiringMembership {
   async leave(ref: MemberRef, lastSeenRetentionMs: number): Promise<LeaveOutcome> {
     const keys = this.keysOf(ref.groupId);
     const prefix = subjectPrefix(ref.subject);
-    const reply = await call(
+    const reply = await runLuaScript(
       this.#redis,
-      'quadMembershipLeave',
+      scripts.leave,
       keys.index,
       keys.group,
       keys.lastSeen,
@@ -314,7 +267,7 @@ export class ExpiringMembership {
 
   /** The live members of a group (subjectOf reads a member's subject). */
   async live(groupId: string): Promise<string[]> {
-    const reply = await call(this.#redis, 'quadMembershipLive', this.keysOf(groupId).group);
+    const reply = await runLuaScript(this.#redis, scripts.live, this.keysOf(groupId).group);
     return strings('membership-live', reply);
   }
 
@@ -331,7 +284,7 @@ export class ExpiringMembership {
   ): Promise<{ outcomes: ExpiryOutcome[]; errors: number }> {
     const dueReplies = await runPipeline(this.#redis, (pipeline) => {
       for (const index of this.#indexKeys) {
-        call(pipeline, 'quadMembershipDue', index, batchPerShard);
+        runLuaScript(pipeline, scripts.due, index, batchPerShard);
       }
     });
     let errors = 0;
@@ -344,9 +297,9 @@ export class ExpiringMembership {
     const expired = await runPipeline(this.#redis, (pipeline) => {
       for (const groupId of due) {
         const keys = this.keysOf(groupId);
-        call(
+        runLuaScript(
           pipeline,
-          'quadMembershipExpire',
+          scripts.expire,
           keys.index,
           keys.group,
           keys.lastSeen,
@@ -398,9 +351,9 @@ export class ExpiringMembership {
     const shards = [...byShard.entries()];
     const results = await runPipeline(this.#redis, (pipeline) => {
       for (const [shard, { ids, lastSeenKeys }] of shards) {
-        call(
+        runLuaScript(
           pipeline,
-          'quadMembershipStatus',
+          scripts.status,
           ids.length + 1,
           this.#indexKeys[shard] as string,
           ...lastSeenKeys,
@@ -428,7 +381,7 @@ export class ExpiringMembership {
   /** Active groups across all shards, now: one pipeline. */
   async countActive(): Promise<number> {
     const results = await runPipeline(this.#redis, (pipeline) => {
-      for (const index of this.#indexKeys) call(pipeline, 'quadMembershipCount', index);
+      for (const index of this.#indexKeys) runLuaScript(pipeline, scripts.count, index);
     });
     let total = 0;
     for (const result of results) {

@@ -1,4 +1,5 @@
 -- Whether each of several groups of one shard is active, and when it last was.
+-- No key count in the file name: the number of keys varies, and each call passes it first.
 --
 -- KEYS[1] index   KEYS[2..n+1] the groups' last-seen strings
 -- ARGV[1] ttl ms   ARGV[2..n+1] the groupIds, in the order of KEYS[2..]

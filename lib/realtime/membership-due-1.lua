@@ -1,5 +1,5 @@
 -- The groups of one shard whose latest deadline has passed (Redis' clock): the candidates a
--- sweep must expire. Read-only; membership-expire.lua decides, atomically per group.
+-- sweep must expire. Read-only; membership-expire-3.lua decides, atomically per group.
 --
 -- KEYS[1] index   ARGV[1] at most this many groups
 local time = redis.call('TIME')

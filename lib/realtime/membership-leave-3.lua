@@ -3,7 +3,7 @@
 --
 -- KEYS[1] index   KEYS[2] group   KEYS[3] last-seen string of the group
 -- ARGV[1] groupId   ARGV[2] member   ARGV[3] the member's subject prefix
--- ARGV[4] grace ms (see membership-touch.lua)
+-- ARGV[4] grace ms (see membership-touch-2.lua)
 -- ARGV[5] last-seen retention ms; 0 = do not record when the group was last active
 -- Returns { subjectStopped, groupStopped, now }: subjectStopped is 1 when the subject had a
 -- member and has no live one left; groupStopped is 1 when the group left the index (it was
