@@ -11,6 +11,7 @@ import type { OutboxConsumer, OutboxEvent } from '../../lib/outbox/outbox.types.
 import { OutboxRelay } from '../../lib/outbox/outbox-relay.js';
 import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { serverEventSchemas } from '../../lib/realtime/events.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
@@ -162,6 +163,8 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
         async () => sent.every((id) => events.some((event) => event.message.id === id)),
         30_000,
       );
+      // What the relay re-published is the live event's shape exactly.
+      for (const event of events) serverEventSchemas['message:new'].parse(event);
       // Clients keep messages by id: the set they hold is exactly what was sent.
       assert.deepEqual(new Set(events.map((event) => event.message.id)), new Set(sent), name);
     }
