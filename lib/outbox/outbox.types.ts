@@ -9,6 +9,9 @@
  *
  * Consumers must be idempotent: a row can be handed over more than once (a worker killed
  * mid-batch runs it again). Real-time clients deduplicate by the ids events carry.
+ *
+ * Every row's content has one schema per type (below): the writer's input, and what the relay
+ * checks before handing a row over. A row that fails it is dead-lettered, never handed over.
  */
 
 import { z } from 'zod';
