@@ -125,11 +125,13 @@ function countCommands(client: Redis): () => number {
  *  client out instead, and no read here uses one). */
 function countQueries(pool: PostgresPool): () => number {
   let run = 0;
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+  // pg's query has a dozen overloads; a rest-args wrapper cannot be typed as all of them, so it
+  // is installed with Reflect and forwards whatever it gets.
+  const query = pool.query;
+  Reflect.set(pool, 'query', (...args: unknown[]): unknown => {
     run++;
-    return query(...args);
-  };
+    return Reflect.apply(query, pool, args);
+  });
   return () => run;
 }
 

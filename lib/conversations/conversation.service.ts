@@ -258,7 +258,7 @@ export class ConversationService {
       this.#outbox?.append(tx, {
         type: added ? 'member.added' : 'member.removed',
         conversationId,
-        payload: { userIds: added ? change.added : change.removed, actorId },
+        payload: { userIds: [...(added ? change.added : change.removed)], actorId },
       }) ?? Promise.resolve(undefined)
     );
   }

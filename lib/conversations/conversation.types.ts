@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 export const memberRoles = ['owner', 'admin', 'member'] as const;
 export type MemberRole = (typeof memberRoles)[number];
 export type ConversationKind = 'direct' | 'group';
@@ -18,17 +20,24 @@ export interface Conversation {
   members: ConversationMember[];
 }
 
+/* Messages and receipts cross process boundaries as JSON (outbox rows, live events, webhook
+ * bodies): their types are inferred from these schemas, so whoever reads one back validates
+ * it against exactly the shape the writer was held to. Timestamps are ISO 8601 in UTC, as the
+ * repositories produce them (Date.toISOString). */
+const isoTimestamp = z.iso.datetime();
+
 /** A message as stored; body null once deleted. */
-export interface Message {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  body: string | null;
-  createdAt: string;
-  editedAt: string | null;
-  deletedAt: string | null;
-}
+export const messageSchema = z.object({
+  id: z.uuid(),
+  conversationId: z.uuid(),
+  seq: z.int().positive(),
+  senderId: z.uuid(),
+  body: z.string().nullable(),
+  createdAt: isoTimestamp,
+  editedAt: isoTimestamp.nullable(),
+  deletedAt: isoTimestamp.nullable(),
+});
+export type Message = z.infer<typeof messageSchema>;
 
 /** One line of "my conversations". */
 export interface ConversationSummary {
@@ -51,15 +60,16 @@ export interface HistoryPage {
 }
 
 /** How far one member has read a conversation. */
-export interface ReadReceipt {
-  userId: string;
+export const readReceiptSchema = z.object({
+  userId: z.uuid(),
   /** Sequence of the last message read; 0 while nothing has been read. */
-  lastReadSeq: number;
+  lastReadSeq: z.int().min(0),
   /** The message at lastReadSeq; null while nothing has been read. */
-  lastReadMessageId: string | null;
+  lastReadMessageId: z.uuid().nullable(),
   /** When the receipt last moved; null while nothing has been read. */
-  readAt: string | null;
-}
+  readAt: isoTimestamp.nullable(),
+});
+export type ReadReceipt = z.infer<typeof readReceiptSchema>;
 
 /** Unread messages of one of my conversations. */
 export interface UnreadCount {

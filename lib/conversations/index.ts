@@ -13,7 +13,9 @@ export {
   type Membership,
   type Message,
   memberRoles,
+  messageSchema,
   type ReadReceipt,
+  readReceiptSchema,
   type UnreadCount,
 } from './conversation.types.js';
 export {

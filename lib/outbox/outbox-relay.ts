@@ -1,8 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
-import type { OutboxConsumer, OutboxEvent, OutboxEventType } from './outbox.types.js';
+import { newOutboxEventSchema, type OutboxConsumer, type OutboxEvent } from './outbox.types.js';
 
 /** The channel the outbox trigger notifies at each commit that wrote rows (migration 0007). */
 export const OUTBOX_CHANNEL = 'quad_outbox';
@@ -24,17 +25,21 @@ interface Position {
   id: string;
 }
 
+/** A row as read: nothing about its content is trusted until newOutboxEventSchema says so. */
 interface OutboxRow {
   id: string;
-  type: OutboxEventType;
+  type: string;
   conversation_id: string;
-  payload: Record<string, unknown>;
+  payload: unknown;
   occurred_at: Date;
   txid: string;
   age_ms: number;
 }
 
 const START: Position = { txid: '0', id: '0' };
+
+/** The bound of outbox.dead_letter_reason (migrations/0009). */
+const DEAD_LETTER_REASON_MAX_CHARS = 500;
 
 /** A sleep that a notification (or stop) cuts short. */
 class Wakeup {
@@ -84,6 +89,11 @@ function retryDelay(attempt: number): number {
  * when the worker stops between a successful hand-over and its position update: consumers are
  * idempotent.
  *
+ * Every row is validated against its type's schema (outbox.types.ts) before any consumer sees
+ * it. One that fails is dead-lettered (marked in outbox.dead_lettered_at, logged, counted in
+ * outbox_rows_dead_lettered_total) and passed: never cast, never handed over, and never retried,
+ * so a malformed row cannot stop the rows behind it.
+ *
  * Woken by NOTIFY at each commit that wrote rows, with a poll as the fallback. With several
  * worker instances each consumer runs in one of them at a time: a session advisory lock per
  * consumer, held on the listening connection, so a crashed worker's consumers move to another
@@ -102,6 +112,7 @@ export class OutboxRelay {
   readonly #relayed: Counter<'consumer'>;
   readonly #failures: Counter<'consumer'>;
   readonly #reads: Counter<'consumer'>;
+  readonly #deadLettered: Counter<'type'>;
   #listener: PoolClient | undefined;
   #loops: Array<Promise<void>> = [];
   #stopped = false;
@@ -133,6 +144,12 @@ export class OutboxRelay {
       name: 'outbox_relay_reads_total',
       help: 'Batches read from the outbox per consumer, empty ones included (the relay is alive)',
       labelNames: ['consumer'],
+      registers: [options.registry],
+    });
+    this.#deadLettered = new Counter({
+      name: 'outbox_rows_dead_lettered_total',
+      help: 'Outbox rows whose content failed their type schema: marked dead, handed to no consumer (quad jobs dead --queue outbox)',
+      labelNames: ['type'],
       registers: [options.registry],
     });
     const relay = this;
@@ -185,7 +202,7 @@ export class OutboxRelay {
     const lags = new Map<string, number>();
     const unpublished = await this.#postgres.query<{ age: number | null }>(
       `SELECT extract(epoch FROM now() - occurred_at)::float8 AS age FROM outbox
-       WHERE published_at IS NULL ORDER BY id LIMIT 1`,
+       WHERE published_at IS NULL AND dead_lettered_at IS NULL ORDER BY id LIMIT 1`,
     );
     lags.set('fast-path', Math.max(0, unpublished.rows[0]?.age ?? 0));
     for (const consumer of this.#consumers) {
@@ -333,7 +350,13 @@ export class OutboxRelay {
     const ready = young === -1 ? found.rows : found.rows.slice(0, young);
     const waiting = found.rows[ready.length];
     if (ready.length > 0) {
-      await consumer.handle(ready.map(toEvent));
+      const events: OutboxEvent[] = [];
+      for (const row of ready) {
+        const event = toEvent(row);
+        if (event.success) events.push(event.data);
+        else await this.#deadLetter(consumer, row, event.error);
+      }
+      if (events.length > 0) await consumer.handle(events);
       const last = ready[ready.length - 1] as OutboxRow;
       const next = { txid: last.txid, id: last.id };
       await this.#postgres.query(
@@ -344,19 +367,43 @@ export class OutboxRelay {
         [consumer.name, next.txid, next.id],
       );
       this.#positions.set(consumer.name, next);
-      this.#relayed.inc({ consumer: consumer.name }, ready.length);
+      this.#relayed.inc({ consumer: consumer.name }, events.length);
     }
     if (waiting) return { kind: 'settling', waitMs: Math.max(1, settleMs - waiting.age_ms) };
     return found.rows.length === this.#batchSize ? { kind: 'full' } : { kind: 'idle' };
   }
+
+  /**
+   * Marks a row that failed its schema, once whichever consumer meets it first (the others
+   * find it marked). A failure to mark rejects, so the batch is retried like any other.
+   */
+  async #deadLetter(consumer: OutboxConsumer, row: OutboxRow, error: z.ZodError) {
+    const reason = z.prettifyError(error).slice(0, DEAD_LETTER_REASON_MAX_CHARS);
+    const marked = await this.#postgres.query(
+      `UPDATE outbox SET dead_lettered_at = now(), dead_letter_reason = $2
+       WHERE id = $1 AND dead_lettered_at IS NULL`,
+      [row.id, reason],
+    );
+    if ((marked.rowCount ?? 0) === 0) return;
+    this.#deadLettered.inc({ type: row.type });
+    this.#logger.error(
+      { outboxId: row.id, type: row.type, consumer: consumer.name, reason },
+      'malformed outbox row dead-lettered; no consumer receives it',
+    );
+  }
 }
 
-function toEvent(row: OutboxRow): OutboxEvent {
-  return {
-    id: row.id,
+function toEvent(
+  row: OutboxRow,
+): { success: true; data: OutboxEvent } | { success: false; error: z.ZodError } {
+  const event = newOutboxEventSchema.safeParse({
     type: row.type,
     conversationId: row.conversation_id,
     payload: row.payload,
-    occurredAt: row.occurred_at.toISOString(),
+  });
+  if (!event.success) return event;
+  return {
+    success: true as const,
+    data: { ...event.data, id: row.id, occurredAt: row.occurred_at.toISOString() },
   };
 }

@@ -1,10 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import { type Queryable, returnedRow } from '../postgres/transaction.js';
-import type { OutboxEvent } from './outbox.types.js';
-
-/** An outbox row before it is written: the database assigns id, occurredAt and the txid. */
-export type NewOutboxEvent = Omit<OutboxEvent, 'id' | 'occurredAt'>;
+import { type NewOutboxEvent, newOutboxEventSchema } from './outbox.types.js';
 
 /**
  * Writes outbox rows inside the domain services' transactions (migrations/0007 explains the
@@ -22,11 +19,15 @@ export class OutboxWriter {
   }
 
   /** Inside the write's transaction (`tx`): the row commits or rolls back with it. The
-   *  statement trigger wakes the relay at commit (LISTEN quad_outbox). Returns the row's id. */
+   *  statement trigger wakes the relay at commit (LISTEN quad_outbox). Returns the row's id.
+   *  The event is checked against the schema the relay reads it with: a value that satisfies
+   *  the type but not the schema (a malformed id, a timestamp not in ISO form) fails the write
+   *  here, loudly, rather than committing a row the relay could only dead-letter. */
   async append(tx: Queryable, event: NewOutboxEvent): Promise<string> {
+    const checked = newOutboxEventSchema.parse(event);
     const inserted = await tx.query<{ id: string }>(
       'INSERT INTO outbox (type, conversation_id, payload) VALUES ($1, $2, $3) RETURNING id',
-      [event.type, event.conversationId, JSON.stringify(event.payload)],
+      [checked.type, checked.conversationId, JSON.stringify(checked.payload)],
     );
     return returnedRow(inserted).id;
   }

@@ -9,48 +9,81 @@
  *
  * Consumers must be idempotent: a row can be handed over more than once (a worker killed
  * mid-batch runs it again). Real-time clients deduplicate by the ids events carry.
+ *
+ * Every row's content has one schema per type (below): the writer's input, and what the relay
+ * checks before handing a row over. A row that fails it is dead-lettered, never handed over.
  */
 
-import type { Message, ReadReceipt } from '../conversations/conversation.types.js';
+import { z } from 'zod';
+import { messageSchema, readReceiptSchema } from '../conversations/conversation.types.js';
 
-/** What happened, named as integrations see it in webhook payloads. */
-export type OutboxEventType =
-  | 'message.created'
-  | 'message.updated'
-  | 'message.deleted'
-  | 'receipt.advanced'
-  | 'member.added'
-  | 'member.removed';
-
-export interface OutboxEvent {
-  /** bigserial as a decimal string: increases with insertion order. */
-  id: string;
-  type: OutboxEventType;
-  /** The conversation concerned (every current type has one). */
-  conversationId: string;
-  /** The event's data as committed (a message, a receipt, member ids...). JSON. */
-  payload: Record<string, unknown>;
-  /** ISO 8601, the commit's transaction time. */
-  occurredAt: string;
-}
+const messageChange = z.object({
+  /** The message as committed by that change. */
+  message: messageSchema,
+  /** Who sent, edited or deleted it. */
+  actorId: z.uuid(),
+});
+const membersChange = z.object({
+  /** A new conversation is one member.added naming every member, its creator first. */
+  userIds: z.array(z.uuid()).min(1),
+  /** Who added or removed them; a member who left is their own actor. */
+  actorId: z.uuid(),
+});
 
 /**
- * The payload each type carries, as the services write it (lib/conversations): messages and
- * receipts in their API shape (conversation.types.ts), serialized to JSON.
- *   message.created | message.updated | message.deleted: { message: Message; actorId }
- *     (the message as committed by that change; actorId sent, edited or deleted it)
- *   receipt.advanced: { receipt: ReadReceipt } (receipt.userId is the reader)
- *   member.added | member.removed: { userIds: string[]; actorId } (a new conversation is one
- *     member.added naming every member, its creator first; a member who left is its actor)
+ * The payload of each event type, one schema per type: what the services write
+ * (OutboxWriter.append takes exactly this), what the relay validates every row against before
+ * any consumer sees it, and what integrations receive under `data` (beside conversationId).
+ * Messages and receipts are in their API shape (lib/conversations/conversation.types.ts).
+ * Objects are not strict: a row written by a newer version with an extra field is still read.
  */
-export interface OutboxPayloads {
-  'message.created': { message: Message; actorId: string };
-  'message.updated': { message: Message; actorId: string };
-  'message.deleted': { message: Message; actorId: string };
-  'receipt.advanced': { receipt: ReadReceipt };
-  'member.added': { userIds: string[]; actorId: string };
-  'member.removed': { userIds: string[]; actorId: string };
-}
+export const outboxPayloadSchemas = {
+  'message.created': messageChange,
+  'message.updated': messageChange,
+  'message.deleted': messageChange,
+  /** receipt.userId is the reader. */
+  'receipt.advanced': z.object({ receipt: readReceiptSchema }),
+  'member.added': membersChange,
+  'member.removed': membersChange,
+} as const;
+
+/** What happened, named as integrations see it in webhook payloads. */
+export type OutboxEventType = keyof typeof outboxPayloadSchemas;
+
+export type OutboxPayloads = {
+  [T in OutboxEventType]: z.infer<(typeof outboxPayloadSchemas)[T]>;
+};
+
+const outboxEventOf = <T extends OutboxEventType>(type: T) =>
+  z.object({
+    type: z.literal(type),
+    /** The conversation concerned (every current type has one). */
+    conversationId: z.uuid(),
+    payload: outboxPayloadSchemas[type],
+  });
+
+/** An outbox row's content, whatever its type: the writer's input and the relay's check. */
+export const newOutboxEventSchema = z.discriminatedUnion('type', [
+  outboxEventOf('message.created'),
+  outboxEventOf('message.updated'),
+  outboxEventOf('message.deleted'),
+  outboxEventOf('receipt.advanced'),
+  outboxEventOf('member.added'),
+  outboxEventOf('member.removed'),
+]);
+
+/** An outbox row before it is written: the database assigns id, occurredAt and the txid.
+ *  Narrowed by `type`, so a producer cannot pair a type with another type's payload. */
+export type NewOutboxEvent = z.input<typeof newOutboxEventSchema>;
+
+/** A committed outbox row whose content passed newOutboxEventSchema (the relay checks every
+ *  row; one that fails is dead-lettered, never handed over). Narrowed by `type`. */
+export type OutboxEvent = z.output<typeof newOutboxEventSchema> & {
+  /** bigserial as a decimal string: increases with insertion order. */
+  id: string;
+  /** ISO 8601, the commit's transaction time. */
+  occurredAt: string;
+};
 
 /** Something the relay hands every outbox row to, in id order, in batches. */
 export interface OutboxConsumer {

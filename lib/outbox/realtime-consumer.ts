@@ -1,12 +1,9 @@
 import type { Pool } from 'pg';
 import type {
   ConversationService,
-  Message,
   MessageService,
-  ReadReceipt,
   ReadReceiptService,
 } from '../conversations/index.js';
-import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import type { OutboxConsumer, OutboxEvent } from './outbox.types.js';
 
@@ -24,14 +21,6 @@ const messageKinds = {
   'message.deleted': 'deleted',
 } as const;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
-}
-
 /**
  * Built-in outbox consumer `realtime`: for each row whose fast path did not publish (Redis was
  * down when it committed, or the writer died in between), re-does that fast path through the
@@ -46,40 +35,36 @@ export function realtimeConsumer(deps: {
   messages: MessageService;
   receipts: ReadReceiptService;
   conversations: ConversationService;
-  logger: Logger;
 }): OutboxConsumer {
-  const { postgres, messages, receipts, conversations, logger } = deps;
+  const { postgres, messages, receipts, conversations } = deps;
 
-  /** Resolves whether the event was published; undefined for a row it cannot read (logged,
-   *  then left: retrying a malformed row would stop the consumer for good). */
-  async function replay(event: OutboxEvent): Promise<boolean | undefined> {
-    const { payload, conversationId } = event;
+  /** Resolves whether the event was published. The relay validated the event against its
+   *  type's schema, so every payload here is exactly what its writer committed. */
+  async function replay(event: OutboxEvent): Promise<boolean> {
     switch (event.type) {
       case 'message.created':
       case 'message.updated':
-      case 'message.deleted': {
-        if (!isRecord(payload.message) || typeof payload.actorId !== 'string') return undefined;
+      case 'message.deleted':
         return messages.afterCommit(
           {
             kind: messageKinds[event.type],
-            message: payload.message as unknown as Message,
-            actorId: payload.actorId,
+            message: event.payload.message,
+            actorId: event.payload.actorId,
           },
           true,
         );
-      }
       case 'receipt.advanced':
-        if (!isRecord(payload.receipt)) return undefined;
-        return receipts.afterCommit(conversationId, payload.receipt as unknown as ReadReceipt);
+        return receipts.afterCommit(event.conversationId, event.payload.receipt);
       case 'member.added':
-      case 'member.removed': {
-        if (!isStringArray(payload.userIds)) return undefined;
-        const added = event.type === 'member.added' ? payload.userIds : [];
-        const removed = event.type === 'member.removed' ? payload.userIds : [];
-        return conversations.afterMembersChanged(conversationId, { added, removed });
-      }
-      default:
-        return undefined;
+        return conversations.afterMembersChanged(event.conversationId, {
+          added: event.payload.userIds,
+          removed: [],
+        });
+      case 'member.removed':
+        return conversations.afterMembersChanged(event.conversationId, {
+          added: [],
+          removed: event.payload.userIds,
+        });
     }
   }
 
@@ -94,12 +79,7 @@ export function realtimeConsumer(deps: {
       const unpublished = new Set(pending.rows.map((row) => row.id));
       for (const event of events) {
         if (!unpublished.has(event.id)) continue;
-        const published = await replay(event);
-        if (published === undefined) {
-          logger.error({ outboxId: event.id, type: event.type }, 'unreadable outbox row skipped');
-          continue;
-        }
-        if (!published) throw new RealtimeReplayError(event.id);
+        if (!(await replay(event))) throw new RealtimeReplayError(event.id);
         await postgres.query(
           'UPDATE outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL',
           [event.id],

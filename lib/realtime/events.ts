@@ -1,4 +1,5 @@
-import type { Message, ReadReceipt } from '../conversations/index.js';
+import { z } from 'zod';
+import { messageSchema, readReceiptSchema } from '../conversations/conversation.types.js';
 
 /**
  * The real-time contract between Quad's services and its clients: the rooms sockets are put in
@@ -20,36 +21,51 @@ export const userRoom = (userId: string) => `user:${userId}`;
 /** The connections opened with one login session, to disconnect them when it is revoked. */
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
-interface Stamped {
-  emittedAt: number;
-}
-
-export interface ServerEvents {
-  /** A new message (to the conversation's room). */
-  'message:new': (event: Stamped & { message: Message }) => void;
-  /** An edit or a delete (body null): replaces the message with the same id. */
-  'message:updated': (event: Stamped & { message: Message }) => void;
-  /** A member's receipt moved (to the conversation's room). */
-  'receipt:updated': (event: Stamped & { conversationId: string; receipt: ReadReceipt }) => void;
-  /** The user's unread count of one conversation changed (to that user's devices). */
-  'unread:updated': (event: Stamped & { conversationId: string; unreadCount: number }) => void;
-  /** Members were added or removed (to the room, and to the added and removed users). */
-  'conversation:members': (
-    event: Stamped & { conversationId: string; added: string[]; removed: string[] },
-  ) => void;
-  /** A user came online or went offline (to the rooms of their conversations). */
-  'presence:changed': (
-    event: Stamped & { userId: string; online: boolean; lastSeenAt: string | null },
-  ) => void;
-  /** Who is viewing a conversation changed (to its room). */
-  'room:viewers': (event: Stamped & { conversationId: string; userIds: string[] }) => void;
-  /** Someone started or stopped typing (to the conversation's room). */
-  typing: (event: Stamped & { conversationId: string; userId: string; typing: boolean }) => void;
-  /** Sent just before the server disconnects a socket, saying why (revoked session, abuse). */
-  'quad:disconnecting': (event: Stamped & { code: DisconnectCode; detail: string }) => void;
-}
-
-export type ServerEventName = keyof ServerEvents;
+/** Stamped by the publisher: ms since the epoch on its clock. */
+const stamped = z.object({ emittedAt: z.number() });
 
 /** Stable reasons for a server-side disconnect (the client shows or acts on them). */
-export type DisconnectCode = 'session_revoked' | 'rate_limited' | 'server_shutdown';
+export const disconnectCodes = ['session_revoked', 'rate_limited', 'server_shutdown'] as const;
+export type DisconnectCode = (typeof disconnectCodes)[number];
+
+/**
+ * One schema per server event, built on the same message and receipt schemas as the outbox
+ * payloads (lib/outbox/outbox.types.ts): what a relayed outbox row carries is exactly what the
+ * live event sends. ServerEvents is inferred from these; a client (or a test) may validate what
+ * it receives with them.
+ */
+export const serverEventSchemas = {
+  /** A new message (to the conversation's room). */
+  'message:new': stamped.extend({ message: messageSchema }),
+  /** An edit or a delete (body null): replaces the message with the same id. */
+  'message:updated': stamped.extend({ message: messageSchema }),
+  /** A member's receipt moved (to the conversation's room). */
+  'receipt:updated': stamped.extend({ conversationId: z.uuid(), receipt: readReceiptSchema }),
+  /** The user's unread count of one conversation changed (to that user's devices). */
+  'unread:updated': stamped.extend({ conversationId: z.uuid(), unreadCount: z.int().min(0) }),
+  /** Members were added or removed (to the room, and to the added and removed users). */
+  'conversation:members': stamped.extend({
+    conversationId: z.uuid(),
+    added: z.array(z.uuid()),
+    removed: z.array(z.uuid()),
+  }),
+  /** A user came online or went offline (to the rooms of their conversations). */
+  'presence:changed': stamped.extend({
+    userId: z.uuid(),
+    online: z.boolean(),
+    lastSeenAt: z.iso.datetime().nullable(),
+  }),
+  /** Who is viewing a conversation changed (to its room). */
+  'room:viewers': stamped.extend({ conversationId: z.uuid(), userIds: z.array(z.uuid()) }),
+  /** Someone started or stopped typing (to the conversation's room). */
+  typing: stamped.extend({ conversationId: z.uuid(), userId: z.uuid(), typing: z.boolean() }),
+  /** Sent just before the server disconnects a socket, saying why (revoked session, abuse). */
+  'quad:disconnecting': stamped.extend({ code: z.enum(disconnectCodes), detail: z.string() }),
+} as const;
+
+export type ServerEventName = keyof typeof serverEventSchemas;
+
+/** What the server sends, as Socket.IO's typed server and emitter take it. */
+export type ServerEvents = {
+  [E in ServerEventName]: (event: z.infer<(typeof serverEventSchemas)[E]>) => void;
+};

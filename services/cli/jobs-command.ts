@@ -2,6 +2,13 @@ import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { loadOrExit, loadServiceConfig } from '../../lib/config/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
+import {
+  type OutboxDeadLetter,
+  OutboxDeadLetters,
+  OutboxRowNotDeadError,
+  OutboxRowStillMalformedError,
+} from '../../lib/outbox/outbox-dead-letters.js';
+import { OutboxWriter } from '../../lib/outbox/outbox-writer.js';
 import { createPostgresPool } from '../../lib/postgres/postgres-pool.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import {
@@ -15,12 +22,19 @@ import {
 
 export const jobsUsage = `  jobs dead [--queue NAME] [--limit N]
              list dead-lettered jobs, most recent first: webhook deliveries (the default
-             queue, webhooks) or the failed jobs of another BullMQ queue (maintenance, delivery)
+             queue, webhooks), outbox rows that failed their schema (--queue outbox), or the
+             failed jobs of another BullMQ queue (maintenance, delivery)
   jobs retry ID [--queue NAME]
-             run a dead-lettered job again (a webhook delivery gets a fresh budget of attempts)
+             run a dead-lettered job again (a webhook delivery gets a fresh budget of attempts;
+             an outbox row, once repaired by hand, is written again as a new row)
   jobs drop ID [--queue NAME]
              forget a dead-lettered job for good
              The jobs commands read the worker's environment (REDIS_*, DATABASE_URL, ...).`;
+
+/** Not a BullMQ queue: the outbox's dead letters live in PostgreSQL (lib/outbox). */
+const OUTBOX_DEAD_LETTERS = 'outbox';
+
+const OUTBOX_ID = /^\d{1,19}$/;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -39,10 +53,16 @@ const deliveryLine = (d: WebhookDelivery) =>
     d.lastError ?? '',
   ].join('\t');
 
+const outboxLine = (row: OutboxDeadLetter) =>
+  [row.id, row.type, `conversation=${row.conversationId}`, row.deadLetteredAt, row.reason]
+    .join('\t')
+    .replaceAll('\n', ' ');
+
 /**
  * `quad jobs dead|retry|drop`: the dead letters of every queue in one place. Webhook
  * deliveries are dead-lettered in PostgreSQL (webhook_deliveries.status = 'dead', what the admin
- * API shows); other queues keep their failed jobs in BullMQ.
+ * API shows), and so are outbox rows (outbox.dead_lettered_at); other queues keep their failed
+ * jobs in BullMQ.
  */
 export async function jobsCommand(args: string[], usage: string): Promise<Outcome> {
   let parsed: ReturnType<typeof parse>;
@@ -83,6 +103,34 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
   });
   queue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
   try {
+    if (queueName === OUTBOX_DEAD_LETTERS) {
+      if (wantsId && !OUTBOX_ID.test(String(id))) {
+        return { ok: false, message: `${id} is not an outbox row id (a number)`, status: 64 };
+      }
+      const deadLetters = new OutboxDeadLetters({
+        postgres,
+        writer: new OutboxWriter({ postgres, logger }),
+      });
+      try {
+        if (action === 'dead') {
+          return { ok: true, output: (await deadLetters.list(limit)).map(outboxLine).join('\n') };
+        }
+        if (action === 'retry') {
+          const appended = await deadLetters.retry(String(id));
+          return { ok: true, output: `outbox row ${id} written again as row ${appended}` };
+        }
+        await deadLetters.drop(String(id));
+        return { ok: true, output: `outbox row ${id} dropped` };
+      } catch (error) {
+        if (
+          error instanceof OutboxRowNotDeadError ||
+          error instanceof OutboxRowStillMalformedError
+        ) {
+          return { ok: false, message: error.message, status: 1 };
+        }
+        throw error;
+      }
+    }
     if (queueName === WEBHOOK_QUEUE) {
       if (wantsId && !UUID.test(String(id))) {
         return { ok: false, message: `${id} is not a delivery id (a UUID)`, status: 64 };

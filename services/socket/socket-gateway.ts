@@ -35,6 +35,16 @@ export interface SocketGatewayDependencies {
 
 export type QuadServer = Server<Record<string, never>, ServerEvents>;
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A broadcast packet's data: [event name, first argument, ...]; empty when it has none. */
+function broadcastData(packet: unknown): unknown[] {
+  const data = isRecord(packet) ? packet.data : undefined;
+  return Array.isArray(data) ? data : [];
+}
+
 /**
  * Measures what this instance writes to its sockets: one count per broadcast (not per
  * recipient) and, from the `emittedAt` every Quad event carries, how long the event took from
@@ -49,22 +59,25 @@ function instrumentedAdapter(
   // A function, not an arrow: Socket.IO calls the adapter factory with `new`.
   return function instrumented(namespace) {
     const adapter = base(namespace);
-    // _encode is internal to socket.io-adapter (TypeScript-private), hence the narrow cast.
-    const internals = adapter as unknown as {
-      _encode(packet: { data?: unknown[] }, options: unknown): unknown;
-    };
-    const encode = internals._encode.bind(adapter);
-    internals._encode = (packet, options) => {
-      const [event, payload] = (packet.data ?? []) as [unknown, { emittedAt?: unknown }?];
+    // _encode is internal to socket.io-adapter (TypeScript-private): reached through Reflect
+    // and checked at run time instead of cast, so an upgrade that drops it fails here, at
+    // start-up, rather than silently leaving the metrics at zero.
+    const encode: unknown = Reflect.get(adapter, '_encode');
+    if (typeof encode !== 'function') {
+      throw new Error('socket.io-adapter has no _encode: the broadcast metrics need a new hook');
+    }
+    Reflect.set(adapter, '_encode', (packet: unknown, options: unknown): unknown => {
+      const [event, payload] = broadcastData(packet);
       if (typeof event === 'string') {
         metrics.eventsSent.inc({ event });
-        if (typeof payload?.emittedAt === 'number') {
-          const seconds = Math.max(0, (Date.now() - payload.emittedAt) / 1000);
+        const emittedAt = isRecord(payload) ? payload.emittedAt : undefined;
+        if (typeof emittedAt === 'number') {
+          const seconds = Math.max(0, (Date.now() - emittedAt) / 1000);
           metrics.deliverySeconds.observe({ event }, seconds);
         }
       }
-      return encode(packet, options);
-    };
+      return Reflect.apply(encode, adapter, [packet, options]);
+    });
     return adapter;
   };
 }

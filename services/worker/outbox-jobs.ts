@@ -88,7 +88,6 @@ export function startOutboxJobs(deps: {
         messages: domain.messaging.messages,
         receipts: domain.messaging.receipts,
         conversations: domain.messaging.conversations,
-        logger,
       }),
       deliveryConsumer(deliveryQueue),
       ...deps.consumers,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -6,15 +7,23 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
+import type { OutboxConsumer, OutboxEvent } from '../../lib/outbox/outbox.types.js';
 import { OutboxRelay } from '../../lib/outbox/outbox-relay.js';
 import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { serverEventSchemas } from '../../lib/realtime/events.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
-import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
+import {
+  collectOutput,
+  type QuadService,
+  type ServiceProcess,
+  spawnEntrypoint,
+  startService,
+} from '../harness/service-process.js';
 import { connectSocket, record, request } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -26,6 +35,8 @@ import { waitFor } from '../harness/wait-for.js';
 //    worker's relay delivers every one of them to every online member and fixes the caches.
 //  - The worker SIGKILLed while delivery jobs run: after a restart the interrupted jobs run
 //    again, and each message is counted exactly once in the notifications.
+//  - A malformed row written by hand: the worker dead-letters it, keeps delivering the rows
+//    after it, and `quad jobs dead|retry|drop --queue outbox` lists, rewrites and drops it.
 
 interface Person {
   id: string;
@@ -152,6 +163,8 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
         async () => sent.every((id) => events.some((event) => event.message.id === id)),
         30_000,
       );
+      // What the relay re-published is the live event's shape exactly.
+      for (const event of events) serverEventSchemas['message:new'].parse(event);
       // Clients keep messages by id: the set they hold is exactly what was sent.
       assert.deepEqual(new Set(events.map((event) => event.message.id)), new Set(sent), name);
     }
@@ -255,7 +268,123 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     );
     await queue.close();
   });
+
+  it('the worker dead-letters a malformed row, delivers the rows after it, and quad jobs manages it', async () => {
+    const quad = async (...args: string[]) => {
+      const child = spawnEntrypoint(
+        'services/cli/main.ts',
+        { NODE_ENV: 'test', LOG_LEVEL: 'warn', ...environment('worker') },
+        ['jobs', ...args, '--queue', 'outbox'],
+      );
+      const { output, exited } = collectOutput(child);
+      return { status: await exited, output: output() };
+    };
+    const deadLettered = () =>
+      scrapeMetric(worker.baseUrl, 'outbox_rows_dead_lettered_total', { type: 'message.created' });
+    const deadBefore = await deadLettered();
+
+    const malformed = await insertMalformed(sql);
+    // Two members who never connect: the delivery consumer, behind the malformed row in the
+    // relay's order, must still reach them.
+    const groupId = await createGroup('Chess club', ['dan', 'eve']);
+    const messageId = await send('ann', groupId, 'Tournament on Friday');
+    await waitFor('the message after the malformed row delivered to dan', async () => {
+      const found = await sql.query<{ unread_count: number }>(
+        'SELECT unread_count FROM notifications WHERE conversation_id = $1 AND user_id = $2',
+        [groupId, people.dan.id],
+      );
+      return found.rows[0]?.unread_count === 1;
+    });
+    await waitFor(
+      'the malformed row counted',
+      async () => (await deadLettered()) === deadBefore + 1,
+    );
+    assert.ok(
+      worker.logs.some(
+        (line) =>
+          line.msg === 'malformed outbox row dead-lettered; no consumer receives it' &&
+          line.outboxId === malformed,
+      ),
+      'the worker logged the dead letter',
+    );
+    assert.equal((await fetch(`${worker.baseUrl}/healthz`)).status, 200, 'the worker still runs');
+
+    const listed = await quad('dead');
+    assert.equal(listed.status, 0, listed.output);
+    const line = listed.output.split('\n').find((l) => l.startsWith(`${malformed}\t`));
+    assert.ok(line, listed.output);
+    assert.match(line, /\tmessage\.created\tconversation=.*payload\.message/);
+
+    const refused = await quad('retry', malformed);
+    assert.equal(refused.status, 1, refused.output);
+    assert.match(refused.output, /still fails its schema/);
+
+    // Repaired by hand (here: given the sent message's own payload), it is written again and
+    // the relay's consumers take it like any new row.
+    await sql.query(
+      `UPDATE outbox AS dead SET conversation_id = sent.conversation_id, payload = sent.payload
+       FROM outbox AS sent
+       WHERE dead.id = $1 AND sent.type = 'message.created'
+         AND sent.payload -> 'message' ->> 'id' = $2`,
+      [malformed, messageId],
+    );
+    const retried = await quad('retry', malformed);
+    assert.equal(retried.status, 0, retried.output);
+    const rewritten = /written again as row (\d+)/.exec(retried.output)?.[1];
+    assert.ok(rewritten, retried.output);
+    await waitFor('the rewritten row replayed by the realtime consumer', async () => {
+      const found = await sql.query<{ published: boolean }>(
+        'SELECT published_at IS NOT NULL AS published FROM outbox WHERE id = $1',
+        [rewritten],
+      );
+      return found.rows[0]?.published === true;
+    });
+    assert.equal((await quad('drop', malformed)).status, 1, 'the retried row is gone');
+
+    const another = await insertMalformed(sql);
+    await waitFor(
+      'the second malformed row counted',
+      async () => (await deadLettered()) === deadBefore + 2,
+    );
+    const dropped = await quad('drop', another);
+    assert.equal(dropped.status, 0, dropped.output);
+    const left = await sql.query('SELECT 1 FROM outbox WHERE id = $1', [another]);
+    assert.equal(left.rowCount, 0);
+  });
 });
+
+/** Inserts a well-formed message.created row directly, as a writer would; returns its id. */
+async function insertMessageCreated(db: pg.Pool | pg.PoolClient): Promise<string> {
+  const conversationId = randomUUID();
+  const senderId = randomUUID();
+  const message = {
+    id: randomUUID(),
+    conversationId,
+    seq: 1,
+    senderId,
+    body: 'Homework is on page 12',
+    createdAt: new Date().toISOString(),
+    editedAt: null,
+    deletedAt: null,
+  };
+  const inserted = await db.query<{ id: string }>(
+    `INSERT INTO outbox (type, conversation_id, payload)
+     VALUES ('message.created', $1, $2) RETURNING id::text`,
+    [conversationId, JSON.stringify({ message, actorId: senderId })],
+  );
+  return inserted.rows[0]?.id ?? '';
+}
+
+/** Inserts a message.created row whose payload no writer could produce (the message has no
+ *  sender, its seq is text): what a hand-written row or a buggy old version leaves behind. */
+async function insertMalformed(db: pg.Pool | pg.PoolClient): Promise<string> {
+  const inserted = await db.query<{ id: string }>(
+    `INSERT INTO outbox (type, conversation_id, payload)
+     VALUES ('message.created', gen_random_uuid(), '{"message": {"id": 42, "seq": "one"}}')
+     RETURNING id::text`,
+  );
+  return inserted.rows[0]?.id ?? '';
+}
 
 // The gap problem (migrations/0007_outbox_notifications.sql), against the relay itself: a row
 // whose transaction commits after a later row's must still be handed over, and first.
@@ -293,13 +422,7 @@ describe('outbox relay: a row committed late is never skipped', () => {
       pollIntervalMs: 20,
     });
     relay.start();
-    const insert = async (db: pg.Pool | pg.PoolClient) =>
-      (
-        await db.query<{ id: string }>(
-          `INSERT INTO outbox (type, conversation_id, payload)
-           VALUES ('message.created', gen_random_uuid(), '{}') RETURNING id::text`,
-        )
-      ).rows[0]?.id ?? '';
+    const insert = (db: pg.Pool | pg.PoolClient) => insertMessageCreated(db);
     const reads = async () => {
       const metric = await registry.getSingleMetric('outbox_relay_reads_total')?.get();
       return metric?.values.reduce((sum, value) => sum + value.value, 0) ?? 0;
@@ -340,6 +463,91 @@ describe('outbox relay: a row committed late is never skipped', () => {
     assert.deepEqual(
       kept.rows.map((row) => row.id),
       [third, fourth],
+    );
+  });
+});
+
+// A row no consumer can read (hand-written, or left by a buggy version) against the relay
+// itself: it is dead-lettered once, handed to no consumer, and the rows after it still flow.
+describe('outbox relay: a malformed row is dead-lettered, the rows after it delivered', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pool: pg.Pool;
+  let relay: OutboxRelay | undefined;
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    pool = new pg.Pool({ connectionString: database.url });
+  });
+  after(async () => {
+    await relay?.stop();
+    await pool?.end();
+    await database?.drop();
+  });
+
+  it('marks, logs and counts the malformed row and hands every consumer the others', async () => {
+    const registry = new Registry();
+    const handed = { first: [] as OutboxEvent[], second: [] as OutboxEvent[] };
+    const recorder = (name: keyof typeof handed): OutboxConsumer => ({
+      name,
+      async handle(events) {
+        handed[name].push(...events);
+      },
+    });
+    relay = new OutboxRelay({
+      postgres: pool,
+      consumers: [recorder('first'), recorder('second')],
+      logger: createLogger('test', 'silent'),
+      registry,
+      pollIntervalMs: 20,
+    });
+    relay.start();
+
+    const before = await insertMessageCreated(pool);
+    const malformed = await insertMalformed(pool);
+    const after = await insertMessageCreated(pool);
+    await waitFor('both consumers passed every row', async () => {
+      const positions = await pool.query<{ last_id: string }>(
+        'SELECT last_id::text FROM outbox_consumers ORDER BY name',
+      );
+      return positions.rows.length === 2 && positions.rows.every((row) => row.last_id === after);
+    });
+
+    for (const name of ['first', 'second'] as const) {
+      assert.deepEqual(
+        handed[name].map((event) => event.id),
+        [before, after],
+        `${name} got the well-formed rows only`,
+      );
+      // What consumers receive is typed and whole: no cast needed to read the message.
+      assert.ok(handed[name].every((event) => event.type === 'message.created'));
+    }
+    const dead = await pool.query<{ id: string; reason: string | null }>(
+      `SELECT id::text, dead_letter_reason AS reason FROM outbox
+       WHERE dead_lettered_at IS NOT NULL`,
+    );
+    assert.deepEqual(
+      dead.rows.map((row) => row.id),
+      [malformed],
+    );
+    assert.match(dead.rows[0]?.reason ?? '', /payload\.message\.seq/);
+    const counted = await registry.getSingleMetric('outbox_rows_dead_lettered_total')?.get();
+    assert.deepEqual(
+      counted?.values.map(({ labels, value }) => ({ labels, value })),
+      [{ labels: { type: 'message.created' }, value: 1 }],
+      'counted once, though two consumers met it',
+    );
+    // A dead row is not waiting for the fast path: once the others are published, the lag
+    // says nothing is behind.
+    await pool.query('UPDATE outbox SET published_at = now() WHERE dead_lettered_at IS NULL');
+    const lags = await relay.lagSeconds();
+    assert.equal(lags.get('fast-path'), 0);
+    assert.ok(relay.healthy, 'the relay still runs');
+
+    // And it keeps running: a row written now is handed over too.
+    const later = await insertMessageCreated(pool);
+    await waitFor('the next row handed over', async () =>
+      handed.second.some((event) => event.id === later),
     );
   });
 });

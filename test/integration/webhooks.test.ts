@@ -155,13 +155,26 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     return { id: String(reply.body.id), secret: String(reply.body.secret) };
   };
 
-  const event = (conversationId = randomUUID()): OutboxEvent => ({
-    id: String(eventSequence++),
-    type: 'message.created',
-    conversationId,
-    payload: { message: { id: randomUUID(), body: 'Bring your lab coats tomorrow', seq: 1 } },
-    occurredAt: new Date().toISOString(),
-  });
+  const event = (conversationId = randomUUID()): OutboxEvent => {
+    const occurredAt = new Date().toISOString();
+    const message = {
+      id: randomUUID(),
+      conversationId,
+      seq: 1,
+      senderId: randomUUID(),
+      body: 'Bring your lab coats tomorrow',
+      createdAt: occurredAt,
+      editedAt: null,
+      deletedAt: null,
+    };
+    return {
+      id: String(eventSequence++),
+      type: 'message.created',
+      conversationId,
+      payload: { message, actorId: message.senderId },
+      occurredAt,
+    };
+  };
 
   const deliveriesOf = async (webhookId: string): Promise<Delivery[]> => {
     const reply = await asAdmin('GET', `/admin/webhooks/${webhookId}/deliveries`);
