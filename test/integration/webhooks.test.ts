@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -12,9 +12,11 @@ import type { OutboxEvent } from '../../lib/outbox/outbox.types.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import {
   DeliveryQueue,
+  parseSecretKey,
   verifySignature,
   WEBHOOK_QUEUE,
   WebhookOutboxConsumer,
+  WebhookSecretBox,
 } from '../../lib/webhooks/index.js';
 import {
   type AccessRow,
@@ -749,5 +751,42 @@ describe('webhooks without an allow-list: internal addresses are refused', () =>
       /^URL refused: localhost resolves to (127\.0\.0\.1|::1), an internal address/,
     );
     assert.deepEqual(internal.received, []);
+  });
+
+  it('a key rotation re-seals every secret with the new key at the worker start-up', async () => {
+    const created = await asAdmin('POST', '/admin/webhooks', {
+      url: 'https://hooks.school.example/rotated',
+      events: ['member.added'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = String(created.body.id);
+    const secret = String(created.body.secret);
+    const storedSecret = async () =>
+      (await postgres.query<{ secret: string }>('SELECT secret FROM webhooks WHERE id = $1', [id]))
+        .rows[0]?.secret ?? '';
+    const oldKey = parseSecretKey(testWebhookSecretKey);
+    assert.ok(oldKey);
+    const newKey = randomBytes(32);
+    const oldBox = new WebhookSecretBox({ current: oldKey, previous: undefined });
+    const newBox = new WebhookSecretBox({ current: newKey, previous: undefined });
+    assert.ok(oldBox.isCurrent(await storedSecret()));
+
+    const rotated = await startService('worker', {
+      LOG_LEVEL: 'warn',
+      ...serviceEnvironment('worker', database.url),
+      REDIS_KEY_PREFIX: `quad:${uniqueName('whrot')}:`,
+      WEBHOOK_SECRET_KEY: newKey.toString('hex'),
+      WEBHOOK_SECRET_KEY_PREVIOUS: testWebhookSecretKey,
+    });
+    try {
+      const resealed = await waitFor('the secret sealed with the new key', async () => {
+        const stored = await storedSecret();
+        return newBox.isCurrent(stored) ? stored : undefined;
+      });
+      assert.equal(newBox.open(resealed, id), secret);
+      assert.throws(() => oldBox.open(resealed, id), /neither WEBHOOK_SECRET_KEY/);
+    } finally {
+      await rotated.stop();
+    }
   });
 });
