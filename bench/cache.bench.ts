@@ -66,6 +66,7 @@ import {
   type TestPostgresServer,
 } from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { testWebhookSecretKey } from '../test/harness/test-environment.js';
 
 /** autocannon's default, and the brief's: enough to keep a 2-core machine busy. */
 const CONNECTIONS = 10;
@@ -436,6 +437,7 @@ try {
     REDIS_USERNAME: 'api',
     REDIS_PASSWORD: stateServer.passwords.api,
     DATABASE_URL: databaseUrl,
+    WEBHOOK_SECRET_KEY: testWebhookSecretKey,
     LOG_LEVEL: 'warn',
     // One user hammering one endpoint is exactly what api-user limits; the check itself still
     // runs on every request (one EVALSHA on the state Redis), on both sides alike.

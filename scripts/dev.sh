@@ -164,7 +164,8 @@ run_component() {
       ;;
     prometheus)
       unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
-        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD LIVEKIT_API_SECRET
+        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD LIVEKIT_API_SECRET WEBHOOK_SECRET_KEY \
+        WEBHOOK_SECRET_KEY_PREVIOUS
       guarded TERM prometheus --config.file="$data/prometheus.yml" \
         --storage.tsdb.path="$data/prometheus" \
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import { loadDatabaseConfig, loadServiceConfig } from './config.loader.js';
 import { ConfigError } from './config-error.js';
 
-const minimal = { REDIS_PASSWORD: 'redis-secret', POSTGRES_PASSWORD: 'pg-secret' };
+const minimal = {
+  REDIS_PASSWORD: 'redis-secret',
+  POSTGRES_PASSWORD: 'pg-secret',
+  WEBHOOK_SECRET_KEY: '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff',
+};
 
 function problemsOf(load: () => unknown): Map<string, string> {
   try {
@@ -107,6 +111,7 @@ describe('loadServiceConfig', () => {
       'QUAD_PROFILE',
       'REDIS_KEY_PREFIX',
       'REDIS_PASSWORD',
+      'WEBHOOK_SECRET_KEY',
       'WORKER_CONCURRENCY',
     ]);
     assert.match(problems.get('REDIS_PASSWORD') ?? '', /never connects to Redis without/);
@@ -145,6 +150,7 @@ describe('loadServiceConfig', () => {
       POSTGRES_PASSWORD: 'short',
       LIVEKIT_API_KEY: 'change-me',
       LIVEKIT_API_SECRET: 'change-me',
+      WEBHOOK_SECRET_KEY: minimal.WEBHOOK_SECRET_KEY,
     };
     const problems = problemsOf(() => loadServiceConfig('api', placeholders));
     assert.match(problems.get('REDIS_PASSWORD') ?? '', /placeholder/);
@@ -158,6 +164,7 @@ describe('loadServiceConfig', () => {
         REDIS_URL: 'redis://api:change-me@redis:6379',
         REDIS_CACHE_URL: 'redis://api:a-long-enough-cache-secret@redis-cache:6379',
         POSTGRES_PASSWORD: 'a-long-enough-database-secret',
+        WEBHOOK_SECRET_KEY: minimal.WEBHOOK_SECRET_KEY,
       }),
     );
     assert.deepEqual([...urlProblems.keys()], ['REDIS_URL']);

@@ -2,6 +2,7 @@ import {
   type RateLimitPolicies,
   resolveRateLimitPolicies,
 } from '../rate-limit/rate-limit.policies.js';
+import type { WebhookSecretKeys } from '../webhooks/webhook-secret-box.js';
 import {
   type Environment,
   environmentSchema,
@@ -55,12 +56,15 @@ export interface ServiceConfig extends BaseConfig {
   sessions: { ttlMs: number };
   /** Presence of users on the socket gateway (PRESENCE_TTL_MS). */
   presence: { ttlMs: number };
-  /** Outgoing webhooks (WEBHOOK_*); allowedHosts undefined = any host. */
+  /** Outgoing webhooks (WEBHOOK_*); allowedHosts undefined = any host with public addresses. */
   webhooks: {
     concurrency: number;
     maxAttempts: number;
     backoffBaseMs: number;
     allowedHosts: readonly string[] | undefined;
+    /** WEBHOOK_SECRET_KEY[_PREVIOUS]: always set for the api and the worker (the loader refuses
+     *  to start them without it); undefined for the socket gateway, which never sees a secret. */
+    secretKeys: WebhookSecretKeys | undefined;
   };
 }
 
@@ -319,6 +323,27 @@ function resolveLivekit(env: Environment, problems: ConfigProblem[]): ServiceCon
   return { url, apiKey, apiSecret };
 }
 
+/** The api seals webhook secrets and the worker opens them to sign: both need the key. */
+function resolveWebhookSecretKeys(
+  service: ServiceName,
+  env: Environment,
+  problems: ConfigProblem[],
+): WebhookSecretKeys | undefined {
+  if (service === 'socket') return undefined;
+  const current = env.WEBHOOK_SECRET_KEY;
+  if (current === undefined) {
+    // Already named when set but malformed.
+    if (problems.some((problem) => problem.variable === 'WEBHOOK_SECRET_KEY')) return undefined;
+    problems.push({
+      variable: 'WEBHOOK_SECRET_KEY',
+      message:
+        'is required: it seals webhook signing secrets in PostgreSQL (scripts/ensure-env.sh generates it; `openssl rand -hex 32`)',
+    });
+    return undefined;
+  }
+  return { current, previous: env.WEBHOOK_SECRET_KEY_PREVIOUS };
+}
+
 const servicePortVariable = {
   api: 'API_PORT',
   socket: 'SOCKET_PORT',
@@ -345,6 +370,7 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
   );
   const postgres = resolvePostgres(parsed, problems);
   const livekit = resolveLivekit(parsed, problems);
+  const secretKeys = resolveWebhookSecretKeys(service, parsed, problems);
 
   if (problems.length > 0 || !state || !cache || !postgres) {
     throw new ConfigError(service, problems);
@@ -373,6 +399,7 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
       maxAttempts: parsed.WEBHOOK_MAX_ATTEMPTS,
       backoffBaseMs: parsed.WEBHOOK_BACKOFF_BASE_MS,
       allowedHosts: parsed.WEBHOOK_ALLOWED_HOSTS,
+      secretKeys,
     },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { policy } from '../policy/policy.js';
 import { parseRateLimitOverrides } from '../rate-limit/rate-limit.policies.js';
+import { parseSecretKey } from '../webhooks/webhook-secret-box.js';
 
 /**
  * Every environment variable any Quad process reads, with its default. This is the only place
@@ -28,6 +29,24 @@ const port = (fallback: number) =>
   wholeNumber(1, 65535, fallback, 'must be a port number between 1 and 65535');
 
 const optionalText = z.preprocess(unsetIfEmpty, z.string().optional());
+
+/** A 256-bit key: 64 hex characters (scripts/ensure-env.sh) or base64. */
+const optionalKey = z.preprocess(
+  unsetIfEmpty,
+  z
+    .string()
+    .transform((raw, ctx) => {
+      const key = parseSecretKey(raw);
+      if (key) return key;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be 32 random bytes as 64 hex characters or base64 (scripts/ensure-env.sh generates one; `openssl rand -hex 32`)',
+      });
+      return z.NEVER;
+    })
+    .optional(),
+);
 
 export const environmentSchema = z.object({
   NODE_ENV: z.preprocess(
@@ -138,8 +157,9 @@ export const environmentSchema = z.object({
     'must be a whole number of milliseconds between 1 and 3600000',
   ),
   /** Hosts webhooks may be registered for and delivered to, comma-separated: `hooks.example.org`
-   *  or `*.example.org` (any subdomain). Unset: any host. Operators decide, because only they
-   *  know which addresses on their network an admin must not reach through Quad (SSRF). */
+   *  or `*.example.org` (any subdomain), `[::1]`. Unset: any host whose addresses are public;
+   *  internal ones (loopback, private, link-local, ...) are always refused unless their host is
+   *  named here, which is how an integration on the institution's own network is opened. */
   WEBHOOK_ALLOWED_HOSTS: z.preprocess(
     unsetIfEmpty,
     z
@@ -161,6 +181,13 @@ export const environmentSchema = z.object({
       })
       .optional(),
   ),
+
+  /** Key that seals webhook signing secrets in PostgreSQL (AES-256-GCM). Required by the api
+   *  and the worker; generated into the env file on first run. Rotation: docs/configuration.md. */
+  WEBHOOK_SECRET_KEY: optionalKey,
+  /** The key before a rotation: still opens secrets sealed with it until the worker has sealed
+   *  them again with WEBHOOK_SECRET_KEY (at its start-up). Unset otherwise. */
+  WEBHOOK_SECRET_KEY_PREVIOUS: optionalKey,
 
   /** Lifetime of a login session in hours (1 h to 1 year), from login; revocation and
    *  deactivation end it sooner. Default policy.accounts.sessions.defaultTtlHours (14 days). */

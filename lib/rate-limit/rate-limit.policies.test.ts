@@ -9,7 +9,11 @@ import {
   resolveRateLimitPolicies,
 } from './rate-limit.policies.js';
 
-const minimal = { REDIS_PASSWORD: 'redis-secret', POSTGRES_PASSWORD: 'pg-secret' };
+const minimal = {
+  REDIS_PASSWORD: 'redis-secret',
+  POSTGRES_PASSWORD: 'pg-secret',
+  WEBHOOK_SECRET_KEY: '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff',
+};
 
 function problemsOf(raw: string): string[] {
   const result = parseRateLimitOverrides(raw);

@@ -17,6 +17,7 @@ export {
   type WebhookStats,
   webhookEventTypes,
 } from './webhook.types.js';
+export { InternalAddressError, isInternalAddress } from './webhook-address.js';
 export { WebhookOutboxConsumer, webhookBody } from './webhook-consumer.js';
 export {
   createDeliveryProcessor,
@@ -32,9 +33,18 @@ export {
 } from './webhook-errors.js';
 export { WebhookMetrics } from './webhook-metrics.js';
 export {
+  parseSecretKey,
+  WebhookSecretBox,
+  type WebhookSecretKeys,
+  WebhookSecretUnreadableError,
+  webhookSecretBox,
+} from './webhook-secret-box.js';
+export { resealWebhookSecrets } from './webhook-secret-reseal.js';
+export {
   EVENT_ID_HEADER,
   SIGNATURE_HEADER,
   signatureHeader,
   verifySignature,
 } from './webhook-signature.js';
+export { createWebhookTransport, type WebhookTransport } from './webhook-transport.js';
 export { webhookUrlRefusal } from './webhook-url.js';

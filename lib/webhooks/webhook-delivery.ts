@@ -6,8 +6,12 @@ import { fullJitterDelayMs } from './backoff.js';
 import type { DeliveryJobData } from './delivery-queue.js';
 import { type DeliveryAttempt, webhookRepository } from './webhook.repository.js';
 import type { DeliverySettings } from './webhook.types.js';
+import { InternalAddressError } from './webhook-address.js';
 import type { WebhookMetrics } from './webhook-metrics.js';
+import { type WebhookSecretBox, WebhookSecretUnreadableError } from './webhook-secret-box.js';
+import { resealSecret } from './webhook-secret-reseal.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
+import type { WebhookTransport } from './webhook-transport.js';
 import { webhookUrlRefusal } from './webhook-url.js';
 
 /** A failed attempt with another one due in `retryInMs` (the custom backoff reads it). */
@@ -52,44 +56,60 @@ export function createDeliveryProcessor(deps: {
   settings: DeliverySettings;
   metrics: WebhookMetrics;
   logger: Logger;
+  /** Opens the stored signing secrets. */
+  secretBox: WebhookSecretBox;
+  /** Connects only to addresses the settings allow (createWebhookTransport). */
+  transport: WebhookTransport;
 }) {
-  const { postgres, settings, metrics } = deps;
+  const { postgres, settings, metrics, secretBox, transport } = deps;
   const logger = deps.logger.child({ component: 'webhooks' });
+
+  /** The signing secret; a secret not sealed with the current key yet is sealed now. */
+  async function signingSecret(attempt: DeliveryAttempt): Promise<string> {
+    const secret = secretBox.open(attempt.storedSecret, attempt.webhookId);
+    if (!secretBox.isCurrent(attempt.storedSecret)) {
+      await resealSecret(postgres, secretBox, attempt.webhookId, attempt.storedSecret);
+    }
+    return secret;
+  }
 
   async function post(attempt: DeliveryAttempt): Promise<AttemptOutcome> {
     const refusal = webhookUrlRefusal(attempt.url, settings.allowedHosts);
     if (refusal !== undefined) {
       return { ok: false, statusCode: null, error: `URL refused: ${refusal}`, final: true };
     }
+    let secret: string;
+    try {
+      secret = await signingSecret(attempt);
+    } catch (error) {
+      if (!(error instanceof WebhookSecretUnreadableError)) throw error;
+      return { ok: false, statusCode: null, error: error.message, final: true };
+    }
     const body = JSON.stringify(attempt.body);
     const started = performance.now();
     try {
-      const response = await fetch(attempt.url, {
-        method: 'POST',
+      const status = await transport.post(
+        attempt.url,
         body,
-        headers: {
+        {
           'content-type': 'application/json',
           'user-agent': 'Quad-Webhooks/1',
-          [SIGNATURE_HEADER]: signatureHeader(attempt.secret, body, Math.floor(Date.now() / 1_000)),
+          [SIGNATURE_HEADER]: signatureHeader(secret, body, Math.floor(Date.now() / 1_000)),
           [EVENT_ID_HEADER]: attempt.eventId,
         },
-        // A redirect is a failure, never followed: it could lead to a host the allow-list
-        // refuses.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(settings.requestTimeoutMs),
-      });
-      // The answer's body is not read: a receiver's page must not fill the worker's memory.
-      await response.body?.cancel().catch(() => undefined);
-      const ok = response.status >= 200 && response.status < 300;
+        settings.requestTimeoutMs,
+      );
+      // A redirect (3xx) is a failed attempt too: the transport never follows one.
+      const ok = status >= 200 && status < 300;
       metrics.observe(ok ? 'success' : 'failure', (performance.now() - started) / 1_000);
-      return {
-        ok,
-        statusCode: response.status,
-        error: ok ? null : `HTTP ${response.status}`,
-        final: false,
-      };
+      return { ok, statusCode: status, error: ok ? null : `HTTP ${status}`, final: false };
     } catch (error) {
       metrics.observe('failure', (performance.now() - started) / 1_000);
+      if (error instanceof InternalAddressError) {
+        // Refused before any packet was sent. Final, like a refused URL: asking again only
+        // gives a rebinding name another chance.
+        return { ok: false, statusCode: null, error: `URL refused: ${error.message}`, final: true };
+      }
       const timedOut = error instanceof Error && error.name === 'TimeoutError';
       const cause = error instanceof Error ? (error.cause ?? error) : error;
       return {

@@ -1,10 +1,15 @@
+import { hostAllowed, isInternalAddress } from './webhook-address.js';
+
 /**
  * Whether a webhook may point at `url`. Quad refuses what is never a webhook (other schemes,
- * credentials in the URL) and, when the operator set WEBHOOK_ALLOWED_HOSTS, every host not on
- * it. Which internal addresses must stay out of reach (a metadata service, the Redis port) only
- * the operator knows, so the list is theirs; unset, any host is allowed and the admins who
- * register webhooks are trusted with it (docs/configuration.md). The worker checks again before
- * each attempt, so shortening the list stops deliveries to hosts taken off it.
+ * credentials in the URL) and internal addresses (loopback, private, link-local and the like,
+ * webhook-address.ts). WEBHOOK_ALLOWED_HOSTS, when set, is the only list of hosts allowed, and
+ * a host named on it may be internal: that is how an operator opens an integration on their
+ * own network deliberately. The worker checks again before each attempt, so shortening the
+ * list stops deliveries to hosts taken off it.
+ *
+ * This sees the URL only: a name that resolves to an internal address is refused when the
+ * worker connects (publicAddressLookup), not here.
  *
  * Returns the reason for a refusal, or undefined when the URL is acceptable.
  */
@@ -22,10 +27,11 @@ export function webhookUrlRefusal(
   if (url.username !== '' || url.password !== '') {
     return 'must not carry credentials (the signature authenticates Quad)';
   }
-  if (allowedHosts === undefined) return undefined;
   const host = url.hostname.toLowerCase();
-  const allowed = allowedHosts.some((pattern) =>
-    pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern,
-  );
-  return allowed ? undefined : `host ${host} is not in WEBHOOK_ALLOWED_HOSTS`;
+  if (hostAllowed(host, allowedHosts)) return undefined;
+  if (allowedHosts !== undefined) return `host ${host} is not in WEBHOOK_ALLOWED_HOSTS`;
+  if (isInternalAddress(host)) {
+    return `host ${host} is an internal address; name it in WEBHOOK_ALLOWED_HOSTS to allow it`;
+  }
+  return undefined;
 }

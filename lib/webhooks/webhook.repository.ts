@@ -19,7 +19,7 @@ interface WebhookRow extends QueryResultRow {
   updated_at: Date;
 }
 
-/** Never `secret`: only the delivery job reads it (forAttempt). */
+/** Never `secret`: only the delivery job reads it (forAttempt), and it is sealed anyway. */
 const webhookColumns = 'id, url, event_types, active, created_by, created_at, updated_at';
 
 function toWebhook(row: WebhookRow): Webhook {
@@ -78,8 +78,10 @@ export interface DeliveryAttempt {
   attempts: number;
   eventId: string;
   body: WebhookBody;
+  webhookId: string;
   url: string;
-  secret: string;
+  /** As stored: sealed (WebhookSecretBox), or plain from before encryption. */
+  storedSecret: string;
   active: boolean;
 }
 
@@ -100,16 +102,52 @@ export interface Subscription {
 
 /** SQL for webhooks and webhook_deliveries; callers pass the pool or a transaction's client. */
 export const webhookRepository = {
+  /** `sealedSecret` is sealed for `id` (the associated data), hence the id chosen by Quad. */
   async insert(
     db: Queryable,
-    webhook: { url: string; secret: string; events: readonly string[]; createdBy: string },
+    webhook: {
+      id: string;
+      url: string;
+      sealedSecret: string;
+      events: readonly string[];
+      createdBy: string;
+    },
   ): Promise<Webhook> {
     const result = await db.query<WebhookRow>(
-      `INSERT INTO webhooks (url, secret, event_types, created_by) VALUES ($1, $2, $3, $4)
+      `INSERT INTO webhooks (id, url, secret, event_types, created_by) VALUES ($1, $2, $3, $4, $5)
        RETURNING ${webhookColumns}`,
-      [webhook.url, webhook.secret, webhook.events, webhook.createdBy],
+      [webhook.id, webhook.url, webhook.sealedSecret, webhook.events, webhook.createdBy],
     );
     return toWebhook(returnedRow(result));
+  },
+
+  /** Stored secrets not sealed with the current key (`currentPrefix`): from before
+   *  encryption or sealed with the previous key. Webhooks are few (policy.webhooks.maxWebhooks). */
+  async secretsToReseal(
+    db: Queryable,
+    currentPrefix: string,
+  ): Promise<Array<{ id: string; storedSecret: string }>> {
+    const result = await db.query<{ id: string; secret: string }>(
+      'SELECT id, secret FROM webhooks WHERE NOT starts_with(secret, $1) ORDER BY id',
+      [currentPrefix],
+    );
+    return result.rows.map((row) => ({ id: row.id, storedSecret: row.secret }));
+  },
+
+  /** Replaces a stored secret if it is still `expected` (api and worker may re-seal at once);
+   *  false when another process got there first. */
+  async replaceSecret(
+    db: Queryable,
+    id: string,
+    expected: string,
+    sealedSecret: string,
+  ): Promise<boolean> {
+    const result = await db.query('UPDATE webhooks SET secret = $3 WHERE id = $1 AND secret = $2', [
+      id,
+      expected,
+      sealedSecret,
+    ]);
+    return (result.rowCount ?? 0) > 0;
   },
 
   async count(db: Queryable): Promise<number> {
@@ -299,11 +337,12 @@ export const webhookRepository = {
       attempts: number;
       event_id: string;
       body: WebhookBody;
+      webhook_id: string;
       url: string;
       secret: string;
       active: boolean;
     }>(
-      `SELECT d.id, d.status, d.attempts, d.event_id, d.body, w.url, w.secret, w.active
+      `SELECT d.id, d.status, d.attempts, d.event_id, d.body, d.webhook_id, w.url, w.secret, w.active
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
        WHERE d.id = $1`,
       [deliveryId],
@@ -316,8 +355,9 @@ export const webhookRepository = {
       attempts: row.attempts,
       eventId: String(row.event_id),
       body: row.body,
+      webhookId: row.webhook_id,
       url: row.url,
-      secret: row.secret,
+      storedSecret: row.secret,
       active: row.active,
     };
   },

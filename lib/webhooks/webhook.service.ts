@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
@@ -18,6 +18,8 @@ import {
   WebhookNotFoundError,
   WebhookUrlRefusedError,
 } from './webhook-errors.js';
+import type { WebhookSecretBox } from './webhook-secret-box.js';
+import { resealWebhookSecrets } from './webhook-secret-reseal.js';
 import { webhookUrlRefusal } from './webhook-url.js';
 
 /** `whsec_` + 256 random bits: recognisable in a receiver's configuration and in a leak scan. */
@@ -35,6 +37,7 @@ export class WebhookService {
   readonly #postgres: Pool;
   readonly #queue: DeliveryQueue | undefined;
   readonly #allowedHosts: readonly string[] | undefined;
+  readonly #secretBox: WebhookSecretBox;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -42,12 +45,29 @@ export class WebhookService {
     /** Absent: retries wait for the worker's re-queue sweep (the CLI without Redis). */
     queue?: DeliveryQueue;
     allowedHosts: readonly string[] | undefined;
+    /** Seals signing secrets before they reach PostgreSQL. */
+    secretBox: WebhookSecretBox;
     logger: Logger;
   }) {
     this.#postgres = options.postgres;
     this.#queue = options.queue;
     this.#allowedHosts = options.allowedHosts;
+    this.#secretBox = options.secretBox;
     this.#logger = options.logger.child({ component: 'webhooks' });
+  }
+
+  /** Seals stored secrets not sealed with the current key (after an upgrade or a key
+   *  rotation); logs instead of throwing, so PostgreSQL being away delays it, nothing more. */
+  async sealStoredSecrets(): Promise<void> {
+    try {
+      await resealWebhookSecrets({
+        postgres: this.#postgres,
+        secretBox: this.#secretBox,
+        logger: this.#logger,
+      });
+    } catch (error) {
+      this.#logger.warn({ err: String(error) }, 'webhook secrets not re-sealed at start-up');
+    }
   }
 
   /** Creates a webhook; the secret is in this answer only. */
@@ -61,9 +81,11 @@ export class WebhookService {
       throw new TooManyWebhooksError(policy.webhooks.maxWebhooks);
     }
     const secret = newSecret();
+    const id = randomUUID();
     const webhook = await webhookRepository.insert(this.#postgres, {
+      id,
       url: input.url,
-      secret,
+      sealedSecret: this.#secretBox.seal(secret, id),
       events: [...new Set(input.events)],
       createdBy: input.createdBy,
     });

@@ -7,7 +7,12 @@ import { createDomainServices } from '../../lib/runtime/domain-services.js';
 import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { readPackageVersion } from '../../lib/runtime/version.js';
-import { DeliveryQueue, WEBHOOK_QUEUE, WebhookService } from '../../lib/webhooks/index.js';
+import {
+  DeliveryQueue,
+  WEBHOOK_QUEUE,
+  WebhookService,
+  webhookSecretBox,
+} from '../../lib/webhooks/index.js';
 import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
 import { conversationsCapability } from './conversations/conversations.capability.js';
@@ -54,8 +59,10 @@ const webhooks = new WebhookService({
   postgres: runtime.postgres,
   queue: new DeliveryQueue({ queue: webhookQueue, maxAttempts: config.webhooks.maxAttempts }),
   allowedHosts: config.webhooks.allowedHosts,
+  secretBox: webhookSecretBox(config.webhooks.secretKeys),
   logger,
 });
+void webhooks.sealStoredSecrets();
 
 const app = createApiApp({
   logger,

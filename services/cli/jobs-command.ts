@@ -18,6 +18,7 @@ import {
   WEBHOOK_QUEUE,
   type WebhookDelivery,
   WebhookService,
+  webhookSecretBox,
 } from '../../lib/webhooks/index.js';
 
 export const jobsUsage = `  jobs dead [--queue NAME] [--limit N]
@@ -139,6 +140,7 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
         postgres,
         queue: new DeliveryQueue({ queue, maxAttempts: config.webhooks.maxAttempts }),
         allowedHosts: config.webhooks.allowedHosts,
+        secretBox: webhookSecretBox(config.webhooks.secretKeys),
         logger,
       });
       try {

@@ -4,6 +4,7 @@ import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
+import { webhookSecretBox } from '../../lib/webhooks/index.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
 import { scheduleMaintenance } from './maintenance-schedule.js';
 import { createMaintenanceTasks } from './maintenance-tasks.js';
@@ -48,6 +49,7 @@ const webhooks = startWebhookJobs({
     backoffBaseMs: config.webhooks.backoffBaseMs,
     allowedHosts: config.webhooks.allowedHosts,
   },
+  secretBox: webhookSecretBox(config.webhooks.secretKeys),
 });
 webhooks.worker.on('completed', () => jobs.inc({ queue: 'webhooks', result: 'completed' }));
 webhooks.worker.on('failed', () => jobs.inc({ queue: 'webhooks', result: 'failed' }));

@@ -6,13 +6,16 @@ import type { Logger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import {
   createDeliveryProcessor,
+  createWebhookTransport,
   type DeliveryJobData,
   DeliveryQueue,
   type DeliverySettings,
   deliveryBackoff,
+  resealWebhookSecrets,
   WEBHOOK_QUEUE,
   WebhookMetrics,
   WebhookOutboxConsumer,
+  type WebhookSecretBox,
   webhookRepository,
 } from '../../lib/webhooks/index.js';
 
@@ -43,6 +46,7 @@ export function startWebhookJobs(deps: {
   logger: Logger;
   concurrency: number;
   settings: Omit<DeliverySettings, 'backoffMaxMs' | 'requestTimeoutMs'>;
+  secretBox: WebhookSecretBox;
 }): WebhookJobs {
   const settings: DeliverySettings = {
     ...deps.settings,
@@ -55,6 +59,16 @@ export function startWebhookJobs(deps: {
   queue.on('error', (error) => deps.logger.debug({ err: error.message }, 'webhook queue error'));
   const deliveries = new DeliveryQueue({ queue, maxAttempts: settings.maxAttempts });
   const metrics = new WebhookMetrics(deps.registry, deps.postgres);
+  const transport = createWebhookTransport(settings.allowedHosts);
+  // Secrets from before encryption, or sealed with the previous key, are sealed with the current
+  // one now (each attempt also does it for its own webhook, should PostgreSQL be away now).
+  resealWebhookSecrets({
+    postgres: deps.postgres,
+    secretBox: deps.secretBox,
+    logger: deps.logger,
+  }).catch((error: unknown) =>
+    deps.logger.warn({ err: String(error) }, 'webhook secrets not re-sealed at start-up'),
+  );
   const worker = new Worker<DeliveryJobData>(
     WEBHOOK_QUEUE,
     createDeliveryProcessor({
@@ -62,6 +76,8 @@ export function startWebhookJobs(deps: {
       settings,
       metrics,
       logger: deps.logger,
+      secretBox: deps.secretBox,
+      transport,
     }),
     {
       connection: deps.connection,
@@ -89,6 +105,7 @@ export function startWebhookJobs(deps: {
     async close(force) {
       await worker.close(force);
       await queue.close();
+      transport.close();
     },
   };
 }

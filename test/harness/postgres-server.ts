@@ -33,8 +33,8 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   return url.href;
 }
 
-/** initdb and postgres: Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH. */
-export function postgresBinary(name: 'initdb' | 'postgres'): string {
+/** initdb, postgres, pg_dump: Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH. */
+export function postgresBinary(name: 'initdb' | 'postgres' | 'pg_dump'): string {
   const base = '/usr/lib/postgresql';
   if (existsSync(base)) {
     const versions = readdirSync(base)

@@ -47,9 +47,13 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
+/** The WEBHOOK_SECRET_KEY of every api and worker one test file starts: they share secrets. */
+export const testWebhookSecretKey = randomBytes(32).toString('hex');
+
 /**
  * The environment an operator would give `service` to run against the shared servers (or the
- * given Redis ports): its own ACL user and password, a database URL, the host profile.
+ * given Redis ports): its own ACL user and password, a database URL, the host profile, and for
+ * the api and the worker the key that seals webhook secrets.
  */
 export function serviceEnvironment(
   service: 'api' | 'socket' | 'worker',
@@ -66,5 +70,6 @@ export function serviceEnvironment(
     REDIS_USERNAME: service,
     REDIS_PASSWORD: servers.redis.passwords[service],
     DATABASE_URL: databaseUrl,
+    ...(service === 'socket' ? {} : { WEBHOOK_SECRET_KEY: testWebhookSecretKey }),
   };
 }

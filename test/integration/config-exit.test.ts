@@ -52,7 +52,8 @@ describe('start-up configuration errors', () => {
       API_PORT: 'eighty',
     });
     assert.equal(code, 78, output);
-    assert.match(output, /3 problems/);
+    assert.match(output, /4 problems/);
+    assert.match(output, /WEBHOOK_SECRET_KEY: is required/);
     assert.match(output, /API_PORT: must be a port number/);
     assert.match(output, /REDIS_PASSWORD: is the placeholder "change-me"/);
     assert.match(output, /POSTGRES_PASSWORD: is the placeholder "change-me"/);

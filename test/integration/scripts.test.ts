@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -35,6 +35,25 @@ describe('scripts/ensure-env.sh', () => {
     const before = readFileSync(target, 'utf8');
     ensureEnv();
     assert.equal(readFileSync(target, 'utf8'), before);
+  });
+  it('appends a secret the template gained since (an upgrade), changing no existing line', () => {
+    const upgraded = join(work, 'upgraded.env');
+    // An env file from before WEBHOOK_SECRET_KEY, its last line without a newline.
+    const before = readFileSync(target, 'utf8')
+      .split('\n')
+      .filter((line) => !line.startsWith('WEBHOOK_SECRET_KEY='))
+      .join('\n')
+      .trimEnd();
+    writeFileSync(upgraded, before);
+    const output = execFileSync('sh', [join(root, 'scripts/ensure-env.sh'), upgraded], {
+      encoding: 'utf8',
+    });
+    assert.match(output, /added new secrets to .*: WEBHOOK_SECRET_KEY$/m);
+    const after = readFileSync(upgraded, 'utf8');
+    assert.ok(after.startsWith(`${before}\n`));
+    assert.match(after, /\nWEBHOOK_SECRET_KEY=[0-9a-f]{64}\n$/);
+    execFileSync('sh', [join(root, 'scripts/ensure-env.sh'), upgraded]);
+    assert.equal(readFileSync(upgraded, 'utf8'), after);
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -11,9 +12,11 @@ import type { OutboxEvent } from '../../lib/outbox/outbox.types.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import {
   DeliveryQueue,
+  parseSecretKey,
   verifySignature,
   WEBHOOK_QUEUE,
   WebhookOutboxConsumer,
+  WebhookSecretBox,
 } from '../../lib/webhooks/index.js';
 import {
   type AccessRow,
@@ -21,6 +24,7 @@ import {
   assertTableCoversTags,
 } from '../harness/access-table.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import { postgresBinary } from '../harness/postgres-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import {
   collectOutput,
@@ -32,6 +36,7 @@ import {
   createTestDatabase,
   serviceEnvironment,
   sharedServers,
+  testWebhookSecretKey,
   uniqueName,
 } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -64,12 +69,12 @@ interface Delivery {
 /**
  * One receiver, several behaviours by path: /flaky answers 503 to the first three requests of
  * each event and 204 after; /down answers 500 until `downRecovered`; /relay answers 200; /gone
- * always 410; /slow never answers.
+ * always 410; /slow never answers; /redirect answers 302 to `redirectTo`.
  */
 function startReceiver() {
   const received: Received[] = [];
   const hanging: ServerResponse[] = [];
-  const state = { downRecovered: false };
+  const state = { downRecovered: false, redirectTo: '' };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -102,6 +107,11 @@ function startReceiver() {
       }
       if (entry.path === '/relay') {
         answer(200);
+        return;
+      }
+      if (entry.path === '/redirect') {
+        entry.answered = 302;
+        res.writeHead(302, { location: state.redirectTo }).end();
         return;
       }
       answer(state.downRecovered ? 200 : 500);
@@ -505,6 +515,111 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     await asAdmin('PATCH', `/admin/webhooks/${webhook.id}`, { active: false });
   });
 
+  it('stores only a sealed secret: a dump of the database holds no secret in clear', async () => {
+    const webhook = await createWebhook('/relay', ['member.added']);
+    const random = webhook.secret.slice('whsec_'.length);
+    const row = await postgres.query<{ secret: string; whole: string }>(
+      'SELECT secret, w::text AS whole FROM webhooks w WHERE id = $1',
+      [webhook.id],
+    );
+    const stored = row.rows[0];
+    assert.ok(stored);
+    assert.match(stored.secret, /^v1\.[0-9a-f]{12}\.[\w-]{16}\.[\w-]+\.[\w-]{22}$/);
+    assert.ok(!stored.whole.includes(random), stored.whole);
+
+    // The whole database as pg_dump writes it: the row is there, its secret is not, and the
+    // key (from the env file) is nowhere in it either.
+    const dump = await new Promise<string>((resolve, reject) =>
+      execFile(
+        postgresBinary('pg_dump'),
+        ['--data-only', '--dbname', database.url],
+        { maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+    assert.ok(dump.includes(webhook.id));
+    assert.ok(!dump.includes(random));
+    assert.ok(!dump.includes(testWebhookSecretKey));
+
+    // Nothing writes a secret in clear any more: PostgreSQL refuses it.
+    await assert.rejects(
+      postgres.query('UPDATE webhooks SET secret = $2 WHERE id = $1', [webhook.id, webhook.secret]),
+      /webhooks_secret_sealed/,
+    );
+    await asAdmin('PATCH', `/admin/webhooks/${webhook.id}`, { active: false });
+  });
+
+  it('a secret stored in clear before the upgrade is sealed at start-up and still signs', async () => {
+    // The state an upgrade finds: a row written in clear before the sealing migration (which
+    // leaves existing rows unchecked), and a worker starting with the key.
+    const id = randomUUID();
+    const legacySecret = `whsec_${randomUUID().replaceAll('-', '')}`;
+    const client = await postgres.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('ALTER TABLE webhooks DROP CONSTRAINT webhooks_secret_sealed');
+      await client.query(
+        `INSERT INTO webhooks (id, url, secret, event_types, created_by)
+         VALUES ($1, $2, $3, '{message.created}', $4)`,
+        [id, `${receiverUrl}/relay`, legacySecret, people.admin.id],
+      );
+      await client.query(
+        `ALTER TABLE webhooks ADD CONSTRAINT webhooks_secret_sealed CHECK (secret LIKE 'v1.%') NOT VALID`,
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const upgraded = await startService('worker', workerEnvironment);
+    try {
+      const sealed = await waitFor('the legacy secret to be sealed', async () => {
+        const row = await postgres.query<{ secret: string }>(
+          'SELECT secret FROM webhooks WHERE id = $1',
+          [id],
+        );
+        const secret = row.rows[0]?.secret ?? '';
+        return secret.startsWith('v1.') ? secret : undefined;
+      });
+      assert.ok(!sealed.includes(legacySecret.slice('whsec_'.length)));
+
+      const next = event();
+      await consumer.handle([next]);
+      const arrived = await waitFor('the delivery signed with the legacy secret', async () =>
+        receiver.received.find((r) => r.eventId === next.id && r.path === '/relay'),
+      );
+      assert.ok(verifySignature(legacySecret, arrived.body, arrived.signature));
+      await settled(id, next.id, 'succeeded');
+    } finally {
+      await upgraded.stop();
+      await asAdmin('PATCH', `/admin/webhooks/${id}`, { active: false });
+    }
+  });
+
+  it('never follows a redirect: a 302 towards a host outside the list is a failed attempt', async () => {
+    // The target listens on 127.0.0.1 too but is named `localhost`, which the list does not
+    // open; it would record anything that reached it.
+    const target = startReceiver();
+    const targetUrl = await target.listen();
+    receiver.state.redirectTo = `${targetUrl.replace('127.0.0.1', 'localhost')}/stolen`;
+    try {
+      const webhook = await createWebhook('/redirect');
+      const bounced = event();
+      await consumer.handle([bounced]);
+      const dead = await settled(webhook.id, bounced.id, 'dead');
+      assert.equal(dead.attempts, MAX_ATTEMPTS);
+      assert.equal(dead.lastStatusCode, 302);
+      assert.equal(dead.lastError, 'HTTP 302');
+      const redirected = receiver.received.filter(
+        (r) => r.eventId === bounced.id && r.path === '/redirect',
+      );
+      assert.equal(redirected.length, MAX_ATTEMPTS);
+      assert.deepEqual(target.received, []);
+      await asAdmin('PATCH', `/admin/webhooks/${webhook.id}`, { active: false });
+    } finally {
+      await target.close();
+    }
+  });
+
   it('a receiver that hangs does not slow the api', async () => {
     const webhook = await createWebhook('/slow');
     const stuck = event();
@@ -532,5 +647,159 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     assert.equal(pending.find((d) => d.eventId === stuck.id)?.status, 'pending');
     // The relay may already have handed the new message to the hung receiver too.
     assert.ok(receiver.hanging.length >= 1);
+  });
+});
+
+describe('webhooks without an allow-list: internal addresses are refused', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let api: ServiceProcess;
+  let worker: ServiceProcess;
+  let postgres: pg.Pool;
+  let queueClient: Redis;
+  let queue: Queue;
+  let consumer: WebhookOutboxConsumer;
+  // Listens on 127.0.0.1 and must never be reached: it records whatever arrives.
+  const internal = startReceiver();
+  let internalPort = 0;
+  const keyPrefix = `quad:${uniqueName('whssrf')}:`;
+  let adminToken = '';
+  let eventSequence = 1_000;
+
+  const asAdmin = (method: string, path: string, body?: unknown) =>
+    callApi(api.baseUrl, method, path, { token: adminToken, body });
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    internalPort = Number(new URL(await internal.listen()).port);
+    const admin = await createAccount(database.url, uniqueName('admin'), 'admin');
+    // WEBHOOK_ALLOWED_HOSTS unset: the default an institution deploys with.
+    const settings = {
+      REDIS_KEY_PREFIX: keyPrefix,
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_BACKOFF_BASE_MS: '20',
+    };
+    [api, worker] = await Promise.all([
+      startService('api', { ...serviceEnvironment('api', database.url), ...settings }),
+      startService('worker', {
+        LOG_LEVEL: 'warn',
+        ...serviceEnvironment('worker', database.url),
+        ...settings,
+      }),
+    ]);
+    adminToken = (await loginAs(api.baseUrl, admin.username)).token;
+    postgres = new pg.Pool({ connectionString: database.url, max: 2 });
+    const servers = sharedServers();
+    queueClient = new Redis({
+      port: servers.redis.port,
+      host: '127.0.0.1',
+      username: 'worker',
+      password: servers.redis.passwords.worker,
+      maxRetriesPerRequest: null,
+    });
+    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: `${keyPrefix}bull` });
+    consumer = new WebhookOutboxConsumer({
+      postgres,
+      queue: new DeliveryQueue({ queue, maxAttempts: 3 }),
+    });
+  });
+
+  after(async () => {
+    await internal.close();
+    await queue?.obliterate({ force: true }).catch(() => undefined);
+    await queue?.close();
+    queueClient?.disconnect();
+    await postgres?.end();
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await database?.drop();
+  });
+
+  it('refuses internal address literals at registration with a 400 naming the URL', async () => {
+    for (const url of [
+      `http://127.0.0.1:${internalPort}/x`,
+      'http://[::1]/x',
+      'http://[::ffff:127.0.0.1]/x',
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.0.0.8/x',
+      'http://0/x',
+    ]) {
+      const reply = await asAdmin('POST', '/admin/webhooks', { url, events: ['message.created'] });
+      assert.equal(reply.status, 400, `${url}: ${JSON.stringify(reply.body)}`);
+      const errors = reply.body.errors as Array<{ field: string; code: string }>;
+      assert.deepEqual(
+        errors.map((e) => [e.field, e.code]),
+        [['url', 'url_refused']],
+      );
+    }
+    assert.deepEqual(internal.received, []);
+  });
+
+  it('refuses a name that resolves to loopback when connecting, before any request', async () => {
+    // `localhost` is a name: accepted at registration, refused on the address it resolves to.
+    const created = await asAdmin('POST', '/admin/webhooks', {
+      url: `http://localhost:${internalPort}/relay`,
+      events: ['message.created'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const webhookId = String(created.body.id);
+    const probe: OutboxEvent = {
+      id: String(eventSequence++),
+      type: 'message.created',
+      conversationId: randomUUID(),
+      payload: { message: { id: randomUUID(), body: 'ping', seq: 1 } },
+      occurredAt: new Date().toISOString(),
+    };
+    await consumer.handle([probe]);
+    const dead = await waitFor('the delivery to localhost to be refused', async () => {
+      const reply = await asAdmin('GET', `/admin/webhooks/${webhookId}/deliveries`);
+      return (reply.body.deliveries as Delivery[]).find(
+        (d) => d.eventId === probe.id && d.status === 'dead',
+      );
+    });
+    // Refused at once (no retries: a rebinding name gets no second chance), no status code.
+    assert.equal(dead.attempts, 1);
+    assert.equal(dead.lastStatusCode, null);
+    assert.match(
+      dead.lastError ?? '',
+      /^URL refused: localhost resolves to (127\.0\.0\.1|::1), an internal address/,
+    );
+    assert.deepEqual(internal.received, []);
+  });
+
+  it('a key rotation re-seals every secret with the new key at the worker start-up', async () => {
+    const created = await asAdmin('POST', '/admin/webhooks', {
+      url: 'https://hooks.school.example/rotated',
+      events: ['member.added'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = String(created.body.id);
+    const secret = String(created.body.secret);
+    const storedSecret = async () =>
+      (await postgres.query<{ secret: string }>('SELECT secret FROM webhooks WHERE id = $1', [id]))
+        .rows[0]?.secret ?? '';
+    const oldKey = parseSecretKey(testWebhookSecretKey);
+    assert.ok(oldKey);
+    const newKey = randomBytes(32);
+    const oldBox = new WebhookSecretBox({ current: oldKey, previous: undefined });
+    const newBox = new WebhookSecretBox({ current: newKey, previous: undefined });
+    assert.ok(oldBox.isCurrent(await storedSecret()));
+
+    const rotated = await startService('worker', {
+      LOG_LEVEL: 'warn',
+      ...serviceEnvironment('worker', database.url),
+      REDIS_KEY_PREFIX: `quad:${uniqueName('whrot')}:`,
+      WEBHOOK_SECRET_KEY: newKey.toString('hex'),
+      WEBHOOK_SECRET_KEY_PREVIOUS: testWebhookSecretKey,
+    });
+    try {
+      const resealed = await waitFor('the secret sealed with the new key', async () => {
+        const stored = await storedSecret();
+        return newBox.isCurrent(stored) ? stored : undefined;
+      });
+      assert.equal(newBox.open(resealed, id), secret);
+      assert.throws(() => oldBox.open(resealed, id), /neither WEBHOOK_SECRET_KEY/);
+    } finally {
+      await rotated.stop();
+    }
   });
 });
