@@ -133,6 +133,29 @@ function startReceiver() {
   };
 }
 
+let eventSequence = 1_000;
+/** A well-formed message.created outbox event, as the relay hands it to the consumers. */
+const event = (conversationId = randomUUID()): OutboxEvent => {
+  const occurredAt = new Date().toISOString();
+  const message = {
+    id: randomUUID(),
+    conversationId,
+    seq: 1,
+    senderId: randomUUID(),
+    body: 'Bring your lab coats tomorrow',
+    createdAt: occurredAt,
+    editedAt: null,
+    deletedAt: null,
+  };
+  return {
+    id: String(eventSequence++),
+    type: 'message.created',
+    conversationId,
+    payload: { message, actorId: message.senderId },
+    occurredAt,
+  };
+};
+
 describe('webhooks: signed deliveries, retries, dead letters, admin API', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let api: ServiceProcess;
@@ -149,7 +172,6 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     teacher: { id: '', username: '', token: '' },
     student: { id: '', username: '', token: '' },
   };
-  let eventSequence = 1_000;
   /** The worker's environment: `quad jobs` runs with it, as an operator would. */
   let workerEnvironment: Record<string, string> = {};
 
@@ -163,27 +185,6 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     });
     assert.equal(reply.status, 201, JSON.stringify(reply.body));
     return { id: String(reply.body.id), secret: String(reply.body.secret) };
-  };
-
-  const event = (conversationId = randomUUID()): OutboxEvent => {
-    const occurredAt = new Date().toISOString();
-    const message = {
-      id: randomUUID(),
-      conversationId,
-      seq: 1,
-      senderId: randomUUID(),
-      body: 'Bring your lab coats tomorrow',
-      createdAt: occurredAt,
-      editedAt: null,
-      deletedAt: null,
-    };
-    return {
-      id: String(eventSequence++),
-      type: 'message.created',
-      conversationId,
-      payload: { message, actorId: message.senderId },
-      occurredAt,
-    };
   };
 
   const deliveriesOf = async (webhookId: string): Promise<Delivery[]> => {
@@ -663,7 +664,6 @@ describe('webhooks without an allow-list: internal addresses are refused', () =>
   let internalPort = 0;
   const keyPrefix = `quad:${uniqueName('whssrf')}:`;
   let adminToken = '';
-  let eventSequence = 1_000;
 
   const asAdmin = (method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: adminToken, body });
@@ -742,13 +742,7 @@ describe('webhooks without an allow-list: internal addresses are refused', () =>
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const webhookId = String(created.body.id);
-    const probe: OutboxEvent = {
-      id: String(eventSequence++),
-      type: 'message.created',
-      conversationId: randomUUID(),
-      payload: { message: { id: randomUUID(), body: 'ping', seq: 1 } },
-      occurredAt: new Date().toISOString(),
-    };
+    const probe = event();
     await consumer.handle([probe]);
     const dead = await waitFor('the delivery to localhost to be refused', async () => {
       const reply = await asAdmin('GET', `/admin/webhooks/${webhookId}/deliveries`);
