@@ -7,12 +7,12 @@ SHELL := /bin/sh
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# npm install rather than npm ci: the registry our machines reach serves only the linux-x64
-# builds of platform-specific optional packages (Biome, esbuild), so package-lock.json cannot
-# list the others and npm ci's strict lock check refuses it. With the lock present, npm install
-# installs exactly its versions.
+# npm ci: exactly the lock file's versions, and it never rewrites package-lock.json, so a fresh
+# clone stays unmodified. The lock lists every platform's optional packages (Biome, esbuild,
+# msgpackr-extract), as npm records them whichever platform installs; after changing
+# package.json, run `npm install` once and commit the lock it writes.
 node_modules: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch node_modules
 
 install: node_modules ## Install npm dependencies at the lock file's versions
