@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
+.PHONY: help preflight install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -17,6 +17,12 @@ node_modules: package.json package-lock.json
 
 install: node_modules ## Install npm dependencies at the lock file's versions
 
+# make dev and make test need the same system programs (the tests run the native stack too):
+# when one is missing this installs it (scripts/deps.sh) as root or with a working sudo, or stops
+# with the one command to run.
+preflight: ## Check the system packages make dev and make test need; install missing ones if possible
+	scripts/check-deps.sh --install
+
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
 
@@ -29,7 +35,7 @@ lint: node_modules ## Lint and format-check (Biome)
 format: node_modules ## Apply Biome formatting and safe fixes
 	npm run format
 
-test: typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
+test: preflight typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
 	npm test
 
 test-unit: node_modules ## Unit tests only (no servers)
@@ -47,10 +53,10 @@ down: ## Stop the compose stack (data volumes are kept)
 logs: ## Follow the compose stack's logs
 	scripts/logs.sh
 
-dev: node_modules ## Run the whole stack natively (no Docker); Ctrl-C stops it
+dev: preflight node_modules ## Run the whole stack natively (no Docker); restarts crashed parts; Ctrl-C stops it
 	scripts/dev.sh
 
-deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages
+deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
 
 tools: ## Build pinned livekit-server into tools/bin (Go module proxy)
