@@ -317,14 +317,24 @@ stopping=0
 stack_alive() { [[ -n $stack_pid ]] && kill -0 -- "-$stack_pid" 2>/dev/null; }
 
 stop_stack() {
-  local reason=$1 code=0 deadline
+  local reason=$1 code=0 deadline signalled pid
   stopping=1
   trap 'force_stop' INT TERM HUP
   log "stopping ($reason); Ctrl-C again to kill at once"
   if ((stack_ready)); then stop_services_first; fi
+  # The runner forwards SIGINT to the components running now; a crashed one still waiting out
+  # its restart delay is started after that and never told to stop, so the loop below stops
+  # each component started after this point (once: a second SIGINT means "exit at once").
+  signalled=" $(pgrep -P "$stack_pid" | tr '\n' ' ')"
   if kill -0 "$stack_pid" 2>/dev/null; then kill -INT "$stack_pid" 2>/dev/null || true; fi
   deadline=$((SECONDS + 30))
   while stack_alive && ((SECONDS < deadline)); do
+    for pid in $(pgrep -P "$stack_pid"); do
+      if [[ $signalled != *" $pid "* ]]; then
+        kill -INT "$pid" 2>/dev/null || true
+        signalled+="$pid "
+      fi
+    done
     sleep 0.2 &
     wait $! || true
   done
