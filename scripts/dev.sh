@@ -357,8 +357,8 @@ stop_stack() {
 
 # The services first, while Redis and PostgreSQL are still there for them to drain against
 # (a worker closing its queue against a Redis that is already gone waits out its whole drain
-# budget). Exiting 0, they are not restarted (one whose shutdown step fails exits 1 and would
-# be, a second later; the 30 s bound in stop_stack then ends it). Only once the stack was ready:
+# budget). Exiting 0, they are not restarted (one whose shutdown step fails exits 1 and is, a
+# second or more later; stop_stack's loop then stops the new one). Only once the stack was ready:
 # a service still loading has no signal handler yet and would die of the signal, which the
 # runner would take for a crash and restart.
 stop_services_first() {
@@ -425,8 +425,9 @@ log "starting ${components[*]} (env $env_file, data $data)"
 # A component that exits non-zero or dies of a signal is restarted, forever, with an exponential
 # delay (1 s, 2 s, 4 s... counted per component: concurrently neither caps nor resets it); one
 # that exits 0 (migrate, once done) stays stopped. Once concurrently itself gets SIGINT (Ctrl-C,
-# or stop_stack below) it forwards it and restarts nothing: SIGINT is graceful for every
-# component and PostgreSQL's fast shutdown.
+# or stop_stack above) it forwards it and counts every exit as clean, so it restarts nothing
+# more (except a restart already waiting out its delay: stop_stack stops that one). SIGINT is
+# graceful for every component and PostgreSQL's fast shutdown.
 setsid setpriv --pdeathsig INT -- "$root/node_modules/.bin/concurrently" \
   --restart-tries -1 --restart-after exponential \
   --names "$names" --prefix-colors auto --pad-prefix \
