@@ -8,10 +8,7 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install, not npm ci: the registry our machines reach serves only the linux-x64 builds of
-# platform-specific optional packages, so the lock file cannot list the others and npm ci's
-# strict lock check fails. With the lock present, npm install still installs its versions.
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 
 # Production dependencies only, pruned from the same install (no second download).
 FROM deps AS prod-deps

@@ -2,20 +2,26 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
+.PHONY: help preflight install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# npm install rather than npm ci: the registry our machines reach serves only the linux-x64
-# builds of platform-specific optional packages (Biome, esbuild), so package-lock.json cannot
-# list the others and npm ci's strict lock check refuses it. With the lock present, npm install
-# installs exactly its versions.
+# npm ci: exactly the lock file's versions, and it never rewrites package-lock.json, so a fresh
+# clone stays unmodified. The lock lists every platform's optional packages (Biome, esbuild,
+# msgpackr-extract), as npm records them whichever platform installs; after changing
+# package.json, run `npm install` once and commit the lock it writes.
 node_modules: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch node_modules
 
 install: node_modules ## Install npm dependencies at the lock file's versions
+
+# make dev and make test need the same system programs (the tests run the native stack too):
+# when one is missing this installs it (scripts/deps.sh) as root or with a working sudo, or stops
+# with the one command to run.
+preflight: ## Check the system packages make dev and make test need; install missing ones if possible
+	scripts/check-deps.sh --install
 
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
@@ -29,7 +35,7 @@ lint: node_modules ## Lint and format-check (Biome)
 format: node_modules ## Apply Biome formatting and safe fixes
 	npm run format
 
-test: typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
+test: preflight typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
 	npm test
 
 test-unit: node_modules ## Unit tests only (no servers)
@@ -47,20 +53,22 @@ down: ## Stop the compose stack (data volumes are kept)
 logs: ## Follow the compose stack's logs
 	scripts/logs.sh
 
-dev: node_modules ## Run the whole stack natively (no Docker); Ctrl-C stops it
+dev: preflight node_modules ## Run the whole stack natively (no Docker); restarts crashed parts; Ctrl-C stops it
 	scripts/dev.sh
 
-deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages
+deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
 
-tools: ## Build pinned k6 and livekit-server into tools/bin (Go module proxy)
+tools: ## Build pinned livekit-server into tools/bin (Go module proxy)
 	scripts/build-tools.sh
 
 migrate: node_modules ## Apply PostgreSQL migrations using .env
 	set -a; . ./.env; set +a; npm run migrate
 
-loadtest: ## Smoke load test with k6 against a running stack (API_URL, default http://127.0.0.1:3000)
-	tools/bin/k6 run loadtests/smoke.js
+# k6 is AGPL-licensed: Quad neither builds nor ships it, and runs the k6 on your PATH.
+loadtest: ## Smoke load test with your own k6 against a running stack (API_URL, default http://127.0.0.1:3000)
+	@command -v k6 >/dev/null 2>&1 || { echo "make loadtest runs the k6 on your PATH, and there is none: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/), then run: k6 run loadtests/smoke.js (API_URL=... to target another stack)" >&2; exit 1; }
+	k6 run loadtests/smoke.js
 
 clean: ## Remove build output (keeps .env and .data)
 	rm -rf dist

@@ -1,6 +1,7 @@
 // k6 smoke test: a short, bounded load on a running stack's operational and API endpoints.
-// Run: `make loadtest` (API_URL defaults to http://127.0.0.1:3000). Traffic goes only to the
-// URL given, which must be a local stack (127.0.0.0/8).
+// Run it with your own k6 (Quad does not ship k6): `make loadtest`, or `k6 run loadtests/smoke.js`
+// (API_URL defaults to http://127.0.0.1:3000). Traffic goes only to the URL given, which must be a
+// local stack (127.0.0.0/8).
 import { check } from 'k6';
 import http from 'k6/http';
 

@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Pre-flight for `make dev` (the native stack): checks that every program it runs is installed
-# and says exactly what is missing and how to get it. Changes nothing.
+# Pre-flight for `make dev` (the native stack) and `make test` (whose tests run the same
+# servers): checks that every program they run is installed and says exactly what is missing and
+# how to get it. Without --install it changes nothing.
 #
 # Usage: scripts/check-deps.sh             check everything; exit 1 listing what is missing
+#        scripts/check-deps.sh --install   the Makefile's pre-flight: when system packages are
+#                                          missing, install them (scripts/deps.sh) if this user
+#                                          can (root, or a sudo that works here), else exit 1
+#                                          naming the one command to run; then check again.
+#                                          Skips node_modules, which make installs next.
+#        scripts/check-deps.sh --system    check everything but node_modules
 #        scripts/check-deps.sh --pg-bindir print the PostgreSQL bin directory used (exit 1 if none)
 # Reads: QUAD_PG_BINDIR (optional: the PostgreSQL bin directory to use instead of searching)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-}
+case "$mode" in
+  "" | --install | --system | --pg-bindir) ;;
+  *)
+    echo "usage: $0 [--install | --system | --pg-bindir]" >&2
+    exit 64
+    ;;
+esac
 
 # initdb and postgres live in /usr/lib/postgresql/<version>/bin on Debian, off PATH. All the
 # PostgreSQL programs must come from one directory: initdb and postgres of different major
@@ -36,7 +51,7 @@ pg_bindir() {
   return 1
 }
 
-if [[ ${1:-} == --pg-bindir ]]; then
+if [[ $mode == --pg-bindir ]]; then
   pg_bindir
   exit
 fi
@@ -44,6 +59,7 @@ fi
 missing=()
 found=()
 need_apt=0
+deps_packages=$("$root/scripts/deps.sh" --list)
 
 if command -v redis-server >/dev/null 2>&1; then
   found+=("redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')")
@@ -107,22 +123,54 @@ else
 fi
 
 # npm ci must have run, and recently enough to include the dev tools this script starts with.
-for tool in tsx concurrently; do
-  if [[ ! -x $root/node_modules/.bin/$tool ]]; then
-    missing+=("node_modules/.bin/$tool: run \`npm ci\` in $root")
-    break
+if [[ -z $mode ]]; then
+  for tool in tsx concurrently; do
+    if [[ ! -x $root/node_modules/.bin/$tool ]]; then
+      missing+=("node_modules/.bin/$tool: run \`make install\` (npm ci) in $root")
+      break
+    fi
+  done
+  if [[ -f $root/node_modules/.package-lock.json && $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
+    echo "check-deps: note: package-lock.json is newer than node_modules; run \`make install\` if something fails to load" >&2
   fi
-done
-if [[ -f $root/node_modules/.package-lock.json && $root/package-lock.json -nt $root/node_modules/.package-lock.json ]]; then
-  echo "check-deps: note: package-lock.json is newer than node_modules; run \`npm ci\` if something fails to load" >&2
+fi
+
+# Whether this user can run apt-get as root here without help: root, a sudo that needs no
+# password, or a sudo that can ask for one on this terminal.
+can_install_packages() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  [[ $(id -u) -eq 0 ]] && return 0
+  command -v sudo >/dev/null 2>&1 || return 1
+  sudo -n true 2>/dev/null && return 0
+  [[ -t 0 ]]
+}
+
+if ((${#missing[@]} > 0)) && ((need_apt)) && [[ $mode == --install ]]; then
+  if can_install_packages; then
+    {
+      echo "check-deps: missing:"
+      printf '  - %s\n' "${missing[@]}"
+      echo "check-deps: installing the system packages now (scripts/deps.sh, the same as \`make deps\`)"
+    } >&2
+    # deps.sh ends with the --system check, so its status is the verdict.
+    exec "$root/scripts/deps.sh"
+  fi
 fi
 
 if ((${#missing[@]} > 0)); then
   {
-    echo "check-deps: make dev cannot start; missing:"
+    echo "check-deps: make dev and make test cannot start; missing:"
     printf '  - %s\n' "${missing[@]}"
     if ((need_apt)); then
-      echo "On Debian/Ubuntu, \`make deps\` installs the system packages (scripts/deps.sh: apt-get install redis-server postgresql prometheus procps; uses sudo when not root)."
+      if ! command -v apt-get >/dev/null 2>&1; then
+        echo "Install them with your system's package manager (Debian/Ubuntu package names above)."
+      elif [[ $mode == --install ]]; then
+        # Neither root nor a usable sudo: the one command that fixes it, for whoever is root.
+        echo "This user cannot install packages (not root, no working sudo). Run as root:"
+        echo "  apt-get update && apt-get install -y --no-install-recommends ${deps_packages}"
+      else
+        echo "On Debian/Ubuntu, \`make deps\` installs the system packages (scripts/deps.sh: apt-get install ${deps_packages}; uses sudo when not root)."
+      fi
     fi
   } >&2
   exit 1

@@ -2,7 +2,10 @@
 # `make dev`: the whole Quad stack as native processes, without Docker. Redis (state and
 # cache, with the same ACL users as compose), PostgreSQL, the migrations, the api, two socket
 # gateway instances, the worker and Prometheus run side by side under `concurrently`, with
-# their output prefixed in this terminal. Ctrl-C (or SIGTERM) stops all of them and exits 0.
+# their output prefixed in this terminal. A component that crashes (exits non-zero or is killed)
+# is restarted after 1 s, then 2 s, 4 s... for that component, as compose's
+# `restart: unless-stopped` would; the others keep running. Only Ctrl-C or SIGTERM stops them
+# all, and then the script exits 0.
 #
 # The env file is the single source of ports and secrets: it is created with fresh secrets on
 # first run (scripts/ensure-env.sh) and never overwritten; as with Compose, a variable set in
@@ -18,8 +21,8 @@
 #        SOCKET2_PORT      port of the second socket gateway (default SOCKET_PORT + 10)
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
 #        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT)
-# Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails, the stack
-# does not become ready in time, or a component exits with an error (which stops the rest).
+# Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
+# does not become ready in time.
 #
 # Internal: `scripts/dev.sh component NAME` runs one component in the foreground; concurrently
 # calls it with the environment prepared by the main invocation.
@@ -72,6 +75,35 @@ run_redis() {
     --port "$port" --bind 127.0.0.1 --dir "$dir"
 }
 
+# Processes still working on the data directory: PostgreSQL's processes run in it. A postmaster
+# killed outright leaves its backends running for a moment, still attached to its shared memory.
+postgres_processes_in() {
+  local dir=$1 proc
+  for proc in /proc/[0-9]*; do
+    if [[ $(readlink "$proc/cwd" 2>/dev/null) == "$dir" ]]; then printf '%s ' "${proc#/proc/}"; fi
+  done
+}
+
+# Before a restart after a crash: PostgreSQL refuses to start while its previous server's
+# processes live, and also when the pid in a postmaster.pid left by a killed server now belongs
+# to an unrelated process (pids are reused). So wait for the old processes to go, then the lock
+# file is provably stale and is removed.
+clear_crashed_postgres() {
+  local pgdata=$1 deadline=$((SECONDS + 15)) leftover
+  [[ -f $pgdata/postmaster.pid ]] || return 0
+  leftover=$(postgres_processes_in "$pgdata")
+  while [[ -n $leftover ]] && ((SECONDS < deadline)); do
+    sleep 0.2
+    leftover=$(postgres_processes_in "$pgdata")
+  done
+  if [[ -n $leftover ]]; then
+    echo "processes of a previous PostgreSQL server still run in $pgdata (pids $leftover); not starting a second one" >&2
+    exit 1
+  fi
+  echo "removing postmaster.pid left by a server that did not shut down"
+  rm -f "$pgdata/postmaster.pid"
+}
+
 run_postgres() {
   local data=$QUAD_DEV_DATA pgdata=$QUAD_DEV_DATA/postgres
   if [[ ! -f $pgdata/PG_VERSION ]]; then
@@ -92,6 +124,8 @@ run_postgres() {
     rm -f "$pwfile"
     mv "$scratch" "$pgdata"
   fi
+
+  clear_crashed_postgres "$pgdata"
 
   # On every start: the env file is the source of truth for the password (a regenerated env
   # file keeps working with an existing cluster), and the database exists.
@@ -284,14 +318,24 @@ stopping=0
 stack_alive() { [[ -n $stack_pid ]] && kill -0 -- "-$stack_pid" 2>/dev/null; }
 
 stop_stack() {
-  local reason=$1 code=0 deadline
+  local reason=$1 code=0 deadline signalled pid
   stopping=1
   trap 'force_stop' INT TERM HUP
   log "stopping ($reason); Ctrl-C again to kill at once"
   if ((stack_ready)); then stop_services_first; fi
+  # The runner forwards SIGINT to the components running now; a crashed one still waiting out
+  # its restart delay is started after that and never told to stop, so the loop below stops
+  # each component started after this point (once: a second SIGINT means "exit at once").
+  signalled=" $(pgrep -P "$stack_pid" | tr '\n' ' ')"
   if kill -0 "$stack_pid" 2>/dev/null; then kill -INT "$stack_pid" 2>/dev/null || true; fi
   deadline=$((SECONDS + 30))
   while stack_alive && ((SECONDS < deadline)); do
+    for pid in $(pgrep -P "$stack_pid"); do
+      if [[ $signalled != *" $pid "* ]]; then
+        kill -INT "$pid" 2>/dev/null || true
+        signalled+="$pid "
+      fi
+    done
     sleep 0.2 &
     wait $! || true
   done
@@ -314,9 +358,10 @@ stop_stack() {
 
 # The services first, while Redis and PostgreSQL are still there for them to drain against
 # (a worker closing its queue against a Redis that is already gone waits out its whole drain
-# budget). Exiting 0, they do not trip --kill-others-on-fail. Only once the stack was ready:
+# budget). Exiting 0, they are not restarted (one whose shutdown step fails exits 1 and is, a
+# second or more later; stop_stack's loop then stops the new one). Only once the stack was ready:
 # a service still loading has no signal handler yet and would die of the signal, which the
-# runner would count as a failure.
+# runner would take for a crash and restart.
 stop_services_first() {
   local pids pid alive deadline
   pids=$(pgrep -P "$stack_pid" -f 'services/(api|socket|worker)/main\.ts' || true)
@@ -378,10 +423,14 @@ for component in "${components[@]}"; do
 done
 names=$(IFS=,; echo "${components[*]}")
 log "starting ${components[*]} (env $env_file, data $data)"
-# --kill-others-on-fail: a component that crashes stops the stack; migrate exiting 0 does not.
-# SIGINT as the kill signal: graceful for every component, and PostgreSQL's fast shutdown.
+# A component that exits non-zero or dies of a signal is restarted, forever, with an exponential
+# delay (1 s, 2 s, 4 s... counted per component: concurrently neither caps nor resets it); one
+# that exits 0 (migrate, once done) stays stopped. Once concurrently itself gets SIGINT (Ctrl-C,
+# or stop_stack above) it forwards it and counts every exit as clean, so it restarts nothing
+# more (except a restart already waiting out its delay: stop_stack stops that one). SIGINT is
+# graceful for every component and PostgreSQL's fast shutdown.
 setsid setpriv --pdeathsig INT -- "$root/node_modules/.bin/concurrently" \
-  --kill-others-on-fail --kill-signal SIGINT --kill-timeout 15000 \
+  --restart-tries -1 --restart-after exponential \
   --names "$names" --prefix-colors auto --pad-prefix \
   "${commands[@]}" &
 stack_pid=$!
@@ -471,8 +520,9 @@ EOF
 
 code=0
 wait "$stack_pid" || code=$?
-# Reached only when the runner ended by itself: a component failed and took the others down.
+# Reached only when the runner ended by itself: every component exited 0 (each was stopped
+# from outside, as crashes are restarted), or the runner itself died.
 stopping=1
 reap_leftovers
-log "the stack stopped on its own (exit $code): a component exited; see its output above" >&2
+log "the stack stopped on its own (exit $code): every component exited; see the output above" >&2
 exit $((code == 0 ? 1 : code))

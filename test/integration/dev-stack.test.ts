@@ -14,12 +14,16 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Socket } from 'socket.io-client';
+import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { freePort } from '../harness/free-port.js';
 import { collectOutput } from '../harness/service-process.js';
+import { connectSocket, record, request } from '../harness/socket-client.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // `make dev` end to end: scripts/dev.sh as a real process on free ports in a temporary data
-// directory, twice on the same data (the second run must reuse it), stopped like a Ctrl-C.
+// directory, several times on the same data (later runs must reuse it), stopped like a Ctrl-C,
+// healing components killed outright, and stopped by SIGTERM when started from a script.
 
 const root = join(import.meta.dirname, '..', '..');
 const READY_TIMEOUT_MS = 150_000;
@@ -63,12 +67,17 @@ const dataDir = join(work, 'data');
 const ports = {} as Record<PortVariable, number>;
 let secrets: Record<string, string> = {};
 const running = new Set<DevStack>();
+const sockets: Socket[] = [];
 
 function tail(text: string, characters = 6_000): string {
   return text.length > characters ? `…${text.slice(-characters)}` : text;
 }
 
-function startDevStack(): DevStack {
+/**
+ * Starts scripts/dev.sh with its own process group. `inBackgroundOfScript` starts it the way a
+ * script's `dev.sh &` does, where the shell makes it ignore SIGINT; then `child` is that shell.
+ */
+function startDevStack(options: { inBackgroundOfScript?: boolean } = {}): DevStack {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     QUAD_ENV_FILE: envFile,
@@ -77,7 +86,11 @@ function startDevStack(): DevStack {
   };
   for (const name of inheritedOverrides) delete env[name];
   // A process group of its own, so that the test can signal everything the way a terminal does.
-  const child = spawn('bash', [join(root, 'scripts/dev.sh')], {
+  const script = join(root, 'scripts/dev.sh');
+  const args = options.inBackgroundOfScript
+    ? ['-c', '"$0" & echo "dev.sh started as pid $!"; wait "$!"', script]
+    : [script];
+  const child = spawn('bash', args, {
     cwd: root,
     env,
     detached: true,
@@ -143,6 +156,63 @@ async function interrupt(stack: DevStack): Promise<number | string> {
     throw new Error(`scripts/dev.sh still running ${STOP_TIMEOUT_MS} ms after SIGINT`);
   }
   return code;
+}
+
+/** A live process (not a zombie) whose command line matches, with its environment. */
+function findProcesses(
+  commandPattern: RegExp,
+): Array<{ pid: number; command: string; environ: string[] }> {
+  const found: Array<{ pid: number; command: string; environ: string[] }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (/\) Z /.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (!commandPattern.test(command)) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      found.push({ pid: Number(entry), command, environ });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The pid of the stack's state Redis (redis-server names its address in its process title). */
+function stateRedisPid(): number | undefined {
+  return findProcesses(new RegExp(`^redis-server .*:${ports.REDIS_PORT}\\b`))[0]?.pid;
+}
+
+/** The pid of the stack's first socket gateway. */
+function firstGatewayPid(): number | undefined {
+  return findProcesses(/services\/socket\/main\.ts/).find(
+    ({ environ }) =>
+      environ.includes(`QUAD_DATA_DIR=${dataDir}`) &&
+      environ.includes(`SOCKET_PORT=${ports.SOCKET_PORT}`),
+  )?.pid;
+}
+
+function prometheusPidOfThisStack(): number | undefined {
+  return findProcesses(/^prometheus /).find(({ command }) => command.includes(dataDir))?.pid;
+}
+
+/** Waits until the api, both gateways and the worker all report ready (not degraded). */
+async function waitUntilAllReady(what: string, stack: DevStack): Promise<void> {
+  try {
+    await waitFor(
+      what,
+      async () => {
+        for (const name of ['API_PORT', 'SOCKET_PORT', 'SOCKET2_PORT', 'WORKER_PORT'] as const) {
+          if ((await readyz(ports[name])).body.status !== 'ready') return false;
+        }
+        return true;
+      },
+      60_000,
+      250,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}\n--- output ---\n${tail(stack.output())}`);
+  }
 }
 
 async function readyz(port: number): Promise<{ status: number; body: { status?: string } }> {
@@ -255,6 +325,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const socket of sockets) socket.close();
   // On a failure: stop what is still running, then kill whatever is left of it, by pid.
   for (const stack of running) {
     const pid = stack.child.pid;
@@ -409,6 +480,155 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
     await assertEverythingStopped(stack);
   });
 
+  it('restarts a crashed Redis and a crashed gateway by itself; the other gateway keeps delivering', {
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 150_000,
+  }, async (t) => {
+    const stack = startDevStack();
+    await waitUntilReady(stack);
+    const databaseUrl = `postgres://${encodeURIComponent(secrets.POSTGRES_USER || 'quad')}:${encodeURIComponent(secrets.POSTGRES_PASSWORD ?? '')}@127.0.0.1:${ports.POSTGRES_PORT}/${secrets.POSTGRES_DB || 'quad'}`;
+    const apiUrl = `http://127.0.0.1:${ports.API_PORT}`;
+    const people = {} as Record<'ann' | 'ben', { id: string; token: string }>;
+    for (const name of ['ann', 'ben'] as const) {
+      const account = await createAccount(databaseUrl, name);
+      people[name] = { id: account.id, token: (await loginAs(apiUrl, name)).token };
+    }
+    const group = await callApi(apiUrl, 'POST', '/conversations', {
+      token: people.ann.token,
+      body: { kind: 'group', title: 'Night shift', memberIds: [people.ben.id] },
+    });
+    assert.equal(group.status, 201, JSON.stringify(group.body));
+    const groupId = String(group.body.id);
+    // Ann is on the second gateway, which is never killed: her connection must live through it all.
+    const annSocket = await connectSocket(
+      `http://127.0.0.1:${ports.SOCKET2_PORT}`,
+      people.ann.token,
+      {
+        reconnection: true,
+      },
+    );
+    sockets.push(annSocket);
+    const annDisconnects: string[] = [];
+    annSocket.on('disconnect', (reason) => annDisconnects.push(reason));
+    const joined = await request(annSocket, 'conversation:join', { conversationIds: [groupId] });
+    assert.deepEqual(joined.refused, []);
+    const annSees = record<{ message: { id: string } }>(annSocket, 'message:new');
+
+    // Publishes made before every Redis connection is back are dropped (catch-up is the remedy
+    // for those), so Ben sends until one reaches Ann.
+    const reachesAnn = (what: string) =>
+      waitFor(
+        what,
+        async () => {
+          const reply = await callApi(apiUrl, 'POST', `/conversations/${groupId}/messages`, {
+            token: people.ben.token,
+            body: { body: what, idempotencyKey: crypto.randomUUID() },
+          });
+          if (reply.status !== 201) return false;
+          const id = String(reply.body.id);
+          return waitFor(
+            "the message on ann's socket",
+            async () => annSees.some((event) => event.message.id === id),
+            1_000,
+          ).catch(() => false);
+        },
+        60_000,
+        250,
+      );
+    await reachesAnn('a message before any crash');
+
+    const redisPid = stateRedisPid();
+    assert.ok(redisPid, 'the state Redis is running');
+    process.kill(redisPid, 'SIGKILL');
+    const redisKilledAt = Date.now();
+    await waitFor(
+      'the state Redis running again',
+      async () => {
+        const pid = stateRedisPid();
+        return pid !== undefined && pid !== redisPid;
+      },
+      30_000,
+      100,
+    );
+    await waitUntilAllReady('every service ready again after the Redis crash', stack);
+    t.diagnostic(`ready again ${Date.now() - redisKilledAt} ms after the state Redis was killed`);
+    await reachesAnn('a message after the Redis crash');
+
+    const gatewayPid = firstGatewayPid();
+    assert.ok(gatewayPid, 'the first gateway is running');
+    process.kill(gatewayPid, 'SIGKILL');
+    const gatewayKilledAt = Date.now();
+    await waitFor(
+      'the first gateway running again',
+      async () => {
+        const pid = firstGatewayPid();
+        return pid !== undefined && pid !== gatewayPid;
+      },
+      30_000,
+      100,
+    );
+    await waitUntilAllReady('every service ready again after the gateway crash', stack);
+    t.diagnostic(
+      `ready again ${Date.now() - gatewayKilledAt} ms after the first gateway was killed`,
+    );
+    await reachesAnn('a message after the gateway crash');
+
+    assert.deepEqual(annDisconnects, [], 'ann stayed connected to the surviving gateway');
+    const output = stack.output();
+    assert.match(output, /component redis restarted/);
+    assert.match(output, /component socket-1 restarted/);
+    assert.doesNotMatch(
+      output,
+      /component (?!redis |socket-1 )[\w-]+ restarted/,
+      'nothing else restarted',
+    );
+    annSocket.close();
+
+    // Ctrl-C while a crashed component waits out its restart delay (the third crash: 4 s) must
+    // stop that one too when it comes up, not leave it running.
+    let prometheusPid = prometheusPidOfThisStack();
+    for (let crash = 1; crash <= 3; crash++) {
+      assert.ok(prometheusPid, `prometheus is running before crash ${crash}`);
+      const killed = prometheusPid;
+      process.kill(killed, 'SIGKILL');
+      if (crash === 3) break;
+      prometheusPid = await waitFor(
+        `prometheus running again after crash ${crash}`,
+        async () => {
+          const pid = prometheusPidOfThisStack();
+          return pid !== killed ? pid : undefined;
+        },
+        30_000,
+        100,
+      );
+    }
+    const stopStarted = Date.now();
+    const code = await interrupt(stack);
+    t.diagnostic(
+      `stopped ${Date.now() - stopStarted} ms after SIGINT, prometheus awaiting restart`,
+    );
+    assert.equal(code, 0, tail(stack.output()));
+    await assertEverythingStopped(stack);
+  });
+
+  it('stops cleanly on SIGTERM when a script started it in the background (SIGINT ignored)', {
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 30_000,
+  }, async (t) => {
+    const stack = startDevStack({ inBackgroundOfScript: true });
+    await waitUntilReady(stack);
+    const pid = Number(/dev\.sh started as pid (\d+)/.exec(stack.output())?.[1]);
+    assert.ok(pid > 0, stack.output());
+    // The situation under test: the shell made dev.sh ignore SIGINT (bit 2 of SigIgn).
+    const ignored = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    assert.ok(ignored?.[1] && (BigInt(`0x${ignored[1]}`) & 2n) === 2n, 'dev.sh ignores SIGINT');
+
+    const stopStarted = Date.now();
+    process.kill(pid, 'SIGTERM');
+    const code = await exitWithin(stack, 10_000);
+    t.diagnostic(`stopped ${Date.now() - stopStarted} ms after SIGTERM`);
+    assert.equal(code, 0, tail(stack.output()));
+    await assertEverythingStopped(stack);
+  });
+
   it('refuses to start when a port is taken, naming the variable', {
     timeout: 60_000,
   }, async () => {
@@ -436,6 +656,72 @@ describe('scripts/check-deps.sh', () => {
     assert.match(result.stderr, /PostgreSQL server programs initdb, postgres, pg_isready/);
     assert.match(result.stderr, /package postgresql/);
     assert.match(result.stderr, /make deps/);
+  });
+
+  // The Makefile's pre-flight (make dev, make test) as an unprivileged user, with PostgreSQL made
+  // to look missing and recording stand-ins for apt-get and sudo: a sudo that works (no password
+  // needed) or one that refuses, as for a user without sudo rights and no terminal to ask on.
+  function preflight(sudo: 'works' | 'refuses') {
+    const stubs = mkdtempSync(join(tmpdir(), 'quad-preflight-'));
+    chmodSync(stubs, 0o755);
+    const aptLog = join(stubs, 'apt-get.log');
+    writeFileSync(aptLog, '');
+    chmodSync(aptLog, 0o666);
+    writeFileSync(join(stubs, 'apt-get'), '#!/bin/sh\necho "apt-get $*" >> "$APT_LOG"\n', {
+      mode: 0o755,
+    });
+    writeFileSync(
+      join(stubs, 'sudo'),
+      sudo === 'works' ? '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n' : '#!/bin/sh\nexit 1\n',
+      { mode: 0o755 },
+    );
+    // As root, drop to `nobody`: the pre-flight must not see a root it could use.
+    const asUnprivileged =
+      process.getuid?.() === 0 ? ['--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+    try {
+      const result = spawnSync(
+        'setpriv',
+        [...asUnprivileged, 'bash', join(root, 'scripts/check-deps.sh'), '--install'],
+        {
+          env: {
+            ...process.env,
+            PATH: `${stubs}:${process.env.PATH ?? ''}`,
+            APT_LOG: aptLog,
+            QUAD_PG_BINDIR: join(work, 'no-such-dir'),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          encoding: 'utf8',
+        },
+      );
+      const aptCalls = readFileSync(aptLog, 'utf8').split('\n').filter(Boolean);
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr, aptCalls };
+    } finally {
+      rmSync(stubs, { recursive: true, force: true });
+    }
+  }
+
+  it('pre-flight with a working sudo: installs the missing packages itself, showing progress', () => {
+    const result = preflight('works');
+    assert.deepEqual(result.aptCalls, [
+      'apt-get update',
+      'apt-get install -y --no-install-recommends redis-server postgresql prometheus procps',
+    ]);
+    assert.match(result.stderr, /installing the system packages now/);
+    assert.match(result.stdout, /deps: apt-get install redis-server postgresql prometheus procps/);
+    // The stand-in installed nothing, so the check after the install still fails.
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /PostgreSQL server programs/);
+  });
+
+  it('pre-flight without root or a working sudo: installs nothing and names the one command', () => {
+    const result = preflight('refuses');
+    assert.equal(result.status, 1, result.stderr);
+    assert.deepEqual(result.aptCalls, []);
+    assert.match(result.stderr, /cannot install packages \(not root, no working sudo\)/);
+    assert.match(
+      result.stderr,
+      /Run as root:\n {2}apt-get update && apt-get install -y --no-install-recommends redis-server postgresql prometheus procps\n/,
+    );
   });
 
   it('passes on this machine and reports what it found', () => {
