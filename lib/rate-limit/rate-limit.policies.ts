@@ -103,7 +103,7 @@ export const defaultRateLimitPolicies = {
     failureMode: 'closed',
   },
   /** Messages per user, shared by HTTP and the socket gateway (same key, so switching transport
-   *  does not double the budget). The 10 s window is seed 004's; 30 in 10 s lets a person paste
+   *  does not double the budget). 30 in a 10 s window lets a person paste
    *  a burst of short lines but stops scripted floods. Fail closed: spam during an outage would
    *  land on every member's screen, and the per-process fallback is still far above a human. */
   'message-send': {

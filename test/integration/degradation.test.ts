@@ -33,11 +33,11 @@ import { type ServiceProcess, startService } from '../harness/service-process.js
 import { serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Graceful degradation (issue 3 item 9), against a real api process with its own PostgreSQL
-// and its own Redis pair, because this file stops and restarts all three: with Redis gone every
-// read still answers, from PostgreSQL, with the same body; writes commit; /readyz says
-// degraded; Redis is used again when it returns. With PostgreSQL gone, writes answer 503 and
-// leave nothing behind; the api serves again when it returns. No restart of the api anywhere.
+// Graceful degradation, against a real api process with its own PostgreSQL and its own Redis pair,
+// because this file stops and restarts all three: with Redis gone every read still answers, from
+// PostgreSQL, with the same body; writes commit; /readyz says degraded; Redis is used again when it
+// returns. With PostgreSQL gone, writes answer 503 and leave nothing behind; the api serves again
+// when it returns. No restart of the api anywhere.
 
 const names = ['ann', 'ben', 'cat', 'root'] as const;
 type Name = (typeof names)[number];

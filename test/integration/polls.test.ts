@@ -27,10 +27,10 @@ import {
 } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Polls in conversations (issue 3 item 6), against a real api process, PostgreSQL and a private
-// Redis pair (private so that FLUSHALL and stopping the cache Redis concern this test alone):
-// create, vote, change, retract, close; results served from the Redis hash always equal to a
-// GROUP BY over poll_votes, under concurrent vote changes, after FLUSHALL and without Redis.
+// Polls in conversations, against a real api process, PostgreSQL and a private Redis pair (private
+// so that FLUSHALL and stopping the cache Redis concern this test alone): create, vote, change,
+// retract, close; results served from the Redis hash always equal to a GROUP BY over poll_votes,
+// under concurrent vote changes, after FLUSHALL and without Redis.
 
 interface Person {
   id: string;

@@ -17,10 +17,10 @@ import {
 } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 
-// The real-time gateway end to end: one api and two socket gateway processes sharing one
-// Redis and one PostgreSQL, real socket.io-client connections. Issue 5's "done when" list:
-// cross-instance delivery, strangers kept out, catch-up after reconnect, bad input; plus
-// authentication, revocation, idempotent sends and the shared message-send limit.
+// The real-time gateway end to end: one api and two socket gateway processes sharing one Redis and
+// one PostgreSQL, real socket.io-client connections: cross-instance delivery, strangers kept out,
+// catch-up after reconnect, bad input; plus authentication, revocation, idempotent sends and the
+// shared message-send limit.
 
 interface Person {
   id: string;
