@@ -11,12 +11,7 @@ import {
   assertAccessTable,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import {
-  callApi as call,
-  createAccount,
-  type Reply,
-  TEST_PASSWORD,
-} from '../harness/api-client.js';
+import { callApi as call, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
@@ -67,13 +62,7 @@ describe('polls: one vote per member, results from Redis always equal to Postgre
   /** ann's group: ann owner, cat admin, ben, dan and the voters members; eve is a stranger. */
   let conversationId = '';
 
-  const login = async (username: string): Promise<string> => {
-    const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-      body: { username, password: TEST_PASSWORD },
-    });
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
-    return String(reply.body.token);
-  };
+  const login = async (username: string) => (await loginAs(api.baseUrl, username)).token;
 
   before(async () => {
     database = await createTestDatabase();
