@@ -1,6 +1,6 @@
 /**
- * `npm run bench:cache`: what the cache Redis buys, in one run on the same data (issue 3 item
- * 13). A script that prints a table, not a test: the figures go to docs/performance.md.
+ * `npm run bench:cache`: what the cache Redis buys, in one run on the same data. A script that
+ * prints a table, not a test: the figures go to docs/performance.md.
  *
  * It starts its own PostgreSQL and two password-protected redis-servers (state and cache; the
  * test harness's, with Quad's ACL users), migrates a database, and builds the api in this
@@ -68,7 +68,7 @@ import {
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
 import { testWebhookSecretKey } from '../test/harness/test-environment.js';
 
-/** autocannon's default, and the brief's: enough to keep a 2-core machine busy. */
+/** autocannon's default: enough to keep a 2-core machine busy. */
 const CONNECTIONS = 10;
 /** In-flight countsFor calls in (b): the same concurrency as the HTTP pairs. */
 const UNREAD_CONCURRENCY = 10;
@@ -82,7 +82,7 @@ const WARM_UP_SECONDS = 2;
 const ROUNDS = 11;
 /** The conversation read in (a) and (c): one class, a realistic member list. */
 const CLASS_SIZE = 30;
-/** (b): seed 004's MGET of 50. */
+/** (b): one MGET of 50, the unread counters of a conversation list's page. */
 const CONVERSATIONS = 50;
 const MESSAGES_PER_CONVERSATION = 100;
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:realtime`: the real-time gateway's broadcast fan-out, latency and memory per
- * connection (issue 5 item 10). A script that prints tables, not a test: it never asserts,
- * exits 0 when a target is missed and 1 on a real error; the figures go to docs/performance.md.
+ * connection. A script that prints tables, not a test: it never asserts, exits 0 when a target is
+ * missed and 1 on a real error; the figures go to docs/performance.md.
  *
  * It starts its own PostgreSQL and the two password-protected redis-servers (the test
  * harness's, Quad's ACL users), migrates a database, and seeds in bulk SQL MEMBERS users, one

@@ -1,8 +1,8 @@
 -- Up Migration
 
--- Accounts, sessions and API keys (messaging core, item 1). PostgreSQL is the source of truth
--- for all three: the Redis copies (session and API-key validation, profiles) are rebuilt from
--- these tables on a miss, so a FLUSHALL loses nothing.
+-- Accounts, sessions and API keys. PostgreSQL is the source of truth for all three: the Redis
+-- copies (session and API-key validation, profiles) are rebuilt from these tables on a miss, so a
+-- FLUSHALL loses nothing.
 
 CREATE TABLE users (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,8 +1,8 @@
 -- Up Migration
 
--- Conversations and messages (messaging core, items 3 and 4). PostgreSQL is the source of
--- truth; the Redis copies (conversation metadata, membership for authorization, the latest 100
--- messages of each conversation) are rebuilt from these tables, so a FLUSHALL loses nothing.
+-- Conversations and messages. PostgreSQL is the source of truth; the Redis copies (conversation
+-- metadata, membership for authorization, the latest 100 messages of each conversation) are rebuilt
+-- from these tables, so a FLUSHALL loses nothing.
 
 CREATE TABLE conversations (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -40,7 +40,7 @@ CREATE TABLE conversation_members (
 -- "My conversations".
 CREATE INDEX conversation_members_user ON conversation_members (user_id);
 
--- Per-user delete (seed 004, pattern 4): the conversation is hidden from this user until a
+-- Per-user delete ("delete for me"): the conversation is hidden from this user until a
 -- message newer than the deletion arrives, and then they see only messages after it.
 CREATE TABLE conversation_deletions (
   user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -1,10 +1,10 @@
 -- Up Migration
 
--- Read receipts (messaging core, item 5). Each member's place in a conversation is a sequence
--- number on their membership row: messages are numbered without gaps under the conversation
--- lock, so "read up to seq N" says exactly which messages are read, and the unread count is a
--- range count over the (conversation_id, seq) index. PostgreSQL is the source of truth; the
--- Redis unread counters (cache namespace `unread-counts`) are recomputed from these columns.
+-- Read receipts. Each member's place in a conversation is a sequence number on their membership
+-- row: messages are numbered without gaps under the conversation lock, so "read up to seq N" says
+-- exactly which messages are read, and the unread count is a range count over the (conversation_id,
+-- seq) index. PostgreSQL is the source of truth; the Redis unread counters (cache namespace
+-- `unread-counts`) are recomputed from these columns.
 ALTER TABLE conversation_members
   -- 0: nothing read yet. Only ever raised (UPDATE … WHERE last_read_seq < new), so a late or
   -- retried mark-read from another device never moves a receipt backwards.

@@ -1,10 +1,10 @@
 -- Up Migration
 
--- Polls in conversations (issue 3 item 6). PostgreSQL is the source of truth: one row per vote,
--- at most one per user and poll. The results a client sees come from a Redis hash per poll
--- (lib/polls/poll-results.store.ts) that carries the poll's version beside its counts; the
--- version below is what lets Redis prove its counts are the ones PostgreSQL would compute, and
--- a FLUSHALL only costs one GROUP BY per poll.
+-- Polls in conversations. PostgreSQL is the source of truth: one row per vote, at most one per user
+-- and poll. The results a client sees come from a Redis hash per poll
+-- (lib/polls/poll-results.store.ts) that carries the poll's version beside its counts; the version
+-- below is what lets Redis prove its counts are the ones PostgreSQL would compute, and a FLUSHALL
+-- only costs one GROUP BY per poll.
 
 CREATE TABLE polls (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,9 +1,8 @@
 -- Up Migration
 
--- Full-text search over messages (issue 3 item 7). PostgreSQL holds the index: a generated
--- tsvector column kept in step with the body by PostgreSQL itself (insert, edit, soft delete),
--- and a GIN index over it. The search results cache (lib/search/) only ever holds copies of what
--- these queries answer.
+-- Full-text search over messages. PostgreSQL holds the index: a generated tsvector column kept in
+-- step with the body by PostgreSQL itself (insert, edit, soft delete), and a GIN index over it. The
+-- search results cache (lib/search/) only ever holds copies of what these queries answer.
 --
 -- Text search configuration: 'simple', on purpose. A school writes in many languages, often
 -- several in one conversation, and no language is known per message: a language configuration

@@ -1,11 +1,11 @@
 -- Up Migration
 
--- The transactional outbox (issue 6 item 1). Every write that must reach real-time clients,
--- caches or integrations inserts one row here in the same transaction as the write itself, so
--- the row exists exactly when the write committed. After the commit the writing service tries
--- the fast path at once (publish through Redis, cache updates) and sets published_at when the
--- publish reached Redis; the worker's relay (lib/outbox/outbox-relay.ts) hands every row to each
--- consumer and re-does the fast path for rows still unpublished.
+-- The transactional outbox. Every write that must reach real-time clients, caches or integrations
+-- inserts one row here in the same transaction as the write itself, so the row exists exactly when
+-- the write committed. After the commit the writing service tries the fast path at once (publish
+-- through Redis, cache updates) and sets published_at when the publish reached Redis; the worker's
+-- relay (lib/outbox/outbox-relay.ts) hands every row to each consumer and re-does the fast path for
+-- rows still unpublished.
 --
 -- The gap problem, and why rows carry a transaction id. A bigserial id is taken when the row is
 -- inserted, not when its transaction commits: transaction A takes id 7, transaction B takes
@@ -57,7 +57,7 @@ $$;
 CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
   FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 
--- In-app notifications (issue 6 item 2): a member who was offline when messages arrived gets
+-- In-app notifications: a member who was offline when messages arrived gets
 -- one notification per conversation while it is unread, however many messages follow (the
 -- batching). It covers the message range [first_seq, last_seq] and unread_count counts the
 -- messages of that range that others sent, so delivery jobs may run in any order and any

@@ -1,6 +1,6 @@
 -- Up Migration
 
--- Outgoing webhooks (issue 6 item 3) and the index the retention clean-up needs (item 4).
+-- Outgoing webhooks, and the index the retention clean-up needs.
 --
 -- The signing secret is stored as given, not hashed: unlike an API key, which Quad only has to
 -- recognise (so api_keys keeps a SHA-256), a webhook secret is an HMAC key the worker must hold

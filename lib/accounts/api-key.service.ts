@@ -21,7 +21,7 @@ export interface AuthenticatedApiKey extends ApiKeyIdentity {
 }
 
 /**
- * API keys for integrations (seed 002): hashed in PostgreSQL, validation cached in Redis by
+ * API keys for integrations: hashed in PostgreSQL, validation cached in Redis by
  * the key's hash, revocation committed first and then evicted, so it is immediate.
  */
 export class ApiKeyService {

@@ -17,8 +17,8 @@ describe('cache policies', () => {
       assert.ok(entry.negativeTtlMs < entry.ttlMs, `${name}: not-found lives less than a value`);
     }
     assert.equal(defaultCachePolicies['unread-counts'].hashTag, 'user');
-    assert.equal(defaultCachePolicies.conversation.ttlMs, 24 * 60 * 60 * 1000, 'seed 004');
-    assert.equal(defaultCachePolicies['recent-messages'].ttlMs, 2 * 60 * 60 * 1000, 'seed 004');
+    assert.equal(defaultCachePolicies.conversation.ttlMs, 24 * 60 * 60 * 1000, 'one day');
+    assert.equal(defaultCachePolicies['recent-messages'].ttlMs, 2 * 60 * 60 * 1000, 'two hours');
   });
 
   it('names every bad entry at once', () => {

@@ -4,11 +4,10 @@
  * Redis Cluster slot. The module that uses the table is cache-aside.ts (its header explains
  * reads, writes and invalidation); this file is pure data.
  *
- * Starting point: the seeds' table (shared/design.md, "Redis usage"). Where the seeds disagree
- * or say only "short", the number chosen and its reason are beside each entry. What is NOT
- * here, because it is state rather than a cache of PostgreSQL rows, lives in the state Redis
- * with its own module: presence, typing, rooms, rate limits, queues, deletion
- * tracking, ephemeral call keys.
+ * Each entry's numbers and the reason for them are beside it (docs/architecture.md, "one
+ * cache-aside module", sums up the design). What is NOT here, because it is state rather than
+ * a cache of PostgreSQL rows, lives in the state Redis with its own module: presence, typing,
+ * rooms, rate limits, queues, deletion tracking, ephemeral call keys.
  *
  * Keys: `${REDIS_KEY_PREFIX}cache:${namespace}:${id}`, e.g. `quad:cache:conversation:8f14e45f`.
  * Ids that are short and harmless (letters, digits, `._:-`, up to 64) stay readable so an
@@ -16,8 +15,8 @@
  * replaced by `~` and a SHA-256 prefix (lib/rate-limit/rate-limit-key.ts, encodeSubject), so no
  * id can escape the prefix, break a hash tag or smuggle a character into Redis or a log.
  *
- * Hash tags (design invariant 6, issue 3 item 12): a namespace whose entries are read together
- * in one command declares `hashTag: '<kind>'`, and is then used through
+ * Hash tags (so that the same code runs unchanged on Redis Cluster): a namespace whose entries
+ * are read together in one command declares `hashTag: '<kind>'`, and is then used through
  * `namespace.group(groupId)`; every key of a group is
  * `${prefix}cache:${namespace}:{${kind}:${groupId}}:${id}`, e.g. a user's unread counters
  * `quad:cache:unread-counts:{user:42}:8f14e45f`, so one MGET of that user's 50 conversations
@@ -65,47 +64,48 @@ const JITTER = 0.1;
 
 /** The defaults. Keys are the namespace names used in Redis keys and in the `cache` label. */
 export const defaultCachePolicies = {
-  /** A session by the hash of its token (seed: "session lifetime"). Logout, revocation and user
+  /** A session by the hash of its token. Logout, revocation and user
    *  deactivation invalidate it at once; the TTL only bounds a revocation whose invalidation
    *  was lost, so it is short: 5 min costs an active user one PostgreSQL query per 5 min. The
    *  cached value must carry the session's own expiry, checked on every use (an entry can
    *  outlive the session by up to the TTL). Not-found 30 s: after the holidays a whole class
    *  arrives with expired cookies, and each keeps retrying. */
   session: { ttlMs: 5 * MINUTE, jitter: JITTER, negativeTtlMs: 30 * SECOND },
-  /** API-key validation by key hash (seed 002: "short"). Same reasoning as sessions: revocation
-   *  invalidates, 5 min bounds a lost invalidation; unknown keys from a misconfigured
-   *  integration retrying in a loop are answered from the cache for 30 s. */
+  /** API-key validation by key hash. Same reasoning as sessions: revocation invalidates, 5 min
+   *  bounds a lost invalidation; unknown keys from a misconfigured integration retrying in a
+   *  loop are answered from the cache for 30 s. */
   'api-key': { ttlMs: 5 * MINUTE, jitter: JITTER, negativeTtlMs: 30 * SECOND },
   /** Another user's public profile (name, avatar, role), read for every member list and message
-   *  author (seed: "short"). Profile updates invalidate; 15 min bounds a stale name after a
-   *  lost invalidation, harmless for display. Unknown ids: 60 s. */
+   *  author. Profile updates invalidate; 15 min bounds a stale name after a lost
+   *  invalidation, harmless for display. Unknown ids: 60 s. */
   'user-profile': { ttlMs: 15 * MINUTE, jitter: JITTER, negativeTtlMs: 1 * MINUTE },
-  /** Conversation metadata: title, kind, members and their roles (seed 004: `chat:{id}`, 24 h).
-   *  Every change invalidates, so the TTL only ages out conversations nobody opened for a day.
+  /** Conversation metadata: title, kind, members and their roles, 24 h. Every change
+   *  invalidates, so the TTL only ages out conversations nobody opened for a day.
    *  Not-found 60 s: a deleted conversation still open in tabs. Membership for authorization
    *  has its own short-lived namespace (permissions). */
   conversation: { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 1 * MINUTE },
-  /** The latest 100 messages of a conversation, the first page of history (seed 004: 2 h;
-   *  seed 003 says 24 h). 2 h: a school day's active conversations stay warm, while a day's
-   *  worth of every conversation ever opened (100 messages each) would not fit the LRU budget
-   *  next to everything else. New, edited and deleted messages update or invalidate it. An
+  /** The latest 100 messages of a conversation, the first page of history, 2 h rather than
+   *  24 h: a school day's active conversations stay warm, while a day's worth of every
+   *  conversation ever opened (100 messages each) would not fit the LRU budget next to
+   *  everything else. New, edited and deleted messages update or invalidate it. An
    *  empty conversation is an empty list, never null: nothing to cache negatively. */
   'recent-messages': { ttlMs: 2 * HOUR, jitter: JITTER, negativeTtlMs: 0 },
-  /** Search results per user and query (seed 001: "short"). Invalidated by new messages in the
-   *  user's conversations, which is coarse, so the TTL is short too: 60 s covers a user paging
-   *  through results and retyping a query. No results is an empty page, not null. */
+  /** Search results per user and query. Invalidated by new messages in the user's
+   *  conversations, which is coarse, so the TTL is short too: 60 s covers a user paging through
+   *  results and retyping a query. No results is an empty page, not null. */
   search: { ttlMs: 1 * MINUTE, jitter: JITTER, negativeTtlMs: 0 },
   /** A user's membership and role in one conversation, checked on every real-time event and
-   *  request (seed 000: "short"). Member changes invalidate; because a lost invalidation here
-   *  is a security matter (a removed member keeps access), the TTL is the shortest: 60 s. "Not
-   *  a member" is cached 30 s: strangers probing ids are answered without PostgreSQL, and
+   *  request. Member changes invalidate; because a lost invalidation here is a security
+   *  matter (a removed member keeps access), the TTL is the shortest: 60 s. "Not a member" is
+   *  cached 30 s: strangers probing ids are answered without PostgreSQL, and
    *  adding a member invalidates it at once. */
   permissions: { ttlMs: 1 * MINUTE, jitter: JITTER, negativeTtlMs: 30 * SECOND },
-  /** Unread count per user and conversation (seed 004: string counter, MGET of 50; no TTL),
-   *  recomputed from receipts and messages when missing. Grouped by user so that one MGET
-   *  reads all of a user's counters from one cluster slot. The seed keeps them forever; here
-   *  24 h lets counters of users who did not come back today leave memory (LRU would evict
-   *  them anyway, but a TTL frees them without memory pressure). A count is never null. */
+  /** Unread count per user and conversation (a string counter; a conversation list reads 50
+   *  in one MGET), recomputed from receipts and messages when missing. Grouped by user so that
+   *  one MGET reads all of a user's counters from one cluster slot. Rather than keeping them
+   *  forever, 24 h lets counters of users who did not come back today leave memory (LRU
+   *  would evict them anyway, but a TTL frees them without memory pressure). A count is never
+   *  null. */
   'unread-counts': { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 0, hashTag: 'user' },
 } as const satisfies Record<string, CachePolicy>;
 

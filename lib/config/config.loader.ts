@@ -70,7 +70,7 @@ export interface ServiceConfig extends BaseConfig {
 
 type Env = Record<string, string | undefined>;
 
-/** Where each dependency lives in each profile (design invariant 5). */
+/** Where each dependency lives in each profile (docs/configuration.md, "Connection profiles"). */
 const profileHosts = {
   container: {
     redis: 'redis',

@@ -210,7 +210,7 @@ export class ConversationService {
     );
   }
 
-  /** Hides the conversation from the actor (seed 004, pattern 4) until a newer message; then
+  /** Hides the conversation from the actor ("delete for me") until a newer message; then
    *  they see only what came after. Others are not affected. */
   async deleteForMe(actorId: string, conversationId: string): Promise<void> {
     await this.membership(conversationId, actorId);

@@ -12,7 +12,7 @@ import type { RedisBreaker } from '../redis/redis-breaker.js';
 import type { Message } from './conversation.types.js';
 
 /**
- * The latest messages of each conversation in the cache Redis (seed 004): one sorted set per
+ * The latest messages of each conversation in the cache Redis: one sorted set per
  * conversation, `<prefix>cache:recent-messages:<conversationId>`, member = the message as JSON,
  * score = its sequence number, newest `recentMessagesKept` kept. It answers the first page of
  * history without PostgreSQL. TTL and jitter come from the `recent-messages` entry of

@@ -6,7 +6,7 @@ import type { PostgresPool } from '../postgres/postgres-pool.js';
 /**
  * A dependency check for /readyz. `critical` checks decide between ready and unavailable;
  * the others only between ready and degraded: PostgreSQL is the source of truth, Redis is the
- * speed layer whose loss slows Quad down but does not stop it (design invariant 2).
+ * speed layer whose loss slows Quad down but does not stop it.
  */
 export interface ReadinessCheck {
   name: string;

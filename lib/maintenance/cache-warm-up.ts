@@ -27,7 +27,7 @@ export interface WarmUpResult {
  * How a flush is noticed: a sentinel key without TTL, set once the cache is warm. A FLUSHALL or
  * a restart removes it; so can an LRU eviction under memory pressure, which costs one bounded
  * warm-up, not a wrong answer. Nothing here is needed for correctness (every cache fills itself
- * on a miss, invariant 1); it only spares PostgreSQL the stampede of the first minutes.
+ * from PostgreSQL on a miss); it only spares PostgreSQL the stampede of the first minutes.
  */
 export class CacheWarmUp {
   readonly #postgres: Pool;

@@ -21,7 +21,7 @@ export interface PresenceLookup {
 }
 
 /**
- * In-app notifications (issue 6 item 2): members who were offline when messages arrived have
+ * In-app notifications: members who were offline when messages arrived have
  * one open notification per conversation that counts them. Opened and grown by the worker's
  * delivery job, listed and read by the user over the API, closed by reading the conversation
  * (the ReadTracker side, inside the receipt's transaction) or the notification itself. Every

@@ -81,7 +81,7 @@ function retryDelay(attempt: number): number {
 }
 
 /**
- * The worker's outbox relay (issue 6 item 1). One loop per consumer: read the next batch of
+ * The worker's outbox relay. One loop per consumer: read the next batch of
  * rows past the consumer's position, hand it over, then advance the position in PostgreSQL.
  * Only rows of finished transactions are read, in (txid, id) order (migration 0007 explains
  * why an id alone would skip rows), so no row is ever skipped; a consumer that fails retries

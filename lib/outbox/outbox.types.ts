@@ -1,5 +1,5 @@
 /**
- * The transactional outbox (issue 6): every write that must reach real-time clients, caches or
+ * The transactional outbox: every write that must reach real-time clients, caches or
  * integrations inserts one outbox row in the same PostgreSQL transaction as the write itself.
  * After the commit the writing service tries the fast path at once (publish, cache updates);
  * the worker's relay later hands EVERY row to each consumer (lib/outbox/outbox-relay.ts), and

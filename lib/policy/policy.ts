@@ -11,7 +11,7 @@ export const policy = {
     connectTimeoutMs: 2_000,
     /** Upper bound of any single non-blocking Redis command. Redis answers in microseconds; a
      *  command that takes longer than this means Redis is overloaded or gone, and the caller is
-     *  better served by falling back to PostgreSQL (design invariant 2). */
+     *  better served by falling back to PostgreSQL at once than by waiting longer. */
     commandTimeoutMs: 300,
     /** Retry a failed command once on a fresh connection, then give up and fall back. */
     maxRetriesPerRequest: 1,
@@ -114,7 +114,7 @@ export const policy = {
      *  messages cache, so the first page can always be served from it. */
     defaultPageSize: 50,
     maxPageSize: 100,
-    /** Messages of each conversation kept in the Redis sorted set (seed 004: the last 100). */
+    /** Messages of each conversation kept in the Redis sorted set: a full first page. */
     recentMessagesKept: 100,
     /** Characters of the last message shown in a conversation list. */
     previewChars: 140,
@@ -233,7 +233,7 @@ export const policy = {
   /** Presence, room presence and typing (lib/realtime/): every gateway instance refreshes its
    *  own connections in Redis; what is not refreshed expires on Redis' clock. */
   presence: {
-    /** A connection counts as alive this long after its last refresh. The seed's 5 minutes
+    /** A connection counts as alive this long after its last refresh. A 5-minute TTL
      *  would leave the users of a crashed (SIGKILLed) gateway "online" for five minutes, which
      *  a teacher checking who is there would notice; 45 s is three heartbeats, so a connection
      *  survives two missed ones (a GC pause, a Redis timeout, a slow event loop) and never

@@ -103,9 +103,10 @@ export const defaultRateLimitPolicies = {
     failureMode: 'closed',
   },
   /** Messages per user, shared by HTTP and the socket gateway (same key, so switching transport
-   *  does not double the budget). The 10 s window is seed 004's; 30 in 10 s lets a person paste
-   *  a burst of short lines but stops scripted floods. Fail closed: spam during an outage would
-   *  land on every member's screen, and the per-process fallback is still far above a human. */
+   *  does not double the budget). A 10 s window forgets a burst quickly; 30 in it lets a person
+   *  paste a burst of short lines but stops scripted floods. Fail closed: spam during an outage
+   *  would land on every member's screen, and the per-process fallback is still far above a
+   *  human. */
   'message-send': {
     subject: 'user',
     algorithm: 'sliding-window-log',

@@ -58,12 +58,12 @@ export interface ExpiredUser {
 }
 
 /**
- * Who is online, across every gateway instance, tabs and devices included (seed 004's
- * presence, made right for many connections). A user is online while any of their connections
- * has a deadline after now; connect and the heartbeat push a connection's deadline to now +
- * ttl, disconnect removes it. A SIGKILLed instance's connections are never removed: they pass
- * their deadline, the user reads as offline from that moment, and the next sweepExpired() on
- * any instance reports them once so the gateway can broadcast it.
+ * Who is online, across every gateway instance, tabs and devices included (so not one socket id per
+ * user, which a second tab would overwrite). A user is online while any of their connections has a
+ * deadline after now; connect and the heartbeat push a connection's deadline to now + ttl,
+ * disconnect removes it. A SIGKILLed instance's connections are never removed: they pass their
+ * deadline, the user reads as offline from that moment, and the next sweepExpired() on any instance
+ * reports them once so the gateway can broadcast it.
  *
  * Transitions alternate strictly per user: "online" (connect/heartbeat returned true) and then
  * exactly one "offline" (from disconnect or from one sweep, never both, never two instances).

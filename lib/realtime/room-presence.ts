@@ -35,8 +35,8 @@ export interface RoomViewer {
 }
 
 /**
- * Who is viewing a conversation right now (seed 003's connections per room and active rooms,
- * with expiry): each viewing connection is a member of the conversation's room until a
+ * Who is viewing a conversation right now (connections per room and the active rooms, with
+ * expiry): each viewing connection is a member of the conversation's room until a
  * deadline that joinRoom and the heartbeat push to now + ttl. A user with two tabs in a room is
  * one viewer; "started viewing" is reported for the first, "stopped" after the last.
  *

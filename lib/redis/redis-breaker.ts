@@ -5,8 +5,9 @@ import { policy } from '../policy/policy.js';
 
 /**
  * A circuit breaker for one Redis client, so that a dead or hung Redis costs a request nothing
- * (design invariant 2): after repeated failures it opens and every call fails at once with
- * RedisUnavailableError, without touching the client; the caller falls back to PostgreSQL.
+ * (Redis is fast or absent, never slow): after repeated failures it opens and every call fails
+ * at once with RedisUnavailableError, without touching the client; the caller falls back to
+ * PostgreSQL.
  *
  *   closed ──(consecutiveFailures in a row, or failureRatio of the last windowCalls)──▶ open
  *   open ──(cooldownMs)──▶ half-open: the next call is the probe, the others still fail fast

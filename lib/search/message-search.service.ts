@@ -8,7 +8,7 @@ import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from './s
 import type { SearchGenerations } from './search-generations.store.js';
 
 /**
- * Full-text search over the messages of the conversations a user belongs to (issue 3 item 7),
+ * Full-text search over the messages of the conversations a user belongs to,
  * with its results cached briefly per user and query (cache namespace `search`, 60 s).
  *
  * What a result depends on, and how each part reaches the cache key. An entry is stored under

@@ -56,7 +56,7 @@ export function deliveryConsumer(queue: Queue): OutboxConsumer {
       });
       if (jobs.length === 0) return;
       // Bounded: until its first connection is ready a BullMQ queue waits for Redis instead of
-      // failing; the relay must get a rejection to retry, not a hang (design invariant 2).
+      // failing; the relay must get a rejection to retry, not a hang.
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([

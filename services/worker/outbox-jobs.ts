@@ -22,10 +22,10 @@ export interface OutboxJobs {
 }
 
 /**
- * The worker's outbox side (issue 6 items 1 and 2): the relay with its consumers (`realtime`,
- * `delivery`, and whatever the composition root adds, e.g. `webhooks`), and the delivery
- * worker. The relay's `realtime` consumer re-does the fast path through the same domain
- * services the api uses (lib/runtime/domain-services.ts), so a relayed event has exactly the
+ * The worker's outbox side: the relay with its consumers (`realtime`, `delivery`, and whatever the
+ * composition root adds, e.g. `webhooks`), and the delivery worker (see docs/architecture.md,
+ * "transactional outbox"). The relay's `realtime` consumer re-does the fast path through the same
+ * domain services the api uses (lib/runtime/domain-services.ts), so a relayed event has exactly the
  * effects of the fast path it replaces. Only services/worker/main.ts calls this.
  */
 export function startOutboxJobs(deps: {

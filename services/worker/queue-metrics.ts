@@ -5,7 +5,7 @@ import { policy } from '../../lib/policy/policy.js';
 const DEPTH_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed'] as const;
 
 /**
- * The worker's queue metrics (issue 6 item 5), the same for every queue: depth per state
+ * The worker's queue metrics, the same for every queue: depth per state
  * (read from Redis at each scrape, bounded by policy.worker.scrapeQueryTimeoutMs: a dead Redis
  * leaves the last values, never hangs /metrics), job durations, jobs by result, retries.
  */

@@ -40,12 +40,13 @@ export async function callApi(
   };
 }
 
-/** Logs in through the API and returns the session token and id. */
+/** Logs in through the API and returns the session token, the session id and the user id. */
 export async function loginAs(baseUrl: string, username: string, password = TEST_PASSWORD) {
   const reply = await callApi(baseUrl, 'POST', '/auth/login', { body: { username, password } });
   assert.equal(reply.status, 200, JSON.stringify(reply.body));
   const session = reply.body.session as { id: string };
-  return { token: String(reply.body.token), sessionId: session.id };
+  const user = reply.body.user as { id: string };
+  return { token: String(reply.body.token), sessionId: session.id, userId: user.id };
 }
 
 /** Creates an account straight in PostgreSQL, as the admin CLI does. */

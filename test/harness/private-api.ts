@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi, createAccount, TEST_PASSWORD } from './api-client.js';
+import { callApi, createAccount, loginAs } from './api-client.js';
 import { startRedisServer, type TestRedisServer } from './redis-server.js';
 import { type ServiceProcess, startService } from './service-process.js';
 import { createTestDatabase, serviceEnvironment, uniqueName } from './test-environment.js';
@@ -46,13 +46,7 @@ export async function startPrivateApi<Name extends string>(options: {
     REDIS_KEY_PREFIX: keyPrefix,
     RATE_LIMITS: JSON.stringify(generousLimits),
   });
-  const login = async (username: string): Promise<string> => {
-    const reply = await callApi(api.baseUrl, 'POST', '/auth/login', {
-      body: { username, password: TEST_PASSWORD },
-    });
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
-    return String(reply.body.token);
-  };
+  const login = async (username: string) => (await loginAs(api.baseUrl, username)).token;
   for (const name of options.names) people[name].token = await login(name);
   const cacheAdmin = new Redis({
     port: cache.port,

@@ -15,7 +15,7 @@ import {
   assertBareProblem,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import { type Credential, callApi, TEST_PASSWORD } from '../harness/api-client.js';
+import { type Credential, callApi, loginAs, TEST_PASSWORD } from '../harness/api-client.js';
 import { collectOutput, type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   createTestDatabase,
@@ -75,15 +75,8 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
   };
 
   const login = async (username: string) => {
-    const reply = await callApi(api.baseUrl, 'POST', '/auth/login', {
-      body: { username, password: TEST_PASSWORD },
-    });
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
-    return {
-      token: String(reply.body.token),
-      id: String((reply.body.user as { id: string }).id),
-      sessionId: String((reply.body.session as { id: string }).id),
-    };
+    const { token, userId, sessionId } = await loginAs(api.baseUrl, username);
+    return { token, id: userId, sessionId };
   };
 
   const createUser = async (username: string, role: string) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collectOutput, spawnEntrypoint } from '../harness/service-process.js';
 
-// Fail fast on configuration (design invariant 3): each real entrypoint exits at start-up,
+// Fail fast on configuration: each real entrypoint exits at start-up,
 // before touching any server, with a message naming the bad variable. No servers are needed.
 const valid = {
   NODE_ENV: 'development',

@@ -8,7 +8,7 @@ import {
   assertAccessTable,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import { callApi as call, createAccount, TEST_PASSWORD } from '../harness/api-client.js';
+import { callApi as call, createAccount, loginAs } from '../harness/api-client.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
 
@@ -58,11 +58,7 @@ describe('conversations: direct and group, members, per-user delete, authorizati
       }),
     });
     for (const [name, person] of Object.entries(people)) {
-      const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-        body: { username: name, password: TEST_PASSWORD },
-      });
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      person.token = String(reply.body.token);
+      person.token = (await loginAs(api.baseUrl, name)).token;
     }
   });
   after(async () => {

@@ -24,12 +24,12 @@ import { startRedisServer, type TestRedisServer } from '../harness/redis-server.
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 
-// Regenerable (issue 3 item 10): FLUSHALL of both Redis instances in the middle of concurrent
-// activity loses nothing. Six people send, read, edit, delete, delete conversations for
-// themselves, vote, log in and out, all at once, through a real api process; both Redis are
-// flushed twice while they do; then every value the api serves is checked against PostgreSQL.
-// Private Redis servers: node --test may run files in parallel, and a FLUSHALL of the shared
-// ones would wipe other files' state.
+// Regenerable from PostgreSQL: FLUSHALL of both Redis instances in the middle of concurrent
+// activity loses nothing. Six people send, read, edit, delete, delete conversations for themselves,
+// vote, log in and out, all at once, through a real api process; both Redis are flushed twice while
+// they do; then every value the api serves is checked against PostgreSQL. Private Redis servers:
+// node --test may run files in parallel, and a FLUSHALL of the shared ones would wipe other files'
+// state.
 
 const names = ['ada', 'bob', 'cyd', 'dee', 'eli', 'fox'] as const;
 type Name = (typeof names)[number];

@@ -16,10 +16,10 @@ import { type ServiceProcess, startService } from '../harness/service-process.js
 import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// The worker's repeatable upkeep (issue 6 item 4), each job run on demand by adding it to the
-// maintenance queue by name (as the schedules do, and as an operator may), against a real
-// worker and api. Private Redis servers: the warm-up test flushes the cache Redis, which must
-// never happen to the shared servers other files use in parallel.
+// The worker's repeatable upkeep, each job run on demand by adding it to the maintenance queue by
+// name (as the schedules do, and as an operator may), against a real worker and api. Private Redis
+// servers: the warm-up test flushes the cache Redis, which must never happen to the shared servers
+// other files use in parallel.
 
 interface Message {
   id: string;

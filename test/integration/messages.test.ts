@@ -5,7 +5,7 @@ import pg from 'pg';
 import { cacheKey } from '../../lib/cache/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi as call, createAccount, TEST_PASSWORD } from '../harness/api-client.js';
+import { callApi as call, createAccount, loginAs } from '../harness/api-client.js';
 import { startPostgresServer, type TestPostgresServer } from '../harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
@@ -32,11 +32,8 @@ async function createAccounts(databaseUrl: string, names: readonly string[]) {
 }
 
 async function login(baseUrl: string, username: string) {
-  const reply = await call(baseUrl, 'POST', '/auth/login', {
-    body: { username, password: TEST_PASSWORD },
-  });
-  assert.equal(reply.status, 200, JSON.stringify(reply.body));
-  return { token: String(reply.body.token), id: String((reply.body.user as { id: string }).id) };
+  const { token, userId } = await loginAs(baseUrl, username);
+  return { token, id: userId };
 }
 
 const generousLimits = JSON.stringify({

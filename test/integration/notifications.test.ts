@@ -16,11 +16,10 @@ import { connectSocket, disconnection } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// In-app notifications (issue 6 item 2) end to end: messages sent over HTTP, the worker's
-// relay enqueues one delivery job per message, the job notifies the members who are offline
-// (presence from the socket gateway), batched to one notification per conversation while
-// unread. Private Redis servers: the delivery queue's job ids are outbox ids, which every
-// test database numbers from 1.
+// In-app notifications end to end: messages sent over HTTP, the worker's relay enqueues one
+// delivery job per message, the job notifies the members who are offline (presence from the socket
+// gateway), batched to one notification per conversation while unread. Private Redis servers: the
+// delivery queue's job ids are outbox ids, which every test database numbers from 1.
 
 interface Person {
   id: string;

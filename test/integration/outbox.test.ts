@@ -28,9 +28,9 @@ import { connectSocket, record, request } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// The transactional outbox (issue 6 items 1 and 6) against real processes: an api, a socket
-// gateway and a worker on a Redis pair of their own (this file stops the state Redis and
-// SIGKILLs the worker; the shared servers are never touched).
+// The transactional outbox against real processes: an api, a socket gateway and a worker on a Redis
+// pair of their own (this file stops the state Redis and SIGKILLs the worker; the shared servers
+// are never touched).
 //  - Redis down while messages are sent over HTTP: they commit, and once Redis is back the
 //    worker's relay delivers every one of them to every online member and fixes the caches.
 //  - The worker SIGKILLed while delivery jobs run: after a restart the interrupted jobs run

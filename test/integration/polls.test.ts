@@ -11,12 +11,7 @@ import {
   assertAccessTable,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import {
-  callApi as call,
-  createAccount,
-  type Reply,
-  TEST_PASSWORD,
-} from '../harness/api-client.js';
+import { callApi as call, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
@@ -27,10 +22,10 @@ import {
 } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Polls in conversations (issue 3 item 6), against a real api process, PostgreSQL and a private
-// Redis pair (private so that FLUSHALL and stopping the cache Redis concern this test alone):
-// create, vote, change, retract, close; results served from the Redis hash always equal to a
-// GROUP BY over poll_votes, under concurrent vote changes, after FLUSHALL and without Redis.
+// Polls in conversations, against a real api process, PostgreSQL and a private Redis pair (private
+// so that FLUSHALL and stopping the cache Redis concern this test alone): create, vote, change,
+// retract, close; results served from the Redis hash always equal to a GROUP BY over poll_votes,
+// under concurrent vote changes, after FLUSHALL and without Redis.
 
 interface Person {
   id: string;
@@ -67,13 +62,7 @@ describe('polls: one vote per member, results from Redis always equal to Postgre
   /** ann's group: ann owner, cat admin, ben, dan and the voters members; eve is a stranger. */
   let conversationId = '';
 
-  const login = async (username: string): Promise<string> => {
-    const reply = await call(api.baseUrl, 'POST', '/auth/login', {
-      body: { username, password: TEST_PASSWORD },
-    });
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
-    return String(reply.body.token);
-  };
+  const login = async (username: string) => (await loginAs(api.baseUrl, username)).token;
 
   before(async () => {
     database = await createTestDatabase();

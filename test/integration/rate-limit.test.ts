@@ -51,6 +51,25 @@ describe('rate limiter against real Redis (ACL user api)', () => {
     admin.disconnect();
   });
 
+  /** Redis's clock, in microseconds: the scripts decide by TIME, so waits and expected values
+   *  are computed on the same clock rather than on this process's timers plus a margin. */
+  const redisMicros = async () => {
+    const [seconds, micros] = await admin.time();
+    return Number(seconds) * 1_000_000 + Number(micros);
+  };
+  /** Runs one check and brackets it on Redis's clock: the script read TIME within [from, to]. */
+  const onRedisClock = async <T>(check: () => Promise<T>) => {
+    const from = await redisMicros();
+    const result = await check();
+    return { result, from, to: await redisMicros() };
+  };
+  /** Waits until Redis's clock reads at least `micros`. */
+  const untilRedisTime = async (micros: number) => {
+    for (let now = await redisMicros(); now < micros; now = await redisMicros()) {
+      await delay(Math.ceil((micros - now) / 1000));
+    }
+  };
+
   it('sliding-window log: remaining counts down, the limit is exact, rejection spends nothing', async () => {
     const limiter = limiterWith({ 'login-ip': { limit: 3, windowMs: 60_000 } });
     const decisions = [];
@@ -96,23 +115,45 @@ describe('rate limiter against real Redis (ACL user api)', () => {
   }
 
   it('sliding-window log: the window slides; a unit comes back exactly when it leaves', async () => {
-    const limiter = limiterWith({ 'message-send': { limit: 3, windowMs: 1_000 } });
+    const windowUs = 1_000_000;
+    const limiter = limiterWith({ 'message-send': { limit: 3, windowMs: windowUs / 1000 } });
     const subject = uniqueName('edge');
-    assert.equal((await limiter.check('message-send', subject)).allowed, true);
+    const first = await onRedisClock(() => limiter.check('message-send', subject));
+    assert.equal(first.result.allowed, true);
     // A real pause between the first unit and the next two, so they leave the window apart.
-    await delay(400);
-    assert.equal((await limiter.check('message-send', subject, 2)).allowed, true);
-    const blocked = await limiter.check('message-send', subject);
-    assert.equal(blocked.allowed, false);
-    assert.ok(blocked.retryAfterMs <= 600, `first unit leaves in ${blocked.retryAfterMs} ms`);
+    await untilRedisTime(first.to + 400_000);
+    const next = await onRedisClock(() => limiter.check('message-send', subject, 2));
+    assert.equal(next.result.allowed, true);
+    const blocked = await onRedisClock(() => limiter.check('message-send', subject));
+    assert.equal(blocked.result.allowed, false);
+    const { retryAfterMs } = blocked.result;
+    assert.ok(retryAfterMs <= 600, `first unit leaves in ${retryAfterMs} ms`);
+    assert.ok(
+      retryAfterMs >= Math.ceil((first.from + windowUs - blocked.to) / 1000) &&
+        retryAfterMs <= Math.ceil((first.to + windowUs - blocked.from) / 1000),
+      `first unit leaves in ${retryAfterMs} ms: one window after its admission`,
+    );
 
-    // Wait for the first unit to leave (Redis said when), not for the whole window.
-    await delay(blocked.retryAfterMs + 20);
+    // Wait for the first unit to leave, not for the whole window: Redis admitted it by
+    // first.to on its clock, so it is out once that clock reads first.to + window.
+    await untilRedisTime(first.to + windowUs);
     const afterEdge = await limiter.check('message-send', subject);
     assert.deepEqual([afterEdge.allowed, afterEdge.remaining], [true, 0]);
-    const stillBlocked = await limiter.check('message-send', subject);
-    assert.equal(stillBlocked.allowed, false, 'a sliding window, not a fixed one: 2 units remain');
-    assert.ok(stillBlocked.retryAfterMs > 100 && stillBlocked.retryAfterMs <= 400);
+    const stillBlocked = await onRedisClock(() => limiter.check('message-send', subject));
+    assert.equal(
+      stillBlocked.result.allowed,
+      false,
+      'a sliding window, not a fixed one: 2 units remain',
+    );
+    // They leave one window after their own admission, in [next.from, next.to], counted from
+    // this check, in [stillBlocked.from, stillBlocked.to]; the limiter rounds up to whole ms.
+    const earliestUs = next.from + windowUs - stillBlocked.to;
+    const latestUs = next.to + windowUs - stillBlocked.from;
+    assert.ok(
+      stillBlocked.result.retryAfterMs >= Math.ceil(earliestUs / 1000) &&
+        stillBlocked.result.retryAfterMs <= Math.ceil(latestUs / 1000),
+      `retry after ${stillBlocked.result.retryAfterMs} ms, expected ${earliestUs}..${latestUs} us`,
+    );
   });
 
   it('gcra: units come back one interval at a time, and an idle subject gets its burst', async () => {
@@ -120,6 +161,7 @@ describe('rate limiter against real Redis (ACL user api)', () => {
     const subject = uniqueName('gcra-edge');
     const decisions = [];
     for (let i = 0; i < 3; i++) decisions.push(await limiter.check('api-key', subject));
+    const checkedBy = await redisMicros();
     assert.deepEqual(
       decisions.map((d) => [d.allowed, d.remaining]),
       [
@@ -130,7 +172,9 @@ describe('rate limiter against real Redis (ACL user api)', () => {
     );
     const blocked = decisions[2];
     assert.ok(blocked && blocked.retryAfterMs > 0 && blocked.retryAfterMs <= 100);
-    await delay((blocked?.retryAfterMs ?? 0) + 10);
+    // Redis said when, counted from its clock at the rejection, which read TIME no later than
+    // checkedBy: waiting from there on Redis's clock needs no margin.
+    await untilRedisTime(checkedBy + (blocked?.retryAfterMs ?? 0) * 1000);
     assert.equal((await limiter.check('api-key', subject)).allowed, true, 'one unit back');
     assert.equal((await limiter.check('api-key', subject)).allowed, false, 'only one');
 
@@ -138,7 +182,8 @@ describe('rate limiter against real Redis (ACL user api)', () => {
     const key = rateLimitKey(keyPrefix, 'api-key', 'gcra', subject);
     const ttl = await admin.pttl(key);
     assert.ok(ttl > 0 && ttl <= 200, `ttl ${ttl}`);
-    await delay(ttl + 20);
+    // Redis expires a key once its clock, in whole ms, is past the key's expiry time.
+    await untilRedisTime((Number(await admin.pexpiretime(key)) + 1) * 1000);
     assert.equal(await admin.exists(key), 0);
     const rested = [
       await limiter.check('api-key', subject),

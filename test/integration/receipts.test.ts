@@ -5,9 +5,8 @@ import { callApi as call } from '../harness/api-client.js';
 import { type Person, type PrivateApi, startPrivateApi } from '../harness/private-api.js';
 import type { ServiceProcess } from '../harness/service-process.js';
 
-// Read receipts and unread counts (messaging core, item 5), against a real api process,
-// PostgreSQL and a private Redis pair (private so that the cache Redis' command statistics and
-// FLUSHALL concern this test alone).
+// Read receipts and unread counts, against a real api process, PostgreSQL and a private Redis pair
+// (private so that the cache Redis' command statistics and FLUSHALL concern this test alone).
 
 interface Receipt {
   userId: string;

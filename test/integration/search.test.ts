@@ -14,10 +14,10 @@ import { type Person, type PrivateApi, startPrivateApi } from '../harness/privat
 import type { ServiceProcess } from '../harness/service-process.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Full-text message search (issue 3 item 7) against a real api process, PostgreSQL and a
-// private Redis pair (private so that FLUSHALL and the cache counters concern this test alone):
-// what is found, what never is (other people's conversations, deleted messages, what a per-user
-// delete hid, conversations left), pagination, and the results cache and its invalidation.
+// Full-text message search against a real api process, PostgreSQL and a private Redis pair (private
+// so that FLUSHALL and the cache counters concern this test alone): what is found, what never is
+// (other people's conversations, deleted messages, what a per-user delete hid, conversations left),
+// pagination, and the results cache and its invalidation.
 
 interface SearchResultBody {
   conversationId: string;

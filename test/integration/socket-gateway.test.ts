@@ -17,10 +17,10 @@ import {
 } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 
-// The real-time gateway end to end: one api and two socket gateway processes sharing one
-// Redis and one PostgreSQL, real socket.io-client connections. Issue 5's "done when" list:
-// cross-instance delivery, strangers kept out, catch-up after reconnect, bad input; plus
-// authentication, revocation, idempotent sends and the shared message-send limit.
+// The real-time gateway end to end: one api and two socket gateway processes sharing one Redis and
+// one PostgreSQL, real socket.io-client connections: cross-instance delivery, strangers kept out,
+// catch-up after reconnect, bad input; plus authentication, revocation, idempotent sends and the
+// shared message-send limit.
 
 interface Person {
   id: string;
@@ -150,7 +150,8 @@ describe('socket gateway: two instances, one Redis', () => {
     const stored = first.message as MessageShape;
     assert.equal(stored.body, 'sent over the socket');
     // The client did not see the ack and retries, on another instance this time.
-    const retry = await request(await open(gatewayB, people.ann), 'message:send', payload);
+    const annOnB = await open(gatewayB, people.ann);
+    const retry = await request(annOnB, 'message:send', payload);
     assert.equal(retry.ok, true);
     assert.equal(retry.created, false);
     assert.equal((retry.message as MessageShape).id, stored.id);
@@ -161,8 +162,18 @@ describe('socket gateway: two instances, one Redis', () => {
     );
     assert.equal(rows.rows[0].n, 1, 'stored once');
     await waitForEntry(onB, (e) => e.message.id === stored.id, 'delivery on B');
-    // The live event was published once, not once per attempt.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The live event was published once, not once per attempt. A send publishes before it
+    // acks, so a second publish by the retry would have reached Redis before this sentinel;
+    // Redis hands one subscriber its messages in publish order, and Ben's socket receives them
+    // in that order, so once the sentinel is in, any duplicate would be too.
+    const sentinel = await request(annOnB, 'message:send', {
+      conversationId: groupId,
+      body: 'sentinel after the retry',
+      idempotencyKey: crypto.randomUUID(),
+    });
+    assert.equal(sentinel.ok, true, JSON.stringify(sentinel));
+    const sentinelId = (sentinel.message as MessageShape).id;
+    await waitForEntry(onB, (e) => e.message.id === sentinelId, 'the sentinel on B');
     assert.equal(onB.filter((e) => e.message.id === stored.id).length, 1);
   });
 

@@ -15,9 +15,9 @@ import {
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Presence, room presence and typing across gateway instances sharing one Redis (issue 5
-// items 4 and 5): many tabs on many instances, a SIGKILLed instance, live changes reaching
-// the members of the user's conversations, and the batch query over both transports.
+// Presence, room presence and typing across gateway instances sharing one Redis: many tabs on many
+// instances, a SIGKILLed instance, live changes reaching the members of the user's conversations,
+// and the batch query over both transports.
 
 interface Person {
   id: string;

@@ -41,11 +41,11 @@ import {
 } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
-// Outgoing webhooks (issue 6 items 3 and 6): a real worker process delivers to real HTTP
-// receivers on 127.0.0.1; deliveries are created by the `webhooks` outbox consumer, driven here
-// directly with OutboxEvents (as the relay calls it). Attempts and backoff are made small with
-// the documented WEBHOOK_MAX_ATTEMPTS and WEBHOOK_BACKOFF_BASE_MS, and the shared Redis is
-// used under a key prefix of this file's own, so no other file's worker takes these jobs.
+// Outgoing webhooks: a real worker process delivers to real HTTP receivers on 127.0.0.1; deliveries
+// are created by the `webhooks` outbox consumer, driven here directly with OutboxEvents (as the
+// relay calls it). Attempts and backoff are made small with the documented WEBHOOK_MAX_ATTEMPTS and
+// WEBHOOK_BACKOFF_BASE_MS, and the shared Redis is used under a key prefix of this file's own, so
+// no other file's worker takes these jobs.
 
 const MAX_ATTEMPTS = 5;
 

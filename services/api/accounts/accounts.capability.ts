@@ -16,7 +16,7 @@ export function accountsAuthenticator(services: AccountServices): Authenticator 
   };
 }
 
-/** Accounts, sessions, profiles and API keys (messaging core, items 1 and 2). */
+/** Accounts, sessions, profiles and API keys (docs/api.md, "Authentication"). */
 export function accountsCapability(
   services: AccountServices,
   deps: { rateLimiter: RateLimiter; metrics: Registry },

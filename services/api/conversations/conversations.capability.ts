@@ -6,7 +6,7 @@ import { conversationProblems } from './conversation-problems.js';
 import { messageRoutes } from './message.routes.js';
 
 /** Conversations, members, per-user deletes, messages, read receipts and unread counts
- *  (messaging core, items 3 to 5). */
+ *  (docs/api.md). */
 export function conversationsCapability(
   services: MessagingServices,
   deps: { rateLimiter: RateLimiter },

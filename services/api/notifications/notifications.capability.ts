@@ -3,7 +3,7 @@ import type { ApiCapability } from '../api-capability.js';
 import { notificationRoutes } from './notification.routes.js';
 import { notificationProblems } from './notification-problems.js';
 
-/** In-app notifications of messages that arrived while offline (issue 6 item 2). */
+/** In-app notifications of messages that arrived while offline (docs/api.md). */
 export function notificationsCapability(deps: {
   notifications: NotificationService;
 }): ApiCapability {

@@ -4,7 +4,7 @@ import type { ApiCapability } from '../api-capability.js';
 import { pollRoutes } from './poll.routes.js';
 import { pollProblems } from './poll-problems.js';
 
-/** Polls in conversations (issue 3 item 6). Membership comes from the conversations
+/** Polls in conversations (docs/api.md). Membership comes from the conversations
  *  capability's service, so a stranger gets the same 404 as on every conversation route. */
 export function pollsCapability(services: {
   polls: PollService;

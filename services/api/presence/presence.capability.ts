@@ -58,7 +58,7 @@ function presenceRoutes(presence: Presence): ApiRoute[] {
   ];
 }
 
-/** Batch presence over HTTP (issue 5 item 4), from the same Redis store the gateway keeps. */
+/** Batch presence over HTTP (docs/api.md), from the same Redis store the gateway keeps. */
 export function presenceCapability(presence: Presence): ApiCapability {
   return {
     name: 'presence',

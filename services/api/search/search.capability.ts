@@ -4,7 +4,7 @@ import type { ApiCapability } from '../api-capability.js';
 import { searchRoutes } from './search.routes.js';
 import { searchProblems } from './search-problems.js';
 
-/** Full-text search over the caller's messages (issue 3 item 7). */
+/** Full-text search over the caller's messages (docs/api.md, "Search"). */
 export function searchCapability(deps: {
   search: MessageSearchService;
   conversations: ConversationService;

@@ -19,7 +19,7 @@ const tags = ['webhooks'];
 const adminsOnly = 'Admins only, with a login session.';
 
 /**
- * Outgoing webhooks (issue 6 item 3). Admins with a login session only, as for API keys: a
+ * Outgoing webhooks (docs/api.md). Admins with a login session only, as for API keys: a
  * webhook receives every event of the institution, so a leaked API key must not be able to
  * point one at itself.
  */

@@ -3,7 +3,7 @@ import type { ApiCapability } from '../api-capability.js';
 import { webhookRoutes } from './webhook.routes.js';
 import { webhookProblems } from './webhook-problems.js';
 
-/** Outgoing webhooks to integrations: registration and dead letters (issue 6 item 3). */
+/** Outgoing webhooks to integrations: registration and dead letters (docs/api.md). */
 export function webhooksCapability(deps: { webhooks: WebhookService }): ApiCapability {
   return { name: 'webhooks', routes: webhookRoutes(deps), problems: webhookProblems };
 }
