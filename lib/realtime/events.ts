@@ -45,6 +45,14 @@ export interface ServerEvents {
   'room:viewers': (event: Stamped & { conversationId: string; userIds: string[] }) => void;
   /** Someone started or stopped typing (to the conversation's room). */
   typing: (event: Stamped & { conversationId: string; userId: string; typing: boolean }) => void;
+  /**
+   * Live events may have been missed: this gateway instance's Redis subscription was
+   * interrupted (a Redis outage, a dropped subscriber connection) and is back. The socket stays
+   * connected and keeps its rooms; the client catches up exactly as after a reconnect (`sync`
+   * from the last message it holds, and re-reads unread counts, receipts and presence).
+   * Sent to every socket of the instance once its subscription is confirmed again.
+   */
+  'quad:resync': (event: Stamped & { detail: string }) => void;
   /** Sent just before the server disconnects a socket, saying why (revoked session, abuse). */
   'quad:disconnecting': (event: Stamped & { code: DisconnectCode; detail: string }) => void;
 }
