@@ -109,12 +109,12 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
         'api-user': { limit: 100_000, windowMs: 60_000 },
       }),
     });
-    [api, worker, gatewayA, gatewayB] = await Promise.all([
-      startService('api', environment('api')),
-      startService('worker', environment('worker')),
-      startService('socket', environment('socket', linkA.port)),
-      startService('socket', environment('socket')),
-    ]);
+    // One after the other: four processes compiling at once on a busy machine can take longer
+    // than a start-up is given.
+    api = await startService('api', environment('api'));
+    worker = await startService('worker', environment('worker'));
+    gatewayA = await startService('socket', environment('socket', linkA.port));
+    gatewayB = await startService('socket', environment('socket'));
     for (const name of names) {
       const account = await createAccount(database.url, name);
       people[name] = { id: account.id, token: (await loginAs(api.baseUrl, name)).token };
