@@ -2,10 +2,14 @@ import { connect, createServer, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
-  /** Cuts every open connection and closes each new one at once, until release(): for the
-   *  process behind it the server is unreachable, while everyone else still reaches it. */
-  hold(): void;
+  /** Closes each new connection at once, until release(), and cuts the open ones too unless
+   *  `keepOpen`: for the process behind it the server is unreachable (or, with `keepOpen`,
+   *  reachable only over the connections it already has), while everyone else still reaches it. */
+  hold(options?: { keepOpen?: boolean }): void;
   release(): void;
+  /** The local ports of the open connections to the target: how the target sees them (the
+   *  `addr` of CLIENT LIST, for Redis). */
+  upstreamPorts(): number[];
   close(): Promise<void>;
 }
 
@@ -16,6 +20,7 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   let held = false;
   const server = createServer((client) => {
     if (held) {
@@ -23,6 +28,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return;
     }
     const upstream = connect(targetPort, '127.0.0.1');
+    upstreams.add(upstream);
+    upstream.on('close', () => upstreams.delete(upstream));
     for (const [socket, peer] of [
       [client, upstream],
       [upstream, client],
@@ -44,13 +51,17 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   if (typeof address !== 'object' || address === null) throw new Error('proxy has no port');
   return {
     port: address.port,
-    hold() {
+    hold(options = {}) {
       held = true;
-      for (const socket of open) socket.destroy();
+      if (!options.keepOpen) for (const socket of open) socket.destroy();
     },
     release() {
       held = false;
     },
+    upstreamPorts: () =>
+      [...upstreams].flatMap((socket) =>
+        socket.localPort === undefined ? [] : [socket.localPort],
+      ),
     close() {
       for (const socket of open) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));

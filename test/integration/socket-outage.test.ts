@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
@@ -36,6 +37,7 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
   let cache: TestRedisServer;
   /** Gateway A's only way to the state Redis. */
   let linkA: TcpProxy;
+  let stateAdmin: Redis;
   let api: ServiceProcess;
   let worker: ServiceProcess;
   let gatewayA: ServiceProcess;
@@ -70,6 +72,19 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
       )
     ).rows[0]?.n;
 
+  /** Closes, from the Redis side, the one subscriber connection that comes through `link`. */
+  const dropSubscriberBehind = async (link: TcpProxy) => {
+    const ports = new Set(link.upstreamPorts());
+    const clients = String(await stateAdmin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    const ids = clients.split('\n').flatMap((line) => {
+      const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+      const port = /(?:^| )addr=\S*:(\d+)/.exec(line)?.[1];
+      return id && port && ports.has(Number(port)) ? [id] : [];
+    });
+    assert.equal(ids.length, 1, clients);
+    await stateAdmin.call('CLIENT', 'KILL', 'ID', String(ids[0]));
+  };
+
   /** A connected client of `who` on `gateway`, following one conversation. */
   const follow = async (gateway: ServiceProcess, who: Name, conversationId: string) => {
     const socket = await connectSocket(gateway.baseUrl, people[who].token);
@@ -89,7 +104,8 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
       30_000,
     ).catch((error: unknown) => {
       const failures = follower.failures.join('; ') || 'none';
-      throw new Error(`${String(error)} (catch-up failures: ${failures})`);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`${reason} (catch-up failures: ${failures})`);
     });
 
   before(async () => {
@@ -99,6 +115,9 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
     state = await startRedisServer('state');
     cache = await startRedisServer('cache', state.passwords);
     linkA = await startTcpProxy(state.port);
+    stateAdmin = new Redis({ port: state.port, password: state.passwords.default });
+    // This file stops the state Redis on purpose; the connection comes back with it.
+    stateAdmin.on('error', () => {});
     // The default key prefix: the Redis ACL grants the services the pub/sub channels under it.
     const environment = (service: QuadService, statePort = state.port) => ({
       ...serviceEnvironment(service, database.url, { state: statePort, cache: cache.port }),
@@ -124,6 +143,7 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
   after(async () => {
     for (const socket of sockets) socket.close();
     await Promise.all([api, worker, gatewayA, gatewayB].map((service) => service?.stop('SIGTERM')));
+    stateAdmin?.disconnect();
     await linkA?.close();
     await sql?.end();
     await Promise.all([state?.dispose(), cache?.dispose()]);
@@ -216,7 +236,7 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
     }
   });
 
-  it("a subscriber reconnect alone, with Redis up, makes that gateway's clients catch up", async () => {
+  it("a subscriber connection dropped alone, with Redis up, makes that gateway's clients catch up", async () => {
     const { alice, bob, carol } = people;
     const groupId = await createGroup(alice, [bob, carol], 'Reading group');
     const followers = {
@@ -225,7 +245,10 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
       carol: await follow(gatewayB, 'carol', groupId),
     };
 
-    linkA.hold();
+    // Gateway A keeps its other Redis connections; its subscriber is dropped (as Redis does to
+    // a subscriber over its output-buffer limit) and cannot reconnect until released.
+    linkA.hold({ keepOpen: true });
+    await dropSubscriberBehind(linkA);
     const sent: string[] = [];
     for (const [index, who] of [bob, carol, bob].entries()) {
       sent.push(await send(who, groupId, `while gateway A reconnects ${index + 1}`));
