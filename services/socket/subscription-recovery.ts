@@ -52,7 +52,8 @@ export function recoverAfterSubscriptionGap(
         });
         logger.info({ sockets }, 'told sockets to catch up after the subscription returned');
       },
-      // The connection dropped again before answering; its next `ready` starts over.
+      // Rejected only when the connection is closed for good (shutdown); a PING cut by a drop
+      // is re-sent on the next connection, whose own `ready` confirms.
       () => undefined,
     );
   });
