@@ -59,6 +59,14 @@ export const serverEventSchemas = {
   'room:viewers': stamped.extend({ conversationId: z.uuid(), userIds: z.array(z.uuid()) }),
   /** Someone started or stopped typing (to the conversation's room). */
   typing: stamped.extend({ conversationId: z.uuid(), userId: z.uuid(), typing: z.boolean() }),
+  /**
+   * Live events may have been missed: this gateway instance's Redis subscription was
+   * interrupted (a Redis outage, a dropped subscriber connection) and is back. The socket stays
+   * connected and keeps its rooms; the client catches up exactly as after a reconnect (`sync`
+   * from the last message it holds, and re-reads unread counts, receipts and presence).
+   * Sent to every socket of the instance once its subscription is confirmed again.
+   */
+  'quad:resync': stamped.extend({ detail: z.string() }),
   /** Sent just before the server disconnects a socket, saying why (revoked session, abuse). */
   'quad:disconnecting': stamped.extend({ code: z.enum(disconnectCodes), detail: z.string() }),
 } as const;

@@ -7,10 +7,10 @@ import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter
 import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
 import { conversationHandlers } from './conversation-handlers.js';
 import { LiveState } from './live-state.js';
-import { revalidateRoomsAfterReconnect } from './room-revalidation.js';
 import { recheckSessions } from './socket-auth.js';
 import { createSocketGateway } from './socket-gateway.js';
 import { socketMetrics } from './socket-metrics.js';
+import { recoverAfterSubscriptionGap } from './subscription-recovery.js';
 
 // Composition root of the socket gateway.
 const runtime = startServiceRuntime('socket');
@@ -85,7 +85,7 @@ const { io, disconnect } = createSocketGateway({
   logger,
 });
 liveState?.start();
-revalidateRoomsAfterReconnect(subscriber, { io, conversations: messaging.conversations, logger });
+recoverAfterSubscriptionGap(subscriber, { io, conversations: messaging.conversations, logger });
 const stopSessionRecheck = recheckSessions(io, {
   sessions: accounts.sessions,
   logger,

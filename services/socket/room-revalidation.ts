@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import {
   ConversationNotFoundError,
   type ConversationService,
@@ -12,27 +11,12 @@ const CONVERSATION_ROOM = /^conversation:(.+)$/;
 /**
  * A member removed while Redis was down was never told to leave the room (the emitter's
  * socketsLeave could not be published), and would receive the room's events once Redis is
- * back. So each time the subscriber connection comes back after an outage, every conversation
- * room on this instance is checked against membership again (one cached check per distinct
- * user and conversation) and sockets no longer entitled leave it. The permissions cache is
- * invalidated after every member change, and its TTL (60 s) bounds a lost invalidation.
+ * back. So each time the subscription comes back (subscription-recovery.ts), every
+ * conversation room on this instance is checked against membership again (one cached check
+ * per distinct user and conversation) and sockets no longer entitled leave it. The permissions
+ * cache is invalidated after every member change, and its TTL (60 s) bounds a lost
+ * invalidation.
  */
-export function revalidateRoomsAfterReconnect(
-  subscriber: Redis,
-  deps: { io: QuadServer; conversations: ConversationService; logger: Logger },
-): void {
-  let connectedBefore = false;
-  subscriber.on('ready', () => {
-    if (!connectedBefore) {
-      connectedBefore = true;
-      return;
-    }
-    revalidateRooms(deps).catch((error: unknown) =>
-      deps.logger.warn({ err: error }, 'room re-validation after a Redis outage failed'),
-    );
-  });
-}
-
 export async function revalidateRooms(deps: {
   io: QuadServer;
   conversations: ConversationService;

@@ -20,8 +20,8 @@ export interface TestRedisServer {
   endpoint(user: RedisUser): RedisEndpoint;
   /** Environment that config/redis/start-redis.sh reads. */
   aclEnvironment: Record<string, string>;
-  /** Stops the server (SIGTERM) and waits for it. */
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM; SIGKILL for a crash) and waits for it. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port with the same users (after stop()). */
   restart(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -109,11 +109,11 @@ export async function startRedisServer(
     }
   };
 
-  const stop = async () => {
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const running = child;
     if (!running || running.exitCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGTERM');
+    running.kill(signal);
     await exited;
   };
 
@@ -137,7 +137,7 @@ export async function startRedisServer(
     stop,
     restart: start,
     async dispose() {
-      await stop();
+      await stop('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };

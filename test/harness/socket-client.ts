@@ -73,3 +73,74 @@ export function disconnection(socket: Socket): Promise<string> {
     else socket.once('disconnect', (reason) => resolve(reason));
   });
 }
+
+export interface FollowedMessage {
+  id: string;
+  conversationId: string;
+  seq: number;
+}
+
+/**
+ * A client that follows conversations the way docs/api.md asks of one: it keeps every message
+ * it receives, live (`message:new`) or through catch-up (`sync`), once by id, and catches up
+ * from the newest message it holds whenever the gateway says `quad:resync`. Catch-up failures
+ * are kept in `failures` (a test waiting for messages reports them).
+ */
+export function followConversations(socket: Socket, conversationIds: readonly string[]) {
+  const messages = new Map<string, FollowedMessage>();
+  const failures: string[] = [];
+  let resyncs = 0;
+  const keep = (message: FollowedMessage) => {
+    if (!messages.has(message.id)) messages.set(message.id, message);
+  };
+  const newestIn = (conversationId: string) => {
+    let newest: FollowedMessage | undefined;
+    for (const message of messages.values()) {
+      if (message.conversationId === conversationId && message.seq > (newest?.seq ?? 0)) {
+        newest = message;
+      }
+    }
+    return newest?.id ?? null;
+  };
+  const catchUp = async () => {
+    let pending = [...conversationIds];
+    while (pending.length > 0) {
+      const reply = await request(socket, 'sync', {
+        conversations: pending.map((conversationId) => ({
+          conversationId,
+          lastMessageId: newestIn(conversationId),
+        })),
+      });
+      if (!reply.ok) throw new Error(`sync refused: ${JSON.stringify(reply.error)}`);
+      const answers = reply.conversations as Array<{
+        conversationId: string;
+        messages?: FollowedMessage[];
+        complete?: boolean;
+        error?: unknown;
+      }>;
+      for (const answer of answers) {
+        if (answer.error)
+          failures.push(`${answer.conversationId}: ${JSON.stringify(answer.error)}`);
+        for (const message of answer.messages ?? []) keep(message);
+      }
+      pending = answers
+        .filter((answer) => answer.complete === false)
+        .map((answer) => answer.conversationId);
+    }
+  };
+  socket.on('message:new', ({ message }: { message: FollowedMessage }) => keep(message));
+  socket.on('quad:resync', () => {
+    resyncs++;
+    catchUp().catch((error: unknown) => failures.push(String(error)));
+  });
+  return {
+    messages,
+    failures,
+    /** How many `quad:resync` notices arrived. */
+    get resyncs() {
+      return resyncs;
+    },
+    /** Which of `ids` this client holds. */
+    holds: (ids: readonly string[]) => ids.filter((id) => messages.has(id)),
+  };
+}
