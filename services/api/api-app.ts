@@ -7,6 +7,7 @@ import { httpMetricsMiddleware } from '../../lib/http/http-metrics.js';
 import { buildOpenApiDocument } from '../../lib/http/openapi-document.js';
 import type { OpsEndpoints } from '../../lib/http/ops-endpoints.js';
 import { sendProblem } from '../../lib/http/problem.js';
+import { problemFor } from '../../lib/http/problem-codes.js';
 import type { Logger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import { type RateLimiter, rateLimitMiddleware } from '../../lib/rate-limit/index.js';
@@ -133,12 +134,7 @@ export function createApiApp(deps: ApiDependencies) {
   app.use(API_BASE_PATH, v1);
 
   app.use((req, res) => {
-    sendProblem(res, {
-      status: 404,
-      code: 'not_found',
-      title: 'Not Found',
-      detail: `No route for ${req.method} ${req.path}`,
-    });
+    sendProblem(res, problemFor('not_found', { detail: `No route for ${req.method} ${req.path}` }));
   });
 
   app.use(
