@@ -47,6 +47,7 @@ function coreRoutes(version: string, openApiDocument: () => Record<string, unkno
       summary: 'Which API this is',
       tags: ['meta'],
       security: security.public,
+      authorize: [],
       success: {
         status: 200,
         description: 'Name and version',
@@ -61,6 +62,7 @@ function coreRoutes(version: string, openApiDocument: () => Record<string, unkno
       summary: 'This OpenAPI 3.1 document, generated from the validation schemas',
       tags: ['meta'],
       security: security.public,
+      authorize: [],
       success: {
         status: 200,
         description: 'The document',

@@ -61,7 +61,8 @@ export function authRoutes(deps: {
       success: { status: 200, description: 'Logged in', body: loginResponse },
       // Both limits are checked before the argon2id hash: an attacker cannot make Quad burn a
       // core on hashes it would refuse anyway.
-      guards: [
+      authorize: [],
+      limits: [
         rateLimitMiddleware(rateLimiter, { policy: 'login-ip', subject: (req) => req.ip }),
         rateLimitMiddleware(rateLimiter, {
           policy: 'login-account',
@@ -96,9 +97,9 @@ export function authRoutes(deps: {
       summary: 'End the current session',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: { status: 204, description: 'Logged out; the token is refused from now on' },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         const principal = requirePrincipal(req);
         await sessions.revoke(principal.userId, currentSession(principal).sessionId);
@@ -113,13 +114,13 @@ export function authRoutes(deps: {
       summary: 'List my live sessions',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: {
         status: 200,
         description: 'Live sessions, newest first',
         body: sessionListResponse,
       },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         const principal = requirePrincipal(req);
         const current = currentSession(principal).sessionId;
@@ -138,9 +139,9 @@ export function authRoutes(deps: {
       tags: ['auth'],
       security: security.session,
       params: idParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Revoked; its token is refused from the next request' },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle({ params }, req) {
         await sessions.revoke(requirePrincipal(req).userId, params.id);
         return undefined;
@@ -154,13 +155,13 @@ export function authRoutes(deps: {
       summary: 'Revoke all my sessions, this one included',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: {
         status: 200,
         description: 'How many sessions were revoked',
         body: revokedResponse,
       },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         return { revoked: await sessions.revokeAll(requirePrincipal(req).userId) };
       },

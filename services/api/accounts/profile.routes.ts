@@ -20,7 +20,7 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       tags: ['profiles'],
       security: security.any,
       success: { status: 200, description: 'My account', body: meSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: (_input, req) => profiles.get(requirePrincipal(req).userId),
     }),
 
@@ -33,7 +33,7 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       security: security.any,
       body: profilePatchBody,
       success: { status: 200, description: 'The updated account', body: meSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: ({ body }, req) => profiles.update(requirePrincipal(req).userId, body),
     }),
 
@@ -46,9 +46,9 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       tags: ['profiles'],
       security: security.any,
       params: idParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The profile', body: profileSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async ({ params }) => toProfile(await profiles.get(params.id)),
     }),
   ];

@@ -43,13 +43,13 @@ function presenceRoutes(presence: Presence): ApiRoute[] {
       tags: ['presence'],
       security: security.any,
       body: presenceQueryBody,
-      problems: [],
+      problems: ['presence_unavailable'],
       success: {
         status: 200,
         description: 'Presence per requested id',
         body: presenceAnswerSchema,
       },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async ({ body }) => {
         const answer = await presence.presenceOf(body.userIds);
         if (!answer) throw new PresenceUnavailableError();
