@@ -38,7 +38,6 @@ export const problemSchema = z
   })
   .meta({ id: 'Problem' });
 
-
 const rateLimitHeaders = z.object({
   'Retry-After': z.string().meta({ description: 'Seconds until the request may be retried' }),
   RateLimit: z.string().meta({ description: 'draft-ietf-httpapi-ratelimit-headers' }),
@@ -78,9 +77,11 @@ function responses(spec: RouteSpec): ZodOpenApiResponsesObject {
       description: codes.map((code) => `${code}: ${problemCodes[code].meaning}`).join('; '),
       content: {
         'application/problem+json': {
-          schema: problemSchema.extend({
-            code: z.enum(codes as [ProblemCode, ...ProblemCode[]]),
-          }),
+          // The shared Problem, narrowed to this response's codes.
+          schema: z.intersection(
+            problemSchema,
+            z.looseObject({ code: z.enum(codes as [ProblemCode, ...ProblemCode[]]) }),
+          ),
         },
       },
       ...(codes.includes('rate_limited') ? { headers: rateLimitHeaders } : {}),

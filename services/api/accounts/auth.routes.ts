@@ -1,8 +1,10 @@
+import type { RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import {
   InvalidCredentialsError,
   type SessionService,
   usernameField,
+  uuidField,
 } from '../../../lib/accounts/index.js';
 import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
 import { type RateLimiter, rateLimitMiddleware } from '../../../lib/rate-limit/index.js';
@@ -24,6 +26,19 @@ import {
 function currentSession(principal: ReturnType<typeof requirePrincipal>) {
   if (principal.credential.kind !== 'session') throw new AuthenticationRequiredError(false);
   return principal.credential;
+}
+
+/** Guard: the session named by the path is the caller's (404 otherwise), decided before the
+ *  request is validated. An id that is not a UUID passes on to validation: its 400 tells
+ *  nothing about anyone's sessions. */
+function requireOwnSession(sessions: SessionService): RequestHandler {
+  return async (req, _res, next) => {
+    const id = req.params.id;
+    if (typeof id === 'string' && uuidField.safeParse(id).success) {
+      await sessions.requireOwn(requirePrincipal(req).userId, id);
+    }
+    next();
+  };
 }
 
 /** The login-account subject: the username as login will see it, or none for a body that
@@ -141,7 +156,7 @@ export function authRoutes(deps: {
       params: idParams,
       problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Revoked; its token is refused from the next request' },
-      authorize: [requireSession],
+      authorize: [requireSession, requireOwnSession(sessions)],
       async handle({ params }, req) {
         await sessions.revoke(requirePrincipal(req).userId, params.id);
         return undefined;
