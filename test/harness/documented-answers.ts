@@ -55,7 +55,8 @@ function documentedCodes(schema: SchemaNode | undefined): string[] | undefined {
 /** The documented path template a concrete path falls under; literal segments win over
  *  parameters (`/notifications/read-all` over `/notifications/{id}`). */
 export function matchRoute(document: OpenApiDocument, path: string): string | undefined {
-  const segments = path.split('?')[0]?.split('/') ?? [];
+  // Express routes `/a/b/` as `/a/b` (non-strict routing), and so does this.
+  const segments = (path.split('?')[0] ?? '').replace(/(.)\/$/, '$1').split('/');
   let best: { template: string; literals: number } | undefined;
   for (const template of Object.keys(document.paths)) {
     const parts = template.split('/');
