@@ -12,24 +12,18 @@ import {
 /*
  * Conversation and message errors as problems, mapped once, here, for both edges: the api
  * answers them as problem+json, the socket gateway as ack errors (under the ack names of the
- * same codes, see problem-codes.ts). A conversation the caller
- * is not in is "not found", exactly as one that does not exist: a stranger learns nothing.
+ * same codes, see problem-codes.ts). A conversation the caller is not in is "not found",
+ * exactly as one that does not exist: a stranger learns nothing.
  */
 export const conversationProblems: ProblemMapper = (error) => {
   if (error instanceof ConversationNotFoundError) {
-    return {
-      problem: problemFor('not_found', { detail: 'No such conversation.' }),
-    };
+    return { problem: problemFor('not_found', { detail: 'No such conversation.' }) };
   }
   if (error instanceof MessageNotFoundError) {
-    return {
-      problem: problemFor('not_found', { detail: 'No such message.' }),
-    };
+    return { problem: problemFor('not_found', { detail: 'No such message.' }) };
   }
   if (error instanceof ConversationPermissionError) {
-    return {
-      problem: problemFor('forbidden', { detail: error.reason }),
-    };
+    return { problem: problemFor('forbidden', { detail: error.reason }) };
   }
   if (error instanceof ConversationConflictError) {
     return { problem: problemFor('conflict', { detail: error.reason }) };
