@@ -9,8 +9,15 @@
  *   npm test -- FILE...  just these files (servers started if any is an integration test)
  */
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import {
+  ANSWERS_DIRECTORY_VARIABLE,
+  type AnswerRecord,
+  type OpenApiDocument,
+  undocumentedAnswer,
+} from './harness/documented-answers.js';
 import { startPostgresServer, type TestPostgresServer } from './harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from './harness/redis-server.js';
 import { SHARED_SERVERS_VARIABLE, type SharedServers } from './harness/test-environment.js';
@@ -34,8 +41,48 @@ const files =
 const needsServers = files.some((file) => file.startsWith(join(root, 'test', 'integration')));
 
 const started: Array<TestPostgresServer | TestRedisServer> = [];
+const answersDirectory = mkdtempSync(join(tmpdir(), 'quad-answers-'));
 async function cleanUp() {
   await Promise.allSettled(started.map((server) => server.dispose()));
+  rmSync(answersDirectory, { recursive: true, force: true });
+}
+
+/**
+ * Every answer the integration tests received through the API client, checked against the
+ * OpenAPI document of the api that gave it: a status or problem code the document does not list
+ * fails the run, so the document stays complete as routes and errors are added. Returns the
+ * number of undocumented answers.
+ */
+function checkRecordedAnswers(): number {
+  const files = readdirSync(answersDirectory);
+  const documents = new Map<string, OpenApiDocument>();
+  for (const file of files.filter((name) => name.endsWith('.document.json'))) {
+    const text = readFileSync(join(answersDirectory, file), 'utf8');
+    documents.set(file.replace(/\.document\.json$/, ''), JSON.parse(text) as OpenApiDocument);
+  }
+  const problems = new Set<string>();
+  let checked = 0;
+  let unchecked = 0;
+  for (const file of files.filter((name) => name.endsWith('.answers.jsonl'))) {
+    for (const line of readFileSync(join(answersDirectory, file), 'utf8').split('\n')) {
+      if (line === '') continue;
+      const answer = JSON.parse(line) as AnswerRecord;
+      const document = documents.get(answer.documentId);
+      if (!document) {
+        unchecked += 1;
+        continue;
+      }
+      checked += 1;
+      const problem = undocumentedAnswer(document, answer);
+      if (problem) problems.add(problem);
+    }
+  }
+  if (checked + unchecked === 0) return 0;
+  console.log(
+    `${checked} recorded api answers checked against the OpenAPI document (${unchecked} unchecked: the api's document could not be read), ${problems.size} undocumented`,
+  );
+  for (const problem of problems) console.error(`undocumented answer: ${problem}`);
+  return problems.size;
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -45,7 +92,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 let exitCode = 1;
 try {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    [ANSWERS_DIRECTORY_VARIABLE]: answersDirectory,
+  };
   if (needsServers) {
     const t0 = performance.now();
     const [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer('state')]);
@@ -90,6 +140,7 @@ try {
     );
     child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
   });
+  if (checkRecordedAnswers() > 0 && exitCode === 0) exitCode = 1;
 } catch (error) {
   console.error('test run failed to start:', error);
 } finally {

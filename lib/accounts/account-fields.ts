@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { policy } from '../policy/policy.js';
+import { textField } from '../text/text-field.js';
 import { roles } from './account.types.js';
 
 /*
@@ -7,10 +8,6 @@ import { roles } from './account.types.js';
  * CLI) and by the OpenAPI document. The database CHECK constraints (migrations/0002) say the
  * same, so no writer can bypass them.
  */
-
-const noControlCharacters = /^[^\p{Cc}]*$/u;
-/** Like noControlCharacters, but line breaks are welcome in longer text. */
-const noControlCharactersButNewlines = /^(?:[^\p{Cc}]|\n)*$/u;
 
 /** Lower-cased before it is checked, so `J.Smith` and `j.smith` are the same account. */
 export const usernameField = z
@@ -28,20 +25,14 @@ export const emailField = z
   .max(254)
   .meta({ example: 'j.smith@school.example' });
 
-export const displayNameField = z
-  .string()
-  .trim()
-  .min(1, { error: 'must not be empty' })
-  .max(80)
-  .regex(noControlCharacters, { error: 'must not contain control characters' })
-  .meta({ description: 'Name shown to other people', example: 'Jo Smith' });
+export const displayNameField = textField({ max: 80, kind: 'name' }).meta({
+  description: 'Name shown to other people',
+  example: 'Jo Smith',
+});
 
-export const bioField = z
-  .string()
-  .trim()
-  .max(500)
-  .regex(noControlCharactersButNewlines, { error: 'must not contain control characters' })
-  .meta({ description: 'A few words about yourself (line breaks allowed)' });
+export const bioField = textField({ min: 0, max: 500, kind: 'multiline' }).meta({
+  description: 'A few words about yourself (line breaks allowed)',
+});
 
 export const roleField = z.enum(roles).meta({ description: 'What the account may do' });
 
@@ -51,5 +42,10 @@ export const passwordField = z
   .min(1, { error: 'must not be empty' })
   .max(policy.accounts.passwords.maxLength)
   .meta({ format: 'password', description: 'Never stored: only its argon2id hash is' });
+
+/** What an API key is called in lists (a name: no control or bidi characters). */
+export const apiKeyNameField = textField({ max: 80, kind: 'name' }).meta({
+  example: 'Timetable sync',
+});
 
 export const uuidField = z.uuid({ error: 'must be a UUID' });

@@ -19,6 +19,7 @@ export {
 } from './account-errors.js';
 export { type AccountEvents, noAccountEvents } from './account-events.js';
 export {
+  apiKeyNameField,
   bioField,
   displayNameField,
   emailField,

@@ -86,6 +86,15 @@ export const sessionRepository = {
     return result.rows.map(toSummary);
   },
 
+  /** Whether the session is the user's (live or not). */
+  async belongsTo(db: Queryable, userId: string, sessionId: string): Promise<boolean> {
+    const result = await db.query('SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2', [
+      sessionId,
+      userId,
+    ]);
+    return result.rowCount === 1;
+  },
+
   /** Revokes one of the user's sessions; returns its token hash (to evict from the cache), or
    *  undefined when the user has no such session. Revoking twice is not an error. */
   async revoke(db: Queryable, userId: string, sessionId: string): Promise<Buffer | undefined> {

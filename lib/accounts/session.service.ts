@@ -114,6 +114,14 @@ export class SessionService {
     return sessionRepository.listLive(this.#postgres, userId);
   }
 
+  /** Throws SessionNotFoundError unless the session is the user's (another user's session is
+   *  "not found", exactly as one that does not exist). */
+  async requireOwn(userId: string, sessionId: string): Promise<void> {
+    if (!(await sessionRepository.belongsTo(this.#postgres, userId, sessionId))) {
+      throw new SessionNotFoundError(sessionId);
+    }
+  }
+
   /** Revokes one of the user's sessions; another user's session is "not found". */
   async revoke(userId: string, sessionId: string): Promise<void> {
     const hash = await sessionRepository.revoke(this.#postgres, userId, sessionId);

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
+import type { ProblemCode } from './problem-codes.js';
 import { parseRequest, type ValidRequest } from './request-validation.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -25,9 +26,10 @@ export interface RouteSpec {
   query?: ObjectSchema;
   body?: z.ZodType;
   success: { status: number; description: string; body?: z.ZodType };
-  /** Problem statuses specific to this route (401, 400, 429 and 503 are added where they
-   *  apply to every route, see openapi-document.ts). */
-  problems: readonly number[];
+  /** Problem codes specific to this route; the codes every route can answer
+   *  (everyRouteProblems) are added by the document, and each code's status comes from the
+   *  one table (problem-codes.ts). */
+  problems: readonly ProblemCode[];
 }
 
 type ResponseOf<R> = R extends z.ZodType ? z.input<R> : undefined;
@@ -42,10 +44,18 @@ export interface RouteDefinition<
   query?: Q;
   body?: B;
   success: { status: number; description: string; body?: R };
-  problems?: readonly number[];
-  /** Run in order before validation: authentication and authorization first (a caller without
-   *  access learns nothing from validation messages), then rate limits. */
-  guards?: readonly RequestHandler[];
+  problems?: readonly ProblemCode[];
+  /**
+   * Who may call: authentication, role, and access to whatever the path names (membership of
+   * the conversation, say). defineRoute runs these first, before a byte of the request is
+   * validated, so a caller without access learns nothing, not even which parameters the route
+   * takes. Required, and not empty unless the route is public: no route is written without
+   * saying who may call it.
+   */
+  authorize: readonly RequestHandler[];
+  /** Rate limits: after authorization (only callers who may call spend the budget), before
+   *  validation (an invalid request costs as much as a valid one). */
+  limits?: readonly RequestHandler[];
   /** Returns the success body (validated input in, domain result out); throws domain errors. */
   handle(
     input: ValidRequest<P, Q, B>,
@@ -71,7 +81,10 @@ export function defineRoute<
   B extends z.ZodType | undefined = undefined,
   R extends z.ZodType | undefined = undefined,
 >(definition: RouteDefinition<P, Q, B, R>): ApiRoute {
-  const { guards = [], handle, problems = [], ...spec } = definition;
+  const { authorize, limits = [], handle, problems = [], ...spec } = definition;
+  if (spec.security.length > 0 && authorize.length === 0) {
+    throw new Error(`${spec.operationId} needs credentials but authorizes no one`);
+  }
   const { status, body: responseSchema } = definition.success;
   const handler: RequestHandler = async (req, res) => {
     const input = parseRequest(
@@ -86,7 +99,8 @@ export function defineRoute<
     }
     res.status(status).json(responseSchema.parse(result));
   };
-  return { spec: { ...spec, problems }, handlers: [...guards, handler] };
+  // The order is this function's, not each route's: authorization, limits, validation, handler.
+  return { spec: { ...spec, problems }, handlers: [...authorize, ...limits, handler] };
 }
 
 export function mountRoutes(router: Router, routes: readonly ApiRoute[]): void {

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import { type Problem, sendProblem } from './problem.js';
+import { problemFor } from './problem-codes.js';
 import { type FieldError, ValidationError } from './request-validation.js';
 import { isPostgresUnavailable } from './service-unavailable.js';
 
@@ -17,19 +18,16 @@ export type ProblemMapper = (error: unknown) => MappedProblem | undefined;
 
 /** 400 validation_failed listing every field error. */
 export function validationProblem(errors: readonly FieldError[]): Problem {
-  return {
-    status: 400,
-    code: 'validation_failed',
-    title: 'Validation Failed',
+  return problemFor('validation_failed', {
     detail:
       errors.length === 1
         ? 'One field is invalid; see errors.'
         : `${errors.length} fields are invalid; see errors.`,
     errors,
-  };
+  });
 }
 
-/** body-parser's errors carry a `type` and a 4xx `status`. */
+/** body-parser's and the router's errors carry a `type` and a 4xx `status`. */
 function bodyParserProblem(error: unknown): Problem | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { type, status } = error as { type?: unknown; status?: unknown };
@@ -39,20 +37,17 @@ function bodyParserProblem(error: unknown): Problem | undefined {
     ]);
   }
   if (type === 'entity.too.large') {
-    return {
-      status: 413,
-      code: 'payload_too_large',
-      title: 'Payload Too Large',
+    return problemFor('payload_too_large', {
       detail: `Request bodies are limited to ${policy.http.maxJsonBodyBytes} bytes.`,
-    };
+    });
   }
+  const detail = error instanceof Error ? error.message : undefined;
+  // A charset other than UTF-8, or a Content-Encoding the reader does not know.
+  if (status === 415) return problemFor('unsupported_media_type', { detail });
+  // Anything else the client got wrong (a path that is not valid percent-encoding, an aborted
+  // body): a 400 with one code, so that every status the api answers is in the table.
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return {
-      status,
-      code: 'bad_request',
-      title: 'Bad Request',
-      detail: error instanceof Error ? error.message : undefined,
-    };
+    return problemFor('bad_request', { detail });
   }
   return undefined;
 }
@@ -88,18 +83,15 @@ export function problemErrorHandler(options: {
         'request failed: postgres unavailable',
       );
       mapped = {
-        problem: {
-          status: 503,
-          code: 'service_unavailable',
-          title: 'Service Unavailable',
+        problem: problemFor('service_unavailable', {
           detail: 'The database cannot be reached; nothing was changed. Retry shortly.',
-        },
+        }),
         headers: { 'Retry-After': String(policy.http.unavailableRetryAfterSeconds) },
       };
     }
     if (!mapped) {
       logger.error({ err: error, method: req.method, path: req.path }, 'unhandled request error');
-      mapped = { problem: { status: 500, code: 'internal_error', title: 'Internal Server Error' } };
+      mapped = { problem: problemFor('internal_error') };
     }
     for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
     sendProblem(res, mapped.problem);

@@ -7,6 +7,7 @@ import {
   type ZodOpenApiResponsesObject,
 } from 'zod-openapi';
 import type { ApiRoute, RouteSpec } from './api-route.js';
+import { everyRouteProblems, type ProblemCode, problemCodes } from './problem-codes.js';
 
 /*
  * The OpenAPI 3.1 document, generated from the route table: the zod schemas that validate
@@ -28,26 +29,14 @@ export const problemSchema = z
   .looseObject({
     type: z.string(),
     status: z.int(),
-    code: z.string().meta({
-      description:
-        'Stable: validation_failed, unauthorized, forbidden, not_found, conflict, rate_limited, service_unavailable, payload_too_large, internal_error',
+    code: z.enum(Object.keys(problemCodes) as [ProblemCode, ...ProblemCode[]]).meta({
+      description: 'Stable; each response lists the codes it can carry',
     }),
     title: z.string(),
     detail: z.string().optional(),
     errors: z.array(fieldErrorSchema).optional().meta({ description: 'validation_failed only' }),
   })
   .meta({ id: 'Problem' });
-
-const problemTitles: Record<number, string> = {
-  400: 'Invalid request (validation_failed), with every field error',
-  401: 'Missing, malformed, revoked or expired credentials (unauthorized)',
-  403: 'Authenticated, but not allowed (forbidden)',
-  404: 'No such resource, or not yours to see (not_found)',
-  409: 'Conflicts with the current state (conflict)',
-  413: 'Request body too large (payload_too_large)',
-  429: 'Rate limited (rate_limited); see Retry-After and RateLimit',
-  503: 'PostgreSQL unreachable (service_unavailable); nothing was changed; see Retry-After',
-};
 
 const rateLimitHeaders = z.object({
   'Retry-After': z.string().meta({ description: 'Seconds until the request may be retried' }),
@@ -76,17 +65,26 @@ function responses(spec: RouteSpec): ZodOpenApiResponsesObject {
         : {}),
     },
   };
-  const statuses = new Set(spec.problems);
-  if (spec.params || spec.query || spec.body) statuses.add(400);
-  if (spec.security.length > 0) statuses.add(401);
-  // Every API request spends a rate-limit budget, and may need PostgreSQL.
-  statuses.add(429);
-  statuses.add(503);
-  for (const status of [...statuses].sort()) {
+  // Grouped by status, from the one table: a route cannot document a code with a status other
+  // than the one the error handler answers it with.
+  const codesByStatus = new Map<number, ProblemCode[]>();
+  for (const code of new Set<ProblemCode>([...everyRouteProblems, ...spec.problems])) {
+    const { status } = problemCodes[code];
+    codesByStatus.set(status, [...(codesByStatus.get(status) ?? []), code]);
+  }
+  for (const [status, codes] of [...codesByStatus].sort(([a], [b]) => a - b)) {
     result[statusKey(status)] = {
-      description: problemTitles[status] ?? 'Problem',
-      content: { 'application/problem+json': { schema: problemSchema } },
-      ...(status === 429 ? { headers: rateLimitHeaders } : {}),
+      description: codes.map((code) => `${code}: ${problemCodes[code].meaning}`).join('; '),
+      content: {
+        'application/problem+json': {
+          // The shared Problem, narrowed to this response's codes.
+          schema: z.intersection(
+            problemSchema,
+            z.looseObject({ code: z.enum(codes as [ProblemCode, ...ProblemCode[]]) }),
+          ),
+        },
+      },
+      ...(codes.includes('rate_limited') ? { headers: rateLimitHeaders } : {}),
     };
   }
   return result;

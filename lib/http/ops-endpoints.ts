@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Registry } from 'prom-client';
 import { evaluateReadiness, type ReadinessCheck } from '../health/readiness.js';
 import { sendProblem } from './problem.js';
+import { problemFor } from './problem-codes.js';
 
 export interface OpsEndpoints {
   /** Answers /healthz, /readyz and /metrics; returns false for any other path. */
@@ -78,6 +79,6 @@ export function createOpsEndpoints(options: {
 export function createOpsServer(ops: OpsEndpoints): Server {
   return createServer((req, res) => {
     if (ops.handle(req, res)) return;
-    sendProblem(res, { status: 404, code: 'not_found', title: 'Not Found' });
+    sendProblem(res, problemFor('not_found'));
   });
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendProblem } from '../http/problem.js';
+import { problemFor } from '../http/problem-codes.js';
 import type { RateLimitPolicy, RateLimitPolicyName } from './rate-limit.policies.js';
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.js';
 
@@ -64,15 +65,15 @@ export function rateLimitMiddleware(
     }
     const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
     res.setHeader('Retry-After', String(retryAfterSeconds));
-    sendProblem(res, {
-      status: 429,
-      code: 'rate_limited',
-      title: 'Too Many Requests',
-      detail: `Rate limit "${decision.policy}" exceeded (${decision.limit} per ${decision.windowMs / 1000} s); retry in ${retryAfterSeconds} s.`,
-      policy: decision.policy,
-      retryAfterSeconds,
-      // The draft's quota-exceeded problem type names the policies this way (section 5.1).
-      'violated-policies': [decision.policy],
-    });
+    sendProblem(
+      res,
+      problemFor('rate_limited', {
+        detail: `Rate limit "${decision.policy}" exceeded (${decision.limit} per ${decision.windowMs / 1000} s); retry in ${retryAfterSeconds} s.`,
+        policy: decision.policy,
+        retryAfterSeconds,
+        // The draft's quota-exceeded problem type names the policies this way (section 5.1).
+        'violated-policies': [decision.policy],
+      }),
+    );
   };
 }

@@ -7,6 +7,7 @@ import { httpMetricsMiddleware } from '../../lib/http/http-metrics.js';
 import { buildOpenApiDocument } from '../../lib/http/openapi-document.js';
 import type { OpsEndpoints } from '../../lib/http/ops-endpoints.js';
 import { sendProblem } from '../../lib/http/problem.js';
+import { problemFor } from '../../lib/http/problem-codes.js';
 import type { Logger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import { type RateLimiter, rateLimitMiddleware } from '../../lib/rate-limit/index.js';
@@ -46,6 +47,7 @@ function coreRoutes(version: string, openApiDocument: () => Record<string, unkno
       summary: 'Which API this is',
       tags: ['meta'],
       security: security.public,
+      authorize: [],
       success: {
         status: 200,
         description: 'Name and version',
@@ -60,6 +62,7 @@ function coreRoutes(version: string, openApiDocument: () => Record<string, unkno
       summary: 'This OpenAPI 3.1 document, generated from the validation schemas',
       tags: ['meta'],
       security: security.public,
+      authorize: [],
       success: {
         status: 200,
         description: 'The document',
@@ -133,12 +136,7 @@ export function createApiApp(deps: ApiDependencies) {
   app.use(API_BASE_PATH, v1);
 
   app.use((req, res) => {
-    sendProblem(res, {
-      status: 404,
-      code: 'not_found',
-      title: 'Not Found',
-      detail: `No route for ${req.method} ${req.path}`,
-    });
+    sendProblem(res, problemFor('not_found', { detail: `No route for ${req.method} ${req.path}` }));
   });
 
   app.use(

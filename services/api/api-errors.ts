@@ -8,6 +8,7 @@ import {
   WeakPasswordError,
 } from '../../lib/accounts/index.js';
 import { type ProblemMapper, validationProblem } from '../../lib/http/error-handler.js';
+import { problemFor } from '../../lib/http/problem-codes.js';
 import { AccessDeniedError, AuthenticationRequiredError } from './authentication.js';
 
 /*
@@ -17,20 +18,17 @@ import { AccessDeniedError, AuthenticationRequiredError } from './authentication
  */
 
 const notFound = (detail: string) => ({
-  problem: { status: 404, code: 'not_found', title: 'Not Found', detail },
+  problem: problemFor('not_found', { detail }),
 });
 
 export const authenticationProblems: ProblemMapper = (error) => {
   if (error instanceof AuthenticationRequiredError) {
     return {
-      problem: {
-        status: 401,
-        code: 'unauthorized',
-        title: 'Unauthorized',
+      problem: problemFor('unauthorized', {
         detail: error.presentedInvalidCredentials
           ? 'The credentials are malformed, unknown, revoked or expired.'
           : 'This route needs a session token (Authorization: Bearer) or an API key (X-Api-Key).',
-      },
+      }),
       // RFC 6750 section 3: tell the client which scheme to use (and that its token is bad).
       headers: {
         'WWW-Authenticate': error.presentedInvalidCredentials
@@ -41,7 +39,7 @@ export const authenticationProblems: ProblemMapper = (error) => {
   }
   if (error instanceof AccessDeniedError) {
     return {
-      problem: { status: 403, code: 'forbidden', title: 'Forbidden', detail: error.reason },
+      problem: problemFor('forbidden', { detail: error.reason }),
     };
   }
   return undefined;
@@ -50,12 +48,7 @@ export const authenticationProblems: ProblemMapper = (error) => {
 export const accountProblems: ProblemMapper = (error) => {
   if (error instanceof InvalidCredentialsError) {
     return {
-      problem: {
-        status: 401,
-        code: 'unauthorized',
-        title: 'Unauthorized',
-        detail: 'Invalid username or password.',
-      },
+      problem: problemFor('unauthorized', { detail: 'Invalid username or password.' }),
       headers: { 'WWW-Authenticate': 'Bearer realm="quad"' },
     };
   }
@@ -64,23 +57,15 @@ export const accountProblems: ProblemMapper = (error) => {
   if (error instanceof ApiKeyNotFoundError) return notFound('No such API key.');
   if (error instanceof AccountConflictError) {
     return {
-      problem: {
-        status: 409,
-        code: 'conflict',
-        title: 'Conflict',
+      problem: problemFor('conflict', {
         detail: `An account with this ${error.field} already exists.`,
         field: error.field,
-      },
+      }),
     };
   }
   if (error instanceof SelfDeactivationError) {
     return {
-      problem: {
-        status: 409,
-        code: 'conflict',
-        title: 'Conflict',
-        detail: 'Admins cannot deactivate their own account.',
-      },
+      problem: problemFor('conflict', { detail: 'Admins cannot deactivate their own account.' }),
     };
   }
   if (error instanceof WeakPasswordError) {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
+import { answerClientErrorsWithProblems } from '../../lib/http/client-errors.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { Presence } from '../../lib/realtime/index.js';
 import { RealtimePublisher } from '../../lib/realtime/publisher.js';
@@ -82,6 +83,7 @@ const app = createApiApp({
   ],
 });
 const server = createServer(app);
+answerClientErrorsWithProblems(server);
 
 shutdown
   .add('stop accepting and drain http requests', () => {

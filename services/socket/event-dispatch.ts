@@ -1,12 +1,6 @@
 import type { Socket } from 'socket.io';
-import {
-  ConversationConflictError,
-  ConversationNotFoundError,
-  ConversationPermissionError,
-  InvalidCursorError,
-  MessageNotFoundError,
-  UnknownMemberError,
-} from '../../lib/conversations/index.js';
+import { conversationProblems } from '../../lib/conversations/conversation-problems.js';
+import { ackCodeOf } from '../../lib/http/problem-codes.js';
 import { isPostgresUnavailable } from '../../lib/http/service-unavailable.js';
 import type { Logger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
@@ -47,31 +41,26 @@ export class AckError extends Error {
   }
 }
 
-/** Domain errors to ack codes: the same meanings as the api's problem codes. */
+/** Domain errors to ack codes through the api's own mapping (conversationProblems) and code
+ *  table, so a refusal means the same over both transports. */
 export function toAckError(error: unknown): Extract<Ack, { ok: false }>['error'] {
   if (error instanceof AckError) {
     return error.retryAfterMs === undefined
       ? { code: error.code, message: error.message }
       : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
   }
-  // A conversation the user is not in is "not found", exactly like one that does not exist.
-  if (error instanceof ConversationNotFoundError || error instanceof MessageNotFoundError) {
-    return { code: 'not_found', message: error.message };
-  }
-  if (error instanceof ConversationPermissionError) {
-    return { code: 'forbidden', message: error.message };
-  }
-  if (
-    error instanceof ConversationConflictError ||
-    error instanceof UnknownMemberError ||
-    error instanceof InvalidCursorError
-  ) {
-    return { code: 'conflict', message: error.message };
+  const mapped = conversationProblems(error);
+  if (mapped) {
+    const message = error instanceof Error ? error.message : mapped.problem.title;
+    return { code: ackCodeOf(mapped.problem.code), message };
   }
   if (isPostgresUnavailable(error)) {
-    return { code: 'unavailable', message: 'storage is unavailable; retry shortly' };
+    return {
+      code: ackCodeOf('service_unavailable'),
+      message: 'storage is unavailable; retry shortly',
+    };
   }
-  return { code: 'internal', message: 'internal error' };
+  return { code: ackCodeOf('internal_error'), message: 'internal error' };
 }
 
 /** The per-connection flood limit as a rate-limit policy for the in-process limiter. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uuidField } from '../../lib/accounts/index.js';
 import { idempotencyKeyField, messageBodyField } from '../../lib/conversations/message-fields.js';
+import type { AckCodeOf, ProblemCode } from '../../lib/http/problem-codes.js';
 import { policy } from '../../lib/policy/policy.js';
 
 /*
@@ -51,16 +52,9 @@ export const clientEventSchemas = {
 export type ClientEventName = keyof typeof clientEventSchemas;
 export type ClientEventPayload<E extends ClientEventName> = z.infer<(typeof clientEventSchemas)[E]>;
 
-/** Stable codes of an ack error. */
-export type AckErrorCode =
-  | 'invalid_payload'
-  | 'unknown_event'
-  | 'not_found'
-  | 'forbidden'
-  | 'conflict'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+/** Stable codes of an ack error: the api's problem codes under their ack names (the one table
+ *  in lib/http/problem-codes.ts), and `unknown_event`, which HTTP has no word for. */
+export type AckErrorCode = 'unknown_event' | AckCodeOf<ProblemCode>;
 
 export type Ack =
   | ({ ok: true } & Record<string, unknown>)

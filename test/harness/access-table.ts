@@ -32,10 +32,11 @@ export async function assertAccessTable<Who extends string>(
 ): Promise<void> {
   for (const row of table) {
     for (const [who, status] of Object.entries(row.expect) as Array<[Who, number]>) {
-      // Bodies that are invalid, so a 400 would betray that validation ran before the
-      // authorization check.
+      // Bodies and queries that are invalid, so a 400 would betray that validation ran before
+      // the authorization check (and tell a stranger which parameters the route takes).
       const body = ['POST', 'PATCH'].includes(row.method) ? { unexpected: true } : undefined;
-      const reply = await callApi(baseUrl, row.method, row.path, { ...credentials[who], body });
+      const path = `${row.path}${row.path.includes('?') ? '&' : '?'}zzz=1`;
+      const reply = await callApi(baseUrl, row.method, path, { ...credentials[who], body });
       assertBareProblem(reply, status, `${row.method} ${row.path} as ${who}`);
     }
   }

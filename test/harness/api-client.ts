@@ -1,6 +1,33 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { PasswordHasher, type Role, registerAccount } from '../../lib/accounts/index.js';
+import {
+  ANSWERS_DIRECTORY_VARIABLE,
+  type AnswerRecord,
+  type RecordedAnswer,
+} from './documented-answers.js';
+
+const documentsWritten = new Set<string>();
+
+async function recordAnswer(baseUrl: string, answer: RecordedAnswer): Promise<void> {
+  const directory = process.env[ANSWERS_DIRECTORY_VARIABLE];
+  if (!directory) return;
+  const documentId = `${process.pid}-${createHash('sha256').update(baseUrl).digest('hex').slice(0, 12)}`;
+  if (!documentsWritten.has(documentId)) {
+    // Once per api and process, right after it answered (so it is up); an answer whose
+    // document could not be read is reported as unchecked by the final check, not failed.
+    const response = await fetch(`${baseUrl}/api/v1/openapi.json`).catch(() => undefined);
+    if (response?.status === 200) {
+      writeFileSync(join(directory, `${documentId}.document.json`), await response.text());
+      documentsWritten.add(documentId);
+    }
+  }
+  const record: AnswerRecord = { ...answer, documentId };
+  appendFileSync(join(directory, `${process.pid}.answers.jsonl`), `${JSON.stringify(record)}\n`);
+}
 
 /** The password every test account gets (long enough for the strength rules). */
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -33,11 +60,19 @@ export async function callApi(
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
   const text = await response.text();
-  return {
+  const reply: Reply = {
     status: response.status,
     headers: response.headers,
     body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
   };
+  const code = reply.body.code;
+  await recordAnswer(baseUrl, {
+    method,
+    path,
+    status: reply.status,
+    ...(reply.status >= 400 && typeof code === 'string' ? { code } : {}),
+  });
+  return reply;
 }
 
 /** Logs in through the API and returns the session token, the session id and the user id. */

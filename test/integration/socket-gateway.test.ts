@@ -383,6 +383,23 @@ describe('socket gateway: two instances, one Redis', () => {
         { conversationId: groupId, body: 'x', idempotencyKey: 'k', admin: true },
         'invalid_payload',
       ],
+      // The text rule the api applies: text PostgreSQL cannot store is refused, never an
+      // internal error.
+      [
+        'message:send',
+        { conversationId: groupId, body: 'a\u0000b', idempotencyKey: 'k' },
+        'invalid_payload',
+      ],
+      [
+        'message:send',
+        { conversationId: groupId, body: 'x', idempotencyKey: 'k\u0000' },
+        'invalid_payload',
+      ],
+      [
+        'message:send',
+        { conversationId: groupId, body: 'half \ud800 a pair', idempotencyKey: 'k' },
+        'invalid_payload',
+      ],
       ['conversation:join', { conversationIds: [] }, 'invalid_payload'],
       ['conversation:join', 'just a string', 'invalid_payload'],
       ['sync', null, 'invalid_payload'],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  apiKeyNameField,
   bioField,
   displayNameField,
   emailField,
@@ -114,7 +115,7 @@ export const apiKeySchema = z
 
 export const newApiKeyBody = z
   .strictObject({
-    name: z.string().trim().min(1).max(80).meta({ example: 'Timetable sync' }),
+    name: apiKeyNameField,
     userId: uuidField.optional().meta({
       description: 'Account the key acts as (a bot account, say); default: yourself',
     }),

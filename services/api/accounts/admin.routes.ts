@@ -39,9 +39,9 @@ export function adminRoutes(deps: {
       tags: ['accounts'],
       security: security.any,
       body: newUserBody,
-      problems: [403, 409],
+      problems: ['forbidden', 'conflict'],
       success: { status: 201, description: 'Created', body: userSchema },
-      guards: adminWithAnyCredential,
+      authorize: adminWithAnyCredential,
       handle: ({ body }) => users.create(body),
     }),
 
@@ -54,9 +54,9 @@ export function adminRoutes(deps: {
       tags: ['accounts'],
       security: security.any,
       params: idParams,
-      problems: [403, 404, 409],
+      problems: ['forbidden', 'not_found', 'conflict'],
       success: { status: 200, description: 'The deactivated account', body: userSchema },
-      guards: adminWithAnyCredential,
+      authorize: adminWithAnyCredential,
       handle: ({ params }, req) => users.deactivate(requirePrincipal(req).userId, params.id),
     }),
 
@@ -69,9 +69,9 @@ export function adminRoutes(deps: {
       tags: ['accounts'],
       security: security.session,
       body: newApiKeyBody,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 201, description: 'Created', body: createdApiKeySchema },
-      guards: adminInPerson,
+      authorize: adminInPerson,
       async handle({ body }, req) {
         const admin = requirePrincipal(req).userId;
         const created = await apiKeys.create({
@@ -91,9 +91,9 @@ export function adminRoutes(deps: {
       description: `${adminsOnly} Needs a login session.`,
       tags: ['accounts'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: { status: 200, description: 'All keys, newest first', body: apiKeyListResponse },
-      guards: adminInPerson,
+      authorize: adminInPerson,
       handle: async () => ({ apiKeys: await apiKeys.list() }),
     }),
 
@@ -106,9 +106,9 @@ export function adminRoutes(deps: {
       tags: ['accounts'],
       security: security.session,
       params: idParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Revoked' },
-      guards: adminInPerson,
+      authorize: adminInPerson,
       async handle({ params }) {
         await apiKeys.revoke(params.id);
         return undefined;

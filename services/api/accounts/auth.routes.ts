@@ -1,8 +1,10 @@
+import type { RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import {
   InvalidCredentialsError,
   type SessionService,
   usernameField,
+  uuidField,
 } from '../../../lib/accounts/index.js';
 import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
 import { type RateLimiter, rateLimitMiddleware } from '../../../lib/rate-limit/index.js';
@@ -24,6 +26,19 @@ import {
 function currentSession(principal: ReturnType<typeof requirePrincipal>) {
   if (principal.credential.kind !== 'session') throw new AuthenticationRequiredError(false);
   return principal.credential;
+}
+
+/** Guard: the session named by the path is the caller's (404 otherwise), decided before the
+ *  request is validated. An id that is not a UUID passes on to validation: its 400 tells
+ *  nothing about anyone's sessions. */
+function requireOwnSession(sessions: SessionService): RequestHandler {
+  return async (req, _res, next) => {
+    const id = req.params.id;
+    if (typeof id === 'string' && uuidField.safeParse(id).success) {
+      await sessions.requireOwn(requirePrincipal(req).userId, id);
+    }
+    next();
+  };
 }
 
 /** The login-account subject: the username as login will see it, or none for a body that
@@ -61,7 +76,8 @@ export function authRoutes(deps: {
       success: { status: 200, description: 'Logged in', body: loginResponse },
       // Both limits are checked before the argon2id hash: an attacker cannot make Quad burn a
       // core on hashes it would refuse anyway.
-      guards: [
+      authorize: [],
+      limits: [
         rateLimitMiddleware(rateLimiter, { policy: 'login-ip', subject: (req) => req.ip }),
         rateLimitMiddleware(rateLimiter, {
           policy: 'login-account',
@@ -96,9 +112,9 @@ export function authRoutes(deps: {
       summary: 'End the current session',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: { status: 204, description: 'Logged out; the token is refused from now on' },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         const principal = requirePrincipal(req);
         await sessions.revoke(principal.userId, currentSession(principal).sessionId);
@@ -113,13 +129,13 @@ export function authRoutes(deps: {
       summary: 'List my live sessions',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: {
         status: 200,
         description: 'Live sessions, newest first',
         body: sessionListResponse,
       },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         const principal = requirePrincipal(req);
         const current = currentSession(principal).sessionId;
@@ -138,9 +154,9 @@ export function authRoutes(deps: {
       tags: ['auth'],
       security: security.session,
       params: idParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Revoked; its token is refused from the next request' },
-      guards: [requireSession],
+      authorize: [requireSession, requireOwnSession(sessions)],
       async handle({ params }, req) {
         await sessions.revoke(requirePrincipal(req).userId, params.id);
         return undefined;
@@ -154,13 +170,13 @@ export function authRoutes(deps: {
       summary: 'Revoke all my sessions, this one included',
       tags: ['auth'],
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: {
         status: 200,
         description: 'How many sessions were revoked',
         body: revokedResponse,
       },
-      guards: [requireSession],
+      authorize: [requireSession],
       async handle(_input, req) {
         return { revoked: await sessions.revokeAll(requirePrincipal(req).userId) };
       },

@@ -1,4 +1,5 @@
-import type { ProfileService } from '../../../lib/accounts/index.js';
+import type { RequestHandler } from 'express';
+import { type ProfileService, uuidField } from '../../../lib/accounts/index.js';
 import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
 import { requireCredentials, requirePrincipal, security } from '../authentication.js';
 import {
@@ -8,6 +9,17 @@ import {
   profileSchema,
   toProfile,
 } from './account.schemas.js';
+
+/** Guard: the account named by the path exists (404 otherwise), decided before the request is
+ *  validated, as every route that names a resource does. A warm profile is one cache read, and
+ *  the handler's own read of it is then a second hit. */
+function requireExistingUser(profiles: ProfileService): RequestHandler {
+  return async (req, _res, next) => {
+    const id = req.params.id;
+    if (typeof id === 'string' && uuidField.safeParse(id).success) await profiles.get(id);
+    next();
+  };
+}
 
 export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
   const { profiles } = deps;
@@ -20,7 +32,7 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       tags: ['profiles'],
       security: security.any,
       success: { status: 200, description: 'My account', body: meSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: (_input, req) => profiles.get(requirePrincipal(req).userId),
     }),
 
@@ -33,7 +45,7 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       security: security.any,
       body: profilePatchBody,
       success: { status: 200, description: 'The updated account', body: meSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: ({ body }, req) => profiles.update(requirePrincipal(req).userId, body),
     }),
 
@@ -46,9 +58,9 @@ export function profileRoutes(deps: { profiles: ProfileService }): ApiRoute[] {
       tags: ['profiles'],
       security: security.any,
       params: idParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The profile', body: profileSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials, requireExistingUser(profiles)],
       handle: async ({ params }) => toProfile(await profiles.get(params.id)),
     }),
   ];

@@ -44,9 +44,9 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       body: newConversationBody,
-      problems: [409],
+      problems: ['conflict'],
       success: { status: 201, description: 'The conversation', body: conversationSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async ({ body }, req) =>
         toConversation(await conversations.create(requirePrincipal(req).userId, body)),
     }),
@@ -62,7 +62,7 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       success: { status: 200, description: 'My conversations', body: conversationListSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async (_input, req) => {
         const userId = requirePrincipal(req).userId;
         const summaries = await conversations.listMine(userId);
@@ -88,7 +88,7 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       success: { status: 200, description: 'My unread counts', body: unreadCountsSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async (_input, req) => ({
         conversations: (await receipts.myUnreadCounts(requirePrincipal(req).userId)).map(
           toUnreadCount,
@@ -106,9 +106,9 @@ export function conversationRoutes(deps: {
       security: security.any,
       params: conversationParams,
       body: markReadBody,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'My receipt as it now stands', body: readReceiptSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, body }, req) =>
         toReadReceipt(
           await receipts.markRead(requirePrincipal(req).userId, params.id, body.upToMessageId),
@@ -124,9 +124,9 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       params: conversationParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The receipts', body: readReceiptsSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params }, req) => ({
         receipts: (await receipts.receipts(requirePrincipal(req).userId, params.id)).map(
           toReadReceipt,
@@ -143,11 +143,11 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       params: conversationParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The conversation', body: conversationSchema },
-      // No body or query a stranger could learn from, and get() checks membership itself:
-      // the membership guard would only read the same permission a second time.
-      guards: [requireCredentials],
+      // get() checks membership again, but only after the query is validated: the guard makes
+      // a stranger's `?anything` a 404 like any other stranger's request.
+      authorize: member,
       handle: async ({ params }, req) =>
         toConversation(await conversations.get(requirePrincipal(req).userId, params.id)),
     }),
@@ -161,9 +161,9 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       params: conversationParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 204, description: 'Deleted for me' },
-      guards: member,
+      authorize: member,
       async handle({ params }, req) {
         await conversations.deleteForMe(requirePrincipal(req).userId, params.id);
         return undefined;
@@ -180,9 +180,9 @@ export function conversationRoutes(deps: {
       security: security.any,
       params: conversationParams,
       body: addMemberBody,
-      problems: [403, 404, 409],
+      problems: ['forbidden', 'not_found', 'conflict'],
       success: { status: 200, description: 'The conversation', body: conversationSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, body }, req) =>
         toConversation(
           await conversations.addMember(
@@ -203,9 +203,9 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       params: memberParams,
-      problems: [403, 404, 409],
+      problems: ['forbidden', 'not_found', 'conflict'],
       success: { status: 204, description: 'Removed' },
-      guards: member,
+      authorize: member,
       async handle({ params }, req) {
         await conversations.removeMember(requirePrincipal(req).userId, params.id, params.userId);
         return undefined;
@@ -221,9 +221,9 @@ export function conversationRoutes(deps: {
       tags,
       security: security.any,
       params: conversationParams,
-      problems: [404, 409],
+      problems: ['not_found', 'conflict'],
       success: { status: 204, description: 'Left' },
-      guards: member,
+      authorize: member,
       async handle({ params }, req) {
         await conversations.leave(requirePrincipal(req).userId, params.id);
         return undefined;

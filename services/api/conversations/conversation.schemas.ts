@@ -9,9 +9,11 @@ import {
   type UnreadCount,
 } from '../../../lib/conversations/index.js';
 import {
+  conversationTitleField,
   idempotencyKeyField,
   messageBodyField,
 } from '../../../lib/conversations/message-fields.js';
+import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
 
 /*
@@ -31,7 +33,7 @@ export const newConversationBody = z
     z.strictObject({ kind: z.literal('direct'), userId: uuidField }),
     z.strictObject({
       kind: z.literal('group'),
-      title: z.string().trim().min(1).max(policy.messaging.maxTitleChars),
+      title: conversationTitleField,
       memberIds: z.array(uuidField).max(policy.messaging.maxInitialMembers).default([]),
     }),
   ])
@@ -64,12 +66,11 @@ export const markReadBody = z
   .meta({ id: 'MarkRead' });
 
 export const historyQuery = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(policy.messaging.maxPageSize)
-    .default(policy.messaging.defaultPageSize),
+  limit: queryIntegerField({
+    min: 1,
+    max: policy.messaging.maxPageSize,
+    default: policy.messaging.defaultPageSize,
+  }),
   cursor: z.string().min(1).max(64).optional().meta({
     description: 'nextCursor of the previous page; absent for the newest messages',
   }),
@@ -97,6 +98,10 @@ export const messageSchema = z
     id: z.uuid(),
     conversationId: z.uuid(),
     senderId: z.uuid(),
+    seq: z.int().min(1).meta({
+      description:
+        'Position in the conversation (1, 2, …), as in socket events and sync answers: a gap means a missed message',
+    }),
     body: z.string().nullable().meta({ description: 'null once the message is deleted' }),
     createdAt: timestamp,
     editedAt: timestamp.nullable(),

@@ -1,8 +1,8 @@
+import { conversationProblems } from '../../../lib/conversations/conversation-problems.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
 import type { MessagingServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { conversationRoutes } from './conversation.routes.js';
-import { conversationProblems } from './conversation-problems.js';
 import { messageRoutes } from './message.routes.js';
 
 /** Conversations, members, per-user deletes, messages, read receipts and unread counts

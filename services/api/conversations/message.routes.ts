@@ -35,14 +35,14 @@ export function messageRoutes(deps: {
       security: security.any,
       params: conversationParams,
       body: sendMessageBody,
-      problems: [404, 409, 429],
+      problems: ['not_found', 'conflict', 'rate_limited'],
       success: {
         status: 201,
         description: 'The message (the stored one on a retry)',
         body: messageSchema,
       },
-      guards: [
-        ...member,
+      authorize: member,
+      limits: [
         // The same budget (and key) as the socket gateway's sends: switching transport does
         // not double it.
         rateLimitMiddleware(rateLimiter, {
@@ -66,9 +66,9 @@ export function messageRoutes(deps: {
       security: security.any,
       params: conversationParams,
       query: historyQuery,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'One page of messages', body: historySchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, query }, req) =>
         messages.history(requirePrincipal(req).userId, params.id, {
           limit: query.limit,
@@ -86,9 +86,9 @@ export function messageRoutes(deps: {
       security: security.any,
       params: messageParams,
       body: editMessageBody,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 200, description: 'The edited message', body: messageSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, body }, req) =>
         toMessage(
           await messages.edit(requirePrincipal(req).userId, params.id, params.messageId, body.body),
@@ -104,9 +104,9 @@ export function messageRoutes(deps: {
       tags,
       security: security.any,
       params: messageParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Deleted' },
-      guards: member,
+      authorize: member,
       async handle({ params }, req) {
         await messages.delete(requirePrincipal(req).userId, params.id, params.messageId);
         return undefined;

@@ -1,4 +1,5 @@
 import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { problemFor } from '../../../lib/http/problem-codes.js';
 import {
   InvalidNotificationCursorError,
   NotificationNotFoundError,
@@ -9,12 +10,7 @@ import {
 export const notificationProblems: ProblemMapper = (error) => {
   if (error instanceof NotificationNotFoundError) {
     return {
-      problem: {
-        status: 404,
-        code: 'not_found',
-        title: 'Not Found',
-        detail: 'No such notification.',
-      },
+      problem: problemFor('not_found', { detail: 'No such notification.' }),
     };
   }
   if (error instanceof InvalidNotificationCursorError) {

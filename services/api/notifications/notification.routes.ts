@@ -56,7 +56,7 @@ export function notificationRoutes(deps: { notifications: NotificationService })
       query: notificationListQuery,
       problems: [],
       success: { status: 200, description: 'One page', body: notificationPageSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async ({ query }, req) =>
         toNotificationPage(
           await notifications.list(requirePrincipal(req).userId, {
@@ -76,7 +76,7 @@ export function notificationRoutes(deps: { notifications: NotificationService })
       security: security.any,
       problems: [],
       success: { status: 200, description: 'The counts', body: unreadNotificationsSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async (_input, req) =>
         toUnreadNotifications(await notifications.unread(requirePrincipal(req).userId)),
     }),
@@ -91,7 +91,7 @@ export function notificationRoutes(deps: { notifications: NotificationService })
       security: security.any,
       problems: [],
       success: { status: 200, description: 'How many were marked', body: readAllSchema },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async (_input, req) => ({
         read: await notifications.markAllRead(requirePrincipal(req).userId),
       }),
@@ -107,9 +107,9 @@ export function notificationRoutes(deps: { notifications: NotificationService })
       tags,
       security: security.any,
       params: notificationParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The notification', body: notificationSchema },
-      guards: [requireCredentials, requireOwnNotification(notifications)],
+      authorize: [requireCredentials, requireOwnNotification(notifications)],
       handle: async ({ params }, req) =>
         toNotification(await notifications.markRead(requirePrincipal(req).userId, params.id)),
     }),

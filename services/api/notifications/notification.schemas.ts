@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { uuidField } from '../../../lib/accounts/index.js';
+import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import type {
   Notification,
   NotificationPage,
@@ -11,12 +12,11 @@ import { policy } from '../../../lib/policy/policy.js';
  * parameter is a 400 naming it). */
 
 export const notificationListQuery = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(policy.notifications.maxPageSize)
-    .default(policy.notifications.defaultPageSize),
+  limit: queryIntegerField({
+    min: 1,
+    max: policy.notifications.maxPageSize,
+    default: policy.notifications.defaultPageSize,
+  }),
   cursor: uuidField.optional().meta({
     description: 'nextCursor of the previous page; absent for the newest notifications',
   }),

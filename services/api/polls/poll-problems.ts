@@ -1,4 +1,5 @@
 import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { problemFor } from '../../../lib/http/problem-codes.js';
 import {
   InvalidPollCursorError,
   PollClosedError,
@@ -14,32 +15,22 @@ import {
 export const pollProblems: ProblemMapper = (error) => {
   if (error instanceof PollNotFoundError) {
     return {
-      problem: { status: 404, code: 'not_found', title: 'Not Found', detail: 'No such poll.' },
+      problem: problemFor('not_found', { detail: 'No such poll.' }),
     };
   }
   if (error instanceof PollOptionNotFoundError) {
     return {
-      problem: {
-        status: 404,
-        code: 'not_found',
-        title: 'Not Found',
-        detail: 'No such option in this poll.',
-      },
+      problem: problemFor('not_found', { detail: 'No such option in this poll.' }),
     };
   }
   if (error instanceof PollClosedError) {
     return {
-      problem: {
-        status: 409,
-        code: 'poll_closed',
-        title: 'Conflict',
-        detail: 'The poll is closed: its votes are final.',
-      },
+      problem: problemFor('poll_closed', { detail: 'The poll is closed: its votes are final.' }),
     };
   }
   if (error instanceof PollPermissionError) {
     return {
-      problem: { status: 403, code: 'forbidden', title: 'Forbidden', detail: error.reason },
+      problem: problemFor('forbidden', { detail: error.reason }),
     };
   }
   if (error instanceof InvalidPollCursorError) {

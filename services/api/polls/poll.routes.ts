@@ -37,9 +37,9 @@ export function pollRoutes(deps: {
       security: security.any,
       params: pollListParams,
       body: newPollBody,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 201, description: 'The poll, with no votes yet', body: pollSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, body }, req) =>
         toPoll(await polls.create(requirePrincipal(req).userId, params.id, body)),
     }),
@@ -54,9 +54,9 @@ export function pollRoutes(deps: {
       security: security.any,
       params: pollListParams,
       query: pollListQuery,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'One page of polls', body: pollListSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, query }, req) =>
         toPollList(
           await polls.list(requirePrincipal(req).userId, params.id, {
@@ -75,9 +75,9 @@ export function pollRoutes(deps: {
       tags,
       security: security.any,
       params: pollParams,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'The poll', body: pollSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params }, req) =>
         toPoll(await polls.get(requirePrincipal(req).userId, params.id, params.pollId)),
     }),
@@ -92,9 +92,9 @@ export function pollRoutes(deps: {
       security: security.any,
       params: pollParams,
       body: voteBody,
-      problems: [404, 409],
+      problems: ['not_found', 'poll_closed'],
       success: { status: 200, description: 'The poll after the vote', body: pollSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params, body }, req) =>
         toPoll(
           await polls.vote(requirePrincipal(req).userId, params.id, params.pollId, body.optionId),
@@ -110,9 +110,9 @@ export function pollRoutes(deps: {
       tags,
       security: security.any,
       params: pollParams,
-      problems: [404, 409],
+      problems: ['not_found', 'poll_closed'],
       success: { status: 200, description: 'The poll after the retract', body: pollSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params }, req) =>
         toPoll(await polls.retract(requirePrincipal(req).userId, params.id, params.pollId)),
     }),
@@ -126,9 +126,9 @@ export function pollRoutes(deps: {
       tags,
       security: security.any,
       params: pollParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 200, description: 'The closed poll', body: pollSchema },
-      guards: member,
+      authorize: member,
       handle: async ({ params }, req) =>
         toPoll(await polls.close(requirePrincipal(req).userId, params.id, params.pollId)),
     }),

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { uuidField } from '../../../lib/accounts/index.js';
+import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
 import type { Poll, PollPage } from '../../../lib/polls/index.js';
+import { textField } from '../../../lib/text/text-field.js';
 
 /*
  * Request and response schemas of the poll routes. Requests are strict (unknown fields are a
@@ -14,19 +16,11 @@ const timestamp = z.iso.datetime();
 export const pollListParams = z.strictObject({ id: uuidField });
 export const pollParams = z.strictObject({ id: uuidField, pollId: uuidField });
 
-const optionText = z
-  .string()
-  .trim()
-  .min(1, { error: 'must not be empty' })
-  .max(maxOptionChars, { error: `must be at most ${maxOptionChars} characters` });
+const optionText = textField({ max: maxOptionChars });
 
 export const newPollBody = z
   .strictObject({
-    question: z
-      .string()
-      .trim()
-      .min(1, { error: 'must not be empty' })
-      .max(maxQuestionChars, { error: `must be at most ${maxQuestionChars} characters` }),
+    question: textField({ max: maxQuestionChars, kind: 'multiline' }),
     options: z
       .array(optionText)
       .min(minOptions, { error: `must list at least ${minOptions} options` })
@@ -58,12 +52,11 @@ export const voteBody = z
   .meta({ id: 'Vote' });
 
 export const pollListQuery = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(policy.polls.maxPageSize)
-    .default(policy.polls.defaultPageSize),
+  limit: queryIntegerField({
+    min: 1,
+    max: policy.polls.maxPageSize,
+    default: policy.polls.defaultPageSize,
+  }),
   cursor: z.string().min(1).max(128).optional().meta({
     description: 'nextCursor of the previous page; absent for the newest polls',
   }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uuidField } from '../../../lib/accounts/index.js';
 import { type ApiRoute, defineRoute } from '../../../lib/http/api-route.js';
+import { problemFor } from '../../../lib/http/problem-codes.js';
 import { policy } from '../../../lib/policy/policy.js';
 import type { Presence } from '../../../lib/realtime/index.js';
 import type { ApiCapability } from '../api-capability.js';
@@ -42,13 +43,13 @@ function presenceRoutes(presence: Presence): ApiRoute[] {
       tags: ['presence'],
       security: security.any,
       body: presenceQueryBody,
-      problems: [],
+      problems: ['presence_unavailable'],
       success: {
         status: 200,
         description: 'Presence per requested id',
         body: presenceAnswerSchema,
       },
-      guards: [requireCredentials],
+      authorize: [requireCredentials],
       handle: async ({ body }) => {
         const answer = await presence.presenceOf(body.userIds);
         if (!answer) throw new PresenceUnavailableError();
@@ -66,12 +67,9 @@ export function presenceCapability(presence: Presence): ApiCapability {
     problems: (error) =>
       error instanceof PresenceUnavailableError
         ? {
-            problem: {
-              status: 503,
-              code: 'presence_unavailable',
-              title: 'Presence Unavailable',
+            problem: problemFor('presence_unavailable', {
               detail: 'Presence cannot be read right now; retry shortly.',
-            },
+            }),
             headers: { 'Retry-After': String(policy.http.unavailableRetryAfterSeconds) },
           }
         : undefined,

@@ -1,6 +1,6 @@
+import { conversationProblems } from '../../../lib/conversations/conversation-problems.js';
 import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
 import { InvalidSearchCursorError } from '../../../lib/search/index.js';
-import { conversationProblems } from '../conversations/conversation-problems.js';
 
 /*
  * Search errors as problem+json. A conversation filter the caller is not in is answered exactly

@@ -48,9 +48,9 @@ export function searchRoutes(deps: {
       tags,
       security: security.any,
       query: searchQuery,
-      problems: [404],
+      problems: ['not_found'],
       success: { status: 200, description: 'One page of results', body: searchPageSchema },
-      guards: [requireCredentials, requireFilterMembership(conversations)],
+      authorize: [requireCredentials, requireFilterMembership(conversations)],
       handle: async ({ query }, req) =>
         toSearchPage(
           await search.search(requirePrincipal(req).userId, {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { uuidField } from '../../../lib/accounts/index.js';
+import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import { type SearchPage, searchPolicy } from '../../../lib/search/index.js';
+import { textField } from '../../../lib/text/text-field.js';
 import { messageSchema } from '../conversations/conversation.schemas.js';
 
 /*
@@ -9,26 +11,18 @@ import { messageSchema } from '../conversations/conversation.schemas.js';
  */
 
 export const searchQuery = z.strictObject({
-  q: z
-    .string()
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .max(searchPolicy.maxQueryChars, {
-      error: `must be at most ${searchPolicy.maxQueryChars} characters`,
-    })
-    .meta({
-      description:
-        'Words to find, as in a search box: every word must appear (any case); "a quoted phrase" in that order; OR between alternatives; -word excludes. Whole words only: no stemming, no accent folding. Punctuation alone finds nothing.',
-    }),
+  q: textField({ max: searchPolicy.maxQueryChars }).meta({
+    description:
+      'Words to find, as in a search box: every word must appear (any case); "a quoted phrase" in that order; OR between alternatives; -word excludes. Whole words only: no stemming, no accent folding. Punctuation alone finds nothing.',
+  }),
   conversationId: uuidField.optional().meta({
     description: 'Only this conversation (the caller must be a member: 404 otherwise)',
   }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(searchPolicy.maxPageSize)
-    .default(searchPolicy.defaultPageSize),
+  limit: queryIntegerField({
+    min: 1,
+    max: searchPolicy.maxPageSize,
+    default: searchPolicy.defaultPageSize,
+  }),
   cursor: z.string().min(1).max(128).optional().meta({
     description: 'nextCursor of the previous page; absent for the newest results',
   }),

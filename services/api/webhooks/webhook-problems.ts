@@ -1,4 +1,5 @@
 import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { problemFor } from '../../../lib/http/problem-codes.js';
 import {
   DeliveryNotDeadError,
   DeliveryNotFoundError,
@@ -11,37 +12,26 @@ import {
 export const webhookProblems: ProblemMapper = (error) => {
   if (error instanceof WebhookNotFoundError) {
     return {
-      problem: { status: 404, code: 'not_found', title: 'Not Found', detail: 'No such webhook.' },
+      problem: problemFor('not_found', { detail: 'No such webhook.' }),
     };
   }
   if (error instanceof DeliveryNotFoundError) {
     return {
-      problem: {
-        status: 404,
-        code: 'not_found',
-        title: 'Not Found',
-        detail: 'No such delivery of this webhook.',
-      },
+      problem: problemFor('not_found', { detail: 'No such delivery of this webhook.' }),
     };
   }
   if (error instanceof DeliveryNotDeadError) {
     return {
-      problem: {
-        status: 409,
-        code: 'delivery_not_dead',
-        title: 'Conflict',
+      problem: problemFor('delivery_not_dead', {
         detail: `Only a dead delivery can be retried; this one is ${error.status}.`,
-      },
+      }),
     };
   }
   if (error instanceof TooManyWebhooksError) {
     return {
-      problem: {
-        status: 409,
-        code: 'too_many_webhooks',
-        title: 'Conflict',
+      problem: problemFor('too_many_webhooks', {
         detail: `At most ${error.limit} webhooks; delete one first.`,
-      },
+      }),
     };
   }
   if (error instanceof WebhookUrlRefusedError) {

@@ -36,9 +36,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       tags,
       security: security.session,
       body: newWebhookBody,
-      problems: [403, 409],
+      problems: ['forbidden', 'too_many_webhooks'],
       success: { status: 201, description: 'Created', body: createdWebhookSchema },
-      guards,
+      authorize: guards,
       async handle({ body }, req) {
         const { webhook, secret } = await webhooks.create({
           url: body.url,
@@ -57,13 +57,13 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       description: adminsOnly,
       tags,
       security: security.session,
-      problems: [403],
+      problems: ['forbidden'],
       success: {
         status: 200,
         description: 'All webhooks, newest first',
         body: webhookListResponse,
       },
-      guards,
+      authorize: guards,
       handle: async () => ({ webhooks: await webhooks.list() }),
     }),
 
@@ -76,9 +76,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       tags,
       security: security.session,
       params: webhookParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 200, description: 'The webhook', body: webhookDetailSchema },
-      guards,
+      authorize: guards,
       handle: ({ params }) => webhooks.get(params.id),
     }),
 
@@ -92,9 +92,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       security: security.session,
       params: webhookParams,
       body: webhookPatchBody,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 200, description: 'The updated webhook', body: webhookSchema },
-      guards,
+      authorize: guards,
       handle: ({ params, body }) => webhooks.update(params.id, body),
     }),
 
@@ -107,9 +107,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       tags,
       security: security.session,
       params: webhookParams,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 204, description: 'Deleted' },
-      guards,
+      authorize: guards,
       async handle({ params }) {
         await webhooks.delete(params.id);
         return undefined;
@@ -126,9 +126,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       security: security.session,
       params: webhookParams,
       query: deliveryListQuery,
-      problems: [403, 404],
+      problems: ['forbidden', 'not_found'],
       success: { status: 200, description: 'Deliveries', body: deliveryListResponse },
-      guards,
+      authorize: guards,
       handle: async ({ params, query }) => ({
         deliveries: await webhooks.deliveries(params.id, {
           status: query.status,
@@ -146,9 +146,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): ApiRoute[] {
       tags,
       security: security.session,
       params: deliveryParams,
-      problems: [403, 404, 409],
+      problems: ['forbidden', 'not_found', 'delivery_not_dead'],
       success: { status: 202, description: 'Pending again', body: deliverySchema },
-      guards,
+      authorize: guards,
       handle: ({ params }) => webhooks.retry(params.deliveryId, params.id),
     }),
   ];

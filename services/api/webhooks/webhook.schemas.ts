@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { uuidField } from '../../../lib/accounts/index.js';
+import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
+import { textField } from '../../../lib/text/text-field.js';
 import { webhookEventTypes } from '../../../lib/webhooks/index.js';
 
 /*
@@ -15,10 +17,7 @@ const { maxUrlChars, maxPageSize, defaultPageSize } = policy.webhooks;
 export const webhookParams = z.strictObject({ id: uuidField });
 export const deliveryParams = z.strictObject({ id: uuidField, deliveryId: uuidField });
 
-const urlField = z
-  .string()
-  .trim()
-  .max(maxUrlChars, { error: `must be at most ${maxUrlChars} characters` })
+const urlField = textField({ max: maxUrlChars })
   .regex(/^https?:\/\//i, { error: 'must be an http or https URL' })
   .meta({ description: 'Where events are POSTed (http or https; WEBHOOK_ALLOWED_HOSTS applies)' });
 
@@ -47,7 +46,7 @@ const deliveryStatus = z.enum(['pending', 'succeeded', 'dead']);
 
 export const deliveryListQuery = z.strictObject({
   status: deliveryStatus.optional().meta({ description: 'Only deliveries in this state' }),
-  limit: z.coerce.number().int().min(1).max(maxPageSize).default(defaultPageSize),
+  limit: queryIntegerField({ min: 1, max: maxPageSize, default: defaultPageSize }),
 });
 
 export const webhookSchema = z

@@ -1,3 +1,5 @@
+import { type ProblemMapper, validationProblem } from '../http/error-handler.js';
+import { problemFor } from '../http/problem-codes.js';
 import {
   ConversationConflictError,
   ConversationNotFoundError,
@@ -5,36 +7,26 @@ import {
   InvalidCursorError,
   MessageNotFoundError,
   UnknownMemberError,
-} from '../../../lib/conversations/index.js';
-import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+} from './conversation-errors.js';
 
 /*
- * Conversation and message errors as problem+json, mapped once, here. A conversation the caller
- * is not in is "not found", exactly as one that does not exist: a stranger learns nothing.
+ * Conversation and message errors as problems, mapped once, here, for both edges: the api
+ * answers them as problem+json, the socket gateway as ack errors (under the ack names of the
+ * same codes, see problem-codes.ts). A conversation the caller is not in is "not found",
+ * exactly as one that does not exist: a stranger learns nothing.
  */
 export const conversationProblems: ProblemMapper = (error) => {
   if (error instanceof ConversationNotFoundError) {
-    return {
-      problem: {
-        status: 404,
-        code: 'not_found',
-        title: 'Not Found',
-        detail: 'No such conversation.',
-      },
-    };
+    return { problem: problemFor('not_found', { detail: 'No such conversation.' }) };
   }
   if (error instanceof MessageNotFoundError) {
-    return {
-      problem: { status: 404, code: 'not_found', title: 'Not Found', detail: 'No such message.' },
-    };
+    return { problem: problemFor('not_found', { detail: 'No such message.' }) };
   }
   if (error instanceof ConversationPermissionError) {
-    return {
-      problem: { status: 403, code: 'forbidden', title: 'Forbidden', detail: error.reason },
-    };
+    return { problem: problemFor('forbidden', { detail: error.reason }) };
   }
   if (error instanceof ConversationConflictError) {
-    return { problem: { status: 409, code: 'conflict', title: 'Conflict', detail: error.reason } };
+    return { problem: problemFor('conflict', { detail: error.reason }) };
   }
   if (error instanceof UnknownMemberError) {
     return {
