@@ -26,6 +26,7 @@ export {
 } from './conversation-errors.js';
 export { type MessageChange, MessageService } from './message.service.js';
 export { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
+export type { MessagingServices } from './messaging-services.js';
 export { ReadReceiptService, type ReadTracker } from './read-receipt.service.js';
 export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';
 export { UnreadCountsService } from './unread-counts.service.js';

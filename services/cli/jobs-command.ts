@@ -1,9 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { loadOrExit, loadServiceConfig } from '../../lib/config/index.js';
-import { createLogger } from '../../lib/observability/logger.js';
-import { createPostgresPool } from '../../lib/postgres/postgres-pool.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import type { Runtime } from '../../lib/runtime/index.js';
 import {
   DeliveryNotDeadError,
   DeliveryNotFoundError,
@@ -44,7 +41,13 @@ const deliveryLine = (d: WebhookDelivery) =>
  * deliveries are dead-lettered in PostgreSQL (webhook_deliveries.status = 'dead', what the admin
  * API shows); other queues keep their failed jobs in BullMQ.
  */
-export async function jobsCommand(args: string[], usage: string): Promise<Outcome> {
+export async function jobsCommand(
+  args: string[],
+  usage: string,
+  /** The worker's configuration and clients (services/cli/main.ts builds them), opened only
+   *  once the arguments are valid. */
+  openRuntime: () => Promise<Runtime>,
+): Promise<Outcome> {
   let parsed: ReturnType<typeof parse>;
   const parse = (input: string[]) =>
     parseArgs({
@@ -73,12 +76,10 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
     return { ok: false, message: `invalid jobs command\n\n${usage}`, status: 64 };
   }
 
-  const config = loadOrExit(() => loadServiceConfig('worker'));
-  const logger = createLogger('cli', config.logLevel);
-  const postgres = createPostgresPool(config.postgres, 'quad-cli', logger);
-  const redis = createRedisClient(config.redis.state, 'command', 'quad-cli', logger);
+  const runtime = await openRuntime();
+  const { config, logger, postgres } = runtime;
   const queue = new Queue(queueName, {
-    connection: redis,
+    connection: runtime.redis.state,
     prefix: `${config.redis.keyPrefix}bull`,
   });
   queue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
@@ -137,7 +138,6 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
     return { ok: true, output: `job ${id} of ${queueName} dropped` };
   } finally {
     await queue.close();
-    await closeRedisClient(redis);
-    await postgres.end();
+    await runtime.close();
   }
 }

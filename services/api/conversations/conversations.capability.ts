@@ -1,5 +1,5 @@
+import type { MessagingServices } from '../../../lib/conversations/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
-import type { MessagingServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { conversationRoutes } from './conversation.routes.js';
 import { conversationProblems } from './conversation-problems.js';
