@@ -20,10 +20,7 @@
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import {
-  type RateLimitPolicyName,
-  resolveRateLimitPolicies,
-} from '../lib/rate-limit/rate-limit.policies.js';
+import { type RateLimitPolicyName, resolveRateLimitPolicies } from '../lib/rate-limit/index.js';
 import { rateLimitKey } from '../lib/rate-limit/rate-limit-key.js';
 import { RateLimiter } from '../lib/rate-limit/rate-limiter.js';
 import { redisOptions } from '../lib/redis/redis-client.js';

@@ -1,7 +1,4 @@
-import {
-  type RateLimitPolicies,
-  resolveRateLimitPolicies,
-} from '../rate-limit/rate-limit.policies.js';
+import { type RateLimitPolicies, resolveRateLimitPolicies } from '../policy/rate-limit.policies.js';
 import {
   type Environment,
   environmentSchema,

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendProblem } from '../http/problem.js';
-import type { RateLimitPolicy, RateLimitPolicyName } from './rate-limit.policies.js';
+import type { RateLimitPolicy, RateLimitPolicyName } from '../policy/rate-limit.policies.js';
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.js';
 
 /*

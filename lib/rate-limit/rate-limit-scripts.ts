@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import type { RateLimitAlgorithm } from './rate-limit.policies.js';
+import type { RateLimitAlgorithm } from '../policy/rate-limit.policies.js';
 
 const scriptFiles: Record<RateLimitAlgorithm, string> = {
   'sliding-window-log': 'sliding-window-log.lua',
