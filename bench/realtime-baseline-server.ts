@@ -25,7 +25,7 @@ import {
   type ServerEvents,
   sessionRoom,
   userRoom,
-} from '../lib/realtime/events.js';
+} from '../lib/realtime/index.js';
 import { Runtime } from '../lib/runtime/index.js';
 import { conversationHandlers } from '../services/socket/conversation-handlers.js';
 import { toAckError } from '../services/socket/event-dispatch.js';

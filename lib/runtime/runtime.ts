@@ -5,10 +5,15 @@ import type { ServiceConfig } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createPostgresPool, type PostgresPool } from '../postgres/postgres-pool.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
-import type { ServerEvents } from '../realtime/events.js';
-import { Presence, RoomPresence, Typing } from '../realtime/index.js';
-import { RealtimePublisher, socketChannelKey } from '../realtime/publisher.js';
-import { tolerantPublisher } from '../realtime/tolerant-publisher.js';
+import {
+  Presence,
+  RealtimePublisher,
+  RoomPresence,
+  type ServerEvents,
+  socketChannelKey,
+  Typing,
+  tolerantPublisher,
+} from '../realtime/index.js';
 import { RedisBreaker } from '../redis/redis-breaker.js';
 import {
   closeRedisClient,

@@ -3,15 +3,13 @@ import { uuidField } from '../../../lib/accounts/index.js';
 import {
   type Conversation,
   type ConversationSummary,
+  idempotencyKeyField,
   type Message,
   memberRoles,
+  messageBodyField,
   type ReadReceipt,
   type UnreadCount,
 } from '../../../lib/conversations/index.js';
-import {
-  idempotencyKeyField,
-  messageBodyField,
-} from '../../../lib/conversations/message-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
 
 /*
