@@ -4,11 +4,12 @@
  *
  * It starts its own PostgreSQL and two password-protected redis-servers (state and cache; the
  * test harness's, with Quad's ACL users), migrates a database, and builds the api in this
- * process from its real pieces (createApiApp, createDomainServices, the rate limiter, pg Pool
- * and ioredis clients made as a composition root makes them), twice:
+ * process from its real pieces (createApiApp over the process runtime of lib/runtime: its pg
+ * pool, ioredis clients, breakers, rate limiter and domain services), twice:
  *
- * - warm: createDomainServices as services/api/main.ts calls it (without the real-time
- *   publisher, which only writes use), the same rate limiter, authenticator and capabilities;
+ * - warm: the runtime's domain services as services/api/main.ts asks for them (without the
+ *   real-time publisher, which only writes use), the same rate limiter, authenticator and
+ *   capabilities;
  * - cache disabled: the same wiring with CacheAside `enabled: false` (lib/cache/cache-aside.ts):
  *   every read, the session check included, goes to PostgreSQL and nothing reads the cache
  *   Redis. That is what a deployment without the cache would do. Rate limiting stays on, on
@@ -41,18 +42,11 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { loadServiceConfig, type ServiceConfig } from '../lib/config/index.js';
 import { createOpsEndpoints } from '../lib/http/ops-endpoints.js';
-import { createLogger, type Logger } from '../lib/observability/logger.js';
+import { createLogger } from '../lib/observability/logger.js';
 import { createMetricsRegistry } from '../lib/observability/metrics.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
-import { createPostgresPool, type PostgresPool } from '../lib/postgres/postgres-pool.js';
-import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
-import {
-  type AccountServices,
-  createDomainServices,
-  type MessagingServices,
-} from '../lib/runtime/domain-services.js';
-import { createServiceRateLimiter } from '../lib/runtime/service-rate-limiter.js';
-import { readPackageVersion } from '../lib/runtime/version.js';
+import type { PostgresPool } from '../lib/postgres/postgres-pool.js';
+import { type DomainServices, Runtime, readPackageVersion } from '../lib/runtime/index.js';
 import {
   accountsAuthenticator,
   accountsCapability,
@@ -99,17 +93,7 @@ interface Contender {
   completed(): number;
 }
 
-/** What a composition root creates for the api (lib/runtime/service-runtime.ts), without
- *  the process-wide parts (signal handlers, listening on the configured port). */
-interface BenchRuntime {
-  config: ServiceConfig;
-  logger: Logger;
-  metrics: Registry;
-  postgres: PostgresPool;
-  redis: { state: Redis; cache: Redis };
-}
-
-type Services = { accounts: AccountServices; messaging: MessagingServices };
+type Services = Pick<DomainServices, 'accounts' | 'messaging'>;
 
 /** Counts the commands `client` sends (each non-pipelined command is one round trip). */
 function countCommands(client: Redis): () => number {
@@ -136,18 +120,17 @@ function countQueries(pool: PostgresPool): () => number {
   return () => run;
 }
 
-function runtimeFor(config: ServiceConfig, side: string): BenchRuntime {
-  const logger = createLogger('api', config.logLevel).child({ bench: side });
-  return {
+/** The api's process runtime without the process-wide parts (signal handlers, listening on
+ *  the configured port); `cacheEnabled: false` turns every cache read into a query. */
+function runtimeFor(config: ServiceConfig, side: string, cacheEnabled: boolean): Runtime {
+  return new Runtime({
+    name: `bench-${side}`,
     config,
-    logger,
+    logger: createLogger('api', config.logLevel).child({ bench: side }),
     metrics: createMetricsRegistry('api'),
-    postgres: createPostgresPool(config.postgres, `quad-bench-${side}`, logger),
-    redis: {
-      state: createRedisClient(config.redis.state, 'command', `quad-bench-${side}`, logger),
-      cache: createRedisClient(config.redis.cache, 'command', `quad-bench-${side}-cache`, logger),
-    },
-  };
+    cacheEnabled,
+    realtimeEvents: false,
+  });
 }
 
 /**
@@ -156,9 +139,9 @@ function runtimeFor(config: ServiceConfig, side: string): BenchRuntime {
  * mounted after conversations (polls, search), which this request never reaches, and the
  * real-time publisher, which only writes use.
  */
-function apiApp(runtime: BenchRuntime, services: Services) {
+function apiApp(runtime: Runtime, services: Services) {
   const { logger, metrics } = runtime;
-  const rateLimiter = createServiceRateLimiter(runtime);
+  const rateLimiter = runtime.rateLimiter();
   return createApiApp({
     logger,
     metrics,
@@ -183,9 +166,10 @@ async function listen(app: express.Express): Promise<{ server: Server; baseUrl: 
   return { server, baseUrl: `http://127.0.0.1:${port}` };
 }
 
-/** Ends the pool and waits until every connection is closed, not only asked to close: the
- *  PostgreSQL server is stopped right after, and would otherwise cut them off first. */
-async function endPool(pool: PostgresPool): Promise<void> {
+/** Closes the runtime and waits until every pool connection is closed, not only asked to
+ *  close: the PostgreSQL server is stopped right after, and would otherwise cut them off first. */
+async function closeRuntime(runtime: Runtime): Promise<void> {
+  const pool = runtime.postgres;
   const open = pool.totalCount;
   let closed = 0;
   const allClosed = new Promise<void>((resolve) => {
@@ -194,7 +178,7 @@ async function endPool(pool: PostgresPool): Promise<void> {
       if (++closed >= open) resolve();
     });
   });
-  await pool.end();
+  await runtime.close();
   await allClosed;
 }
 
@@ -447,16 +431,11 @@ try {
   });
   await runMigrations(databaseUrl, createLogger('api', 'warn'));
 
-  const warmRuntime = runtimeFor(config, 'warm');
-  const disabledRuntime = runtimeFor(config, 'disabled');
+  const warmRuntime = runtimeFor(config, 'warm', true);
+  // The same wiring with every cache namespace off: each read goes to PostgreSQL.
+  const disabledRuntime = runtimeFor(config, 'disabled', false);
   for (const runtime of [warmRuntime, disabledRuntime]) {
-    closers.push(async () => {
-      await Promise.all([
-        endPool(runtime.postgres),
-        closeRedisClient(runtime.redis.state),
-        closeRedisClient(runtime.redis.cache),
-      ]);
-    });
+    closers.push(() => closeRuntime(runtime));
   }
   await Promise.all(
     [warmRuntime, disabledRuntime].flatMap((runtime) =>
@@ -465,9 +444,8 @@ try {
       ),
     ),
   );
-  const warm = createDomainServices(warmRuntime);
-  // The same wiring with every cache namespace off: each read goes to PostgreSQL.
-  const disabled = createDomainServices(disabledRuntime, { cacheEnabled: false });
+  const warm = warmRuntime.domain();
+  const disabled = disabledRuntime.domain();
 
   const warmApi = await listen(apiApp(warmRuntime, warm));
   const disabledApi = await listen(apiApp(disabledRuntime, disabled));

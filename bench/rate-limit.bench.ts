@@ -21,11 +21,11 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import {
+  RateLimiter,
   type RateLimitPolicyName,
+  rateLimitKey,
   resolveRateLimitPolicies,
-} from '../lib/rate-limit/rate-limit.policies.js';
-import { rateLimitKey } from '../lib/rate-limit/rate-limit-key.js';
-import { RateLimiter } from '../lib/rate-limit/rate-limiter.js';
+} from '../lib/rate-limit/index.js';
 import { redisOptions } from '../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
 

@@ -19,16 +19,14 @@ import { loadServiceConfig } from '../lib/config/index.js';
 import { createLogger } from '../lib/observability/logger.js';
 import { createMetricsRegistry } from '../lib/observability/metrics.js';
 import { policy } from '../lib/policy/policy.js';
-import { createPostgresPool } from '../lib/postgres/postgres-pool.js';
 import { createRateLimiter } from '../lib/rate-limit/index.js';
 import {
   conversationRoom,
   type ServerEvents,
   sessionRoom,
   userRoom,
-} from '../lib/realtime/events.js';
-import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
-import { createDomainServices } from '../lib/runtime/domain-services.js';
+} from '../lib/realtime/index.js';
+import { Runtime } from '../lib/runtime/index.js';
 import { conversationHandlers } from '../services/socket/conversation-handlers.js';
 import { toAckError } from '../services/socket/event-dispatch.js';
 import { authenticateHandshakes, identityOf } from '../services/socket/socket-auth.js';
@@ -39,17 +37,15 @@ import { publishAtRate, serveRpc, syntheticMessage } from './realtime-load.js';
 const config = loadServiceConfig('socket');
 const logger = createLogger('bench-baseline', config.logLevel);
 const metrics = createMetricsRegistry('bench-baseline');
-const runtime = {
+// Publishing is this process's own io.to(room).emit, so the domain services announce nothing.
+const runtime = new Runtime({
+  name: 'bench-baseline',
   config,
   logger,
   metrics,
-  postgres: createPostgresPool(config.postgres, 'quad-bench-baseline', logger),
-  redis: {
-    state: createRedisClient(config.redis.state, 'command', 'quad-bench-baseline', logger),
-    cache: createRedisClient(config.redis.cache, 'command', 'quad-bench-baseline-cache', logger),
-  },
-};
-const { accounts, messaging } = createDomainServices(runtime);
+  realtimeEvents: false,
+});
+const { accounts, messaging } = runtime.domain();
 const rateLimiter = createRateLimiter({
   redis: runtime.redis.state,
   keyPrefix: config.redis.keyPrefix,
@@ -109,11 +105,7 @@ serveRpc({
 
   async close() {
     await io.close();
-    await Promise.all([
-      closeRedisClient(runtime.redis.state),
-      closeRedisClient(runtime.redis.cache),
-      runtime.postgres.end(),
-    ]);
+    await runtime.close();
     setImmediate(() => process.exit(0));
     return {};
   },

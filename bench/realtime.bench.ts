@@ -62,7 +62,7 @@ import { newSessionToken, sha256 } from '../lib/accounts/secret-token.js';
 import { loadServiceConfig } from '../lib/config/index.js';
 import { createLogger } from '../lib/observability/logger.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
-import { RealtimePublisher } from '../lib/realtime/publisher.js';
+import { RealtimePublisher } from '../lib/realtime/index.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import { callApi } from '../test/harness/api-client.js';
 import {

@@ -28,6 +28,7 @@ export {
   usernameField,
   uuidField,
 } from './account-fields.js';
+export type { AccountServices } from './account-services.js';
 export {
   ApiKeyService,
   type AuthenticatedApiKey,

@@ -1,4 +1,4 @@
-import { encodeSubject } from '../rate-limit/rate-limit-key.js';
+import { encodeSubject } from '../rate-limit/index.js';
 
 /**
  * The part of a key that names one id (or one group): the id itself when short and harmless,

@@ -15,3 +15,5 @@ export {
   type CacheNamespaceOptions,
 } from './cache-aside.js';
 export { cacheKey } from './cache-key.js';
+export { CacheMetrics, cacheMetrics, type NamespaceMetrics } from './cache-metrics.js';
+export { CacheRedisAccess, execPipeline } from './cache-redis-access.js';

@@ -1,8 +1,4 @@
-import {
-  type RateLimitPolicies,
-  resolveRateLimitPolicies,
-} from '../rate-limit/rate-limit.policies.js';
-import type { WebhookSecretKeys } from '../webhooks/webhook-secret-box.js';
+import { type RateLimitPolicies, resolveRateLimitPolicies } from '../policy/rate-limit.policies.js';
 import {
   type Environment,
   environmentSchema,
@@ -10,6 +6,7 @@ import {
   PLACEHOLDER_SECRET,
 } from './config.schema.js';
 import { ConfigError, type ConfigProblem } from './config-error.js';
+import type { WebhookSecretKeys } from './secret-key.js';
 
 export type ServiceName = 'api' | 'socket' | 'worker';
 export type Profile = Environment['QUAD_PROFILE'];

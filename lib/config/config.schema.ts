@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { policy } from '../policy/policy.js';
-import { parseRateLimitOverrides } from '../rate-limit/rate-limit.policies.js';
-import { parseSecretKey } from '../webhooks/webhook-secret-box.js';
+import { parseRateLimitOverrides } from '../policy/rate-limit.policies.js';
+import { parseSecretKey } from './secret-key.js';
 
 /**
  * Every environment variable any Quad process reads, with its default. This is the only place
@@ -118,7 +118,7 @@ export const environmentSchema = z.object({
    *  queues' WORKER_CONCURRENCY pays off (docs/performance.md). */
   DELIVERY_CONCURRENCY: wholeNumber(1, 256, 16, 'must be a whole number between 1 and 256'),
 
-  /** Operator overrides of the rate-limit policy table (lib/rate-limit/rate-limit.policies.ts),
+  /** Operator overrides of the rate-limit policy table (lib/policy/rate-limit.policies.ts),
    *  as JSON: {"login-ip":{"limit":20,"windowMs":60000}}. Each problem names policy and field. */
   RATE_LIMITS: z.preprocess(
     unsetIfEmpty,

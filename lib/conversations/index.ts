@@ -26,8 +26,15 @@ export {
   MessageNotFoundError,
   UnknownMemberError,
 } from './conversation-errors.js';
+export { messageRepository, toMessage } from './message.repository.js';
 export { type MessageChange, MessageService } from './message.service.js';
+export {
+  conversationTitleField,
+  idempotencyKeyField,
+  messageBodyField,
+} from './message-fields.js';
 export { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
+export type { MessagingServices } from './messaging-services.js';
 export { ReadReceiptService, type ReadTracker } from './read-receipt.service.js';
 export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';
 export { UnreadCountsService } from './unread-counts.service.js';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { cacheKey } from '../cache/cache-key.js';
+import { cacheKey } from '../cache/index.js';
 import type { RecentMessagesStore, UnreadCountsService } from '../conversations/index.js';
-import { messageRepository } from '../conversations/message.repository.js';
+import { messageRepository } from '../conversations/index.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface WarmUpSettings {

@@ -1,7 +1,7 @@
 import type { Emitter } from '@socket.io/redis-emitter';
 import type { Pool } from 'pg';
-import { conversationRoom, type ServerEvents } from '../realtime/events.js';
 import type { Presence, RoomPresence, Typing } from '../realtime/index.js';
+import { conversationRoom, type ServerEvents } from '../realtime/index.js';
 
 export interface StaleRealtimeResult {
   offline: number;

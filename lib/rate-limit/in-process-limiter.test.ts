@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { RateLimitPolicy } from '../policy/rate-limit.policies.js';
 import { InProcessRateLimiter } from './in-process-limiter.js';
-import type { RateLimitPolicy } from './rate-limit.policies.js';
 
 // The fallback mirrors the Lua scripts; its clock is injected so these unit tests are exact.
 function clock() {

@@ -1,4 +1,4 @@
-import type { RateLimitPolicy } from './rate-limit.policies.js';
+import type { RateLimitPolicy } from '../policy/rate-limit.policies.js';
 import { gcraOutcome, gcraShape, type RawDecision } from './rate-limit-decision.js';
 
 interface Entry {

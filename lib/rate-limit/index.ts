@@ -1,4 +1,3 @@
-export { InProcessRateLimiter } from './in-process-limiter.js';
 export {
   defaultRateLimitPolicies,
   parseRateLimitOverrides,
@@ -13,7 +12,8 @@ export {
   rateLimitRuntime,
   resolveRateLimitPolicies,
   userRouteSubject,
-} from './rate-limit.policies.js';
+} from '../policy/rate-limit.policies.js';
+export { InProcessRateLimiter } from './in-process-limiter.js';
 export { encodeSubject, rateLimitKey } from './rate-limit-key.js';
 export { rateLimitMetrics } from './rate-limit-metrics.js';
 export {

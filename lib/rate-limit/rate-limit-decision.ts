@@ -1,4 +1,4 @@
-import type { RateLimitPolicy } from './rate-limit.policies.js';
+import type { RateLimitPolicy } from '../policy/rate-limit.policies.js';
 
 /** What one check decided, in milliseconds; shared by the Redis and in-process paths. */
 export interface RawDecision {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RateLimitAlgorithm } from './rate-limit.policies.js';
+import type { RateLimitAlgorithm } from '../policy/rate-limit.policies.js';
 
 /**
  * Subjects that are already short and harmless (IPv4/IPv6 addresses, UUIDs, numeric ids) stay

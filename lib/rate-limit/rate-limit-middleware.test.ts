@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultRateLimitPolicies } from './rate-limit.policies.js';
+import { defaultRateLimitPolicies } from '../policy/rate-limit.policies.js';
 import { rateLimitItem, rateLimitPolicyItem } from './rate-limit-middleware.js';
 
 describe('RateLimit header items (draft-ietf-httpapi-ratelimit-headers-11)', () => {

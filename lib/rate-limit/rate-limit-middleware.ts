@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendProblem } from '../http/problem.js';
 import { problemFor } from '../http/problem-codes.js';
-import type { RateLimitPolicy, RateLimitPolicyName } from './rate-limit.policies.js';
+import type { RateLimitPolicy, RateLimitPolicyName } from '../policy/rate-limit.policies.js';
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.js';
 
 /*

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { RateLimitAlgorithm } from '../policy/rate-limit.policies.js';
 import {
   defineLuaScripts,
   type LuaArgument,
   loadLuaScripts,
   luaScriptCommand,
 } from '../redis/lua-scripts.js';
-import type { RateLimitAlgorithm } from './rate-limit.policies.js';
 
 /** The Lua sources beside this module, runnable by hand with `redis-cli --eval`. */
 const rateLimitScripts = loadLuaScripts(import.meta.url, {

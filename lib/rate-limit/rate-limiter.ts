@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import type { RedisBreaker } from '../redis/redis-breaker.js';
-import { InProcessRateLimiter } from './in-process-limiter.js';
 import {
   type RateLimitPolicies,
   type RateLimitPolicy,
   type RateLimitPolicyName,
   rateLimitRuntime,
   resolveRateLimitPolicies,
-} from './rate-limit.policies.js';
+} from '../policy/rate-limit.policies.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
+import { InProcessRateLimiter } from './in-process-limiter.js';
 import { gcraOutcome, gcraShape, type RawDecision } from './rate-limit-decision.js';
 import { encodeSubject, rateLimitKeyParts } from './rate-limit-key.js';
 import { type PolicyMetrics, rateLimitMetrics } from './rate-limit-metrics.js';

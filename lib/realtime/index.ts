@@ -1,3 +1,11 @@
+export {
+  conversationRoom,
+  type DisconnectCode,
+  type ServerEventName,
+  type ServerEvents,
+  sessionRoom,
+  userRoom,
+} from './events.js';
 export type { MembershipFamily } from './expiring-membership.js';
 export {
   type ExpiredUser,
@@ -7,6 +15,7 @@ export {
   type PresenceOptions,
   type UserPresence,
 } from './presence.js';
+export { RealtimePublisher, socketChannelKey } from './publisher.js';
 export { PresenceMetrics, type PresenceOperation, presenceMetrics } from './realtime-metrics.js';
 export {
   RoomPresence,
@@ -14,4 +23,5 @@ export {
   type RoomView,
   type RoomViewer,
 } from './room-presence.js';
+export { tolerantPublisher } from './tolerant-publisher.js';
 export { Typing, type TypingOptions, type Typist } from './typing.js';

@@ -1,6 +1,9 @@
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import {
   type AccountCaches,
   type AccountEvents,
+  type AccountServices,
   ApiKeyService,
   PasswordHasher,
   ProfileService,
@@ -8,39 +11,55 @@ import {
   UserAccountsService,
 } from '../accounts/index.js';
 import { CacheAside } from '../cache/index.js';
+import type { ServiceConfig } from '../config/index.js';
 import {
   ConversationService,
   MessageService,
   type MessagingEvents,
+  type MessagingServices,
   ReadReceiptService,
   RecentMessagesStore,
   UnreadCountsService,
 } from '../conversations/index.js';
 import { NotificationService } from '../notifications/index.js';
+import type { Logger } from '../observability/logger.js';
 import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { PollResultsStore, PollService } from '../polls/index.js';
-import { RedisBreaker } from '../redis/redis-breaker.js';
+import type { PostgresPool } from '../postgres/postgres-pool.js';
+import type { RedisBreaker } from '../redis/redis-breaker.js';
 import { MessageSearchService, SearchGenerations } from '../search/index.js';
-import type { ServiceRuntime } from './service-runtime.js';
 
-export interface AccountServices {
-  sessions: SessionService;
-  apiKeys: ApiKeyService;
-  profiles: ProfileService;
-  users: UserAccountsService;
+/** The stores over the cache Redis, all behind that Redis' one breaker. */
+export interface CacheStores {
+  /** The cache-aside module (namespaced string entries). */
+  cache: CacheAside;
+  recentMessages: RecentMessagesStore;
+  pollResults: PollResultsStore;
+  /** Replaced after every committed send, edit and delete, so cached searches over the
+   *  conversation are never read again (lib/search/message-search.service.ts). */
+  searchGenerations: SearchGenerations;
 }
 
-export interface MessagingServices {
-  conversations: ConversationService;
-  messages: MessageService;
-  receipts: ReadReceiptService;
-  unread: UnreadCountsService;
+export function createCacheStores(deps: {
+  redis: Redis;
+  breaker: RedisBreaker;
+  keyPrefix: string;
+  registry: Registry;
+  logger: Logger;
+  /** false: every read goes to PostgreSQL (CacheAside's `enabled`), the cache benchmark's
+   *  baseline. Default true. */
+  enabled?: boolean;
+}): CacheStores {
+  const { enabled, ...options } = deps;
+  return {
+    cache: new CacheAside({ ...options, enabled: enabled ?? true }),
+    recentMessages: new RecentMessagesStore(options),
+    pollResults: new PollResultsStore(options),
+    searchGenerations: new SearchGenerations(options),
+  };
 }
 
 export interface DomainServices {
-  /** The cache-aside module over the cache Redis, behind its breaker. */
-  cache: CacheAside;
-  cacheBreaker: RedisBreaker;
   accounts: AccountServices;
   messaging: MessagingServices;
   polls: PollService;
@@ -53,43 +72,24 @@ export interface DomainServices {
 }
 
 /**
- * The domain services over PostgreSQL and the cache Redis, wired the same way for every
- * service that serves users (the api over HTTP, the socket gateway over WebSockets), so a
- * session, a membership or a message means the same thing on both transports. Called only from
- * composition roots, with the clients their runtime created.
+ * The domain services over PostgreSQL and the cache stores, wired the same way for every
+ * process that serves or replays users' actions (the api over HTTP, the socket gateway over
+ * WebSockets, the worker's outbox relay), so a session, a membership or a message means the
+ * same thing everywhere. Called by the process runtime (lib/runtime/runtime.ts), with the
+ * clients and stores it owns.
  */
-export function createDomainServices(
-  runtime: Pick<ServiceRuntime, 'config' | 'logger' | 'metrics' | 'postgres' | 'redis'>,
-  options: {
-    /** Live delivery of what the services commit (lib/realtime/publisher.ts); none = no
-     *  real-time side (the CLI, benchmarks). */
-    events?: MessagingEvents & AccountEvents;
-    /** The cache Redis' breaker, when the process has one already (a breaker name is
-     *  registered once per metrics registry); default: a new one named `cache`. */
-    cacheBreaker?: RedisBreaker;
-    /** false: every read goes to PostgreSQL (CacheAside's `enabled`), the cache benchmark's
-     *  baseline. Default true. */
-    cacheEnabled?: boolean;
-  } = {},
-): DomainServices {
-  const { events } = options;
-  const { config, logger, metrics, postgres } = runtime;
-  const cacheBreaker =
-    options.cacheBreaker ??
-    new RedisBreaker({
-      name: 'cache',
-      redis: runtime.redis.cache,
-      registry: metrics,
-      logger,
-    });
-  const cache = new CacheAside({
-    redis: runtime.redis.cache,
-    keyPrefix: config.redis.keyPrefix,
-    registry: metrics,
-    logger,
-    breaker: cacheBreaker,
-    enabled: options.cacheEnabled ?? true,
-  });
+export function createDomainServices(deps: {
+  config: Pick<ServiceConfig, 'sessions'>;
+  logger: Logger;
+  metrics: Registry;
+  postgres: PostgresPool;
+  stores: CacheStores;
+  /** Live delivery of what the services commit (lib/realtime/publisher.ts); none = no
+   *  real-time side (benchmarks). */
+  events?: MessagingEvents & AccountEvents;
+}): DomainServices {
+  const { config, logger, metrics, postgres, stores, events } = deps;
+  const { cache } = stores;
 
   const caches: AccountCaches = {
     sessions: cache.namespace('session'),
@@ -125,15 +125,6 @@ export function createDomainServices(
     events,
     outbox,
   });
-  // Replaced after every committed send, edit and delete, so cached searches over the
-  // conversation are never read again (lib/search/message-search.service.ts).
-  const searchGenerations = new SearchGenerations({
-    redis: runtime.redis.cache,
-    keyPrefix: config.redis.keyPrefix,
-    registry: metrics,
-    logger,
-    breaker: cacheBreaker,
-  });
   const messaging: MessagingServices = {
     conversations,
     unread,
@@ -151,34 +142,18 @@ export function createDomainServices(
       unread,
       events,
       outbox,
-      searchIndex: searchGenerations,
-      recent: new RecentMessagesStore({
-        redis: runtime.redis.cache,
-        keyPrefix: config.redis.keyPrefix,
-        registry: metrics,
-        logger,
-        breaker: cacheBreaker,
-      }),
+      searchIndex: stores.searchGenerations,
+      recent: stores.recentMessages,
     }),
   };
 
-  const polls = new PollService({
-    postgres,
-    conversations,
-    results: new PollResultsStore({
-      redis: runtime.redis.cache,
-      keyPrefix: config.redis.keyPrefix,
-      registry: metrics,
-      logger,
-      breaker: cacheBreaker,
-    }),
-  });
+  const polls = new PollService({ postgres, conversations, results: stores.pollResults });
 
   const search = new MessageSearchService({
     postgres,
     cache: cache.namespace('search'),
-    generations: searchGenerations,
+    generations: stores.searchGenerations,
   });
 
-  return { cache, cacheBreaker, accounts, messaging, polls, search, notifications, outbox };
+  return { accounts, messaging, polls, search, notifications, outbox };
 }

@@ -1,5 +1,4 @@
-import type { Message } from '../conversations/conversation.types.js';
-import { toMessage } from '../conversations/message.repository.js';
+import { type Message, toMessage } from '../conversations/index.js';
 import type { Queryable } from '../postgres/transaction.js';
 import { searchPolicy } from './search.policies.js';
 import type { SearchPosition } from './search-cursor.js';

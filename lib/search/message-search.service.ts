@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { CacheNamespace } from '../cache/index.js';
-import type { Message } from '../conversations/conversation.types.js';
-import { ConversationNotFoundError } from '../conversations/conversation-errors.js';
+import { ConversationNotFoundError, type Message } from '../conversations/index.js';
 import { messageSearchRepository, type SearchScope } from './message-search.repository.js';
 import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from './search-cursor.js';
 import type { SearchGenerations } from './search-generations.store.js';

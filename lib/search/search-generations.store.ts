@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { cacheKey } from '../cache/cache-key.js';
-import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
-import { CacheRedisAccess, execPipeline } from '../cache/cache-redis-access.js';
+import {
+  CacheRedisAccess,
+  cacheKey,
+  cacheMetrics,
+  execPipeline,
+  type NamespaceMetrics,
+} from '../cache/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
 import { searchPolicy } from './search.policies.js';

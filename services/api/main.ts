@@ -2,12 +2,7 @@ import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
 import { answerClientErrorsWithProblems } from '../../lib/http/client-errors.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
-import { Presence } from '../../lib/realtime/index.js';
-import { RealtimePublisher } from '../../lib/realtime/publisher.js';
-import { createDomainServices } from '../../lib/runtime/domain-services.js';
-import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter.js';
-import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
-import { readPackageVersion } from '../../lib/runtime/version.js';
+import { readPackageVersion, startServiceRuntime } from '../../lib/runtime/index.js';
 import {
   DeliveryQueue,
   WEBHOOK_QUEUE,
@@ -28,26 +23,12 @@ import { webhooksCapability } from './webhooks/webhooks.capability.js';
 const runtime = startServiceRuntime('api');
 const { config, logger, metrics, ops, shutdown } = runtime;
 
-const rateLimiter = createServiceRateLimiter(runtime);
-
-// What the api commits reaches the sockets of every gateway instance through Redis.
-const publisher = new RealtimePublisher({
-  redis: runtime.redis.state,
-  keyPrefix: config.redis.keyPrefix,
-  registry: metrics,
-  logger,
-});
-const { accounts, messaging, polls, search, notifications } = createDomainServices(runtime, {
-  events: publisher,
-});
-
+const rateLimiter = runtime.rateLimiter();
+// What the api commits reaches the sockets of every gateway instance through the runtime's
+// publisher (Redis).
+const { accounts, messaging, polls, search, notifications } = runtime.domain();
 // Presence is kept by the socket gateway in the state Redis; the api only reads it.
-const presence = new Presence({
-  redis: runtime.redis.state,
-  keyPrefix: config.redis.keyPrefix,
-  registry: metrics,
-  logger,
-});
+const presence = runtime.presence();
 
 // Webhooks are delivered by the worker; the api enqueues the retries admins ask for, on the
 // state Redis client (fails fast when Redis is away; the worker's re-queue sweep then sends it).
@@ -92,7 +73,7 @@ shutdown
   })
   .add('close redis and postgres', async () => {
     await webhookQueue.close();
-    await runtime.closeClients();
+    await runtime.close();
   });
 
 await runtime.listen(server);

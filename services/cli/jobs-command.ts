@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { loadOrExit, loadServiceConfig } from '../../lib/config/index.js';
-import { createLogger } from '../../lib/observability/logger.js';
 import {
   type OutboxDeadLetter,
   OutboxDeadLetters,
@@ -9,8 +7,7 @@ import {
   OutboxRowStillMalformedError,
 } from '../../lib/outbox/outbox-dead-letters.js';
 import { OutboxWriter } from '../../lib/outbox/outbox-writer.js';
-import { createPostgresPool } from '../../lib/postgres/postgres-pool.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import type { Runtime } from '../../lib/runtime/index.js';
 import {
   DeliveryNotDeadError,
   DeliveryNotFoundError,
@@ -65,7 +62,13 @@ const outboxLine = (row: OutboxDeadLetter) =>
  * API shows), and so are outbox rows (outbox.dead_lettered_at); other queues keep their failed
  * jobs in BullMQ.
  */
-export async function jobsCommand(args: string[], usage: string): Promise<Outcome> {
+export async function jobsCommand(
+  args: string[],
+  usage: string,
+  /** The worker's configuration and clients (services/cli/main.ts builds them), opened only
+   *  once the arguments are valid. */
+  openRuntime: () => Promise<Runtime>,
+): Promise<Outcome> {
   let parsed: ReturnType<typeof parse>;
   const parse = (input: string[]) =>
     parseArgs({
@@ -94,12 +97,10 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
     return { ok: false, message: `invalid jobs command\n\n${usage}`, status: 64 };
   }
 
-  const config = loadOrExit(() => loadServiceConfig('worker'));
-  const logger = createLogger('cli', config.logLevel);
-  const postgres = createPostgresPool(config.postgres, 'quad-cli', logger);
-  const redis = createRedisClient(config.redis.state, 'command', 'quad-cli', logger);
+  const runtime = await openRuntime();
+  const { config, logger, postgres } = runtime;
   const queue = new Queue(queueName, {
-    connection: redis,
+    connection: runtime.redis.state,
     prefix: `${config.redis.keyPrefix}bull`,
   });
   queue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
@@ -187,7 +188,6 @@ export async function jobsCommand(args: string[], usage: string): Promise<Outcom
     return { ok: true, output: `job ${id} of ${queueName} dropped` };
   } finally {
     await queue.close();
-    await closeRedisClient(redis);
-    await postgres.end();
+    await runtime.close();
   }
 }

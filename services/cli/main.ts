@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { loadDatabaseConfig, loadOrExit } from '../../lib/config/index.js';
+import { loadDatabaseConfig, loadOrExit, loadServiceConfig } from '../../lib/config/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import type { Runtime } from '../../lib/runtime/index.js';
 import { jobsCommand, jobsUsage } from './jobs-command.js';
 
 // The `quad` command line: operational commands run by hand, by compose or by make.
@@ -74,6 +75,23 @@ async function readAdminPassword(): Promise<string | undefined> {
   const password = await promptHidden('Password for the new admin: ');
   const again = await promptHidden('Repeat it: ');
   return password === again ? password : undefined;
+}
+
+/** The jobs commands act as the worker does: its configuration, and the pool and Redis client
+ *  they use, owned by one runtime like a service's (closed by the command when it is done). */
+async function openWorkerRuntime(): Promise<Runtime> {
+  const config = loadOrExit(() => loadServiceConfig('worker'));
+  // Loaded here for the reason adminCreate gives: the runtime reaches argon2 through accounts.
+  const [{ Registry }, { Runtime }] = await Promise.all([
+    import('prom-client'),
+    import('../../lib/runtime/index.js'),
+  ]);
+  return new Runtime({
+    name: 'cli',
+    config,
+    logger: createLogger('cli', config.logLevel),
+    metrics: new Registry(),
+  });
 }
 
 async function adminCreate(args: string[]): Promise<void> {
@@ -167,7 +185,7 @@ switch (command) {
     break;
   }
   case 'jobs': {
-    const outcome = await jobsCommand(rest, usage);
+    const outcome = await jobsCommand(rest, usage, openWorkerRuntime);
     if (outcome.ok) process.stdout.write(outcome.output === '' ? '' : `${outcome.output}\n`);
     else fail(outcome.message, outcome.status);
     break;

@@ -1,8 +1,10 @@
-import { ConversationNotFoundError } from '../../lib/conversations/index.js';
+import {
+  ConversationNotFoundError,
+  type MessagingServices,
+} from '../../lib/conversations/index.js';
 import { policy } from '../../lib/policy/policy.js';
 import type { RateLimiter, RateLimitPolicyName } from '../../lib/rate-limit/index.js';
 import { conversationRoom } from '../../lib/realtime/events.js';
-import type { MessagingServices } from '../../lib/runtime/domain-services.js';
 import { AckError, type Connection, type EventHandler, toAckError } from './event-dispatch.js';
 import type { SocketMetrics } from './socket-metrics.js';
 

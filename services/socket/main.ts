@@ -1,10 +1,5 @@
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
-import { Presence, RoomPresence, Typing } from '../../lib/realtime/index.js';
-import { RealtimePublisher } from '../../lib/realtime/publisher.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
-import { createDomainServices } from '../../lib/runtime/domain-services.js';
-import { createServiceRateLimiter } from '../../lib/runtime/service-rate-limiter.js';
-import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
+import { startServiceRuntime } from '../../lib/runtime/index.js';
 import { conversationHandlers } from './conversation-handlers.js';
 import { LiveState } from './live-state.js';
 import { recheckSessions } from './socket-auth.js';
@@ -16,43 +11,19 @@ import { recoverAfterSubscriptionGap } from './subscription-recovery.js';
 const runtime = startServiceRuntime('socket');
 const { config, logger, metrics, ops, shutdown } = runtime;
 
-const subscriber = createRedisClient(
-  config.redis.state,
-  'subscriber',
-  'quad-socket-subscriber',
-  logger,
-);
+const subscriber = runtime.redisConnection('subscriber');
 
-// Sends over the socket take the same path as over HTTP: PostgreSQL, then this publisher,
-// which reaches the sockets of every instance through Redis.
-const publisher = new RealtimePublisher({
-  redis: runtime.redis.state,
-  keyPrefix: config.redis.keyPrefix,
-  registry: metrics,
-  logger,
-});
-const { accounts, messaging } = createDomainServices(runtime, { events: publisher });
-const rateLimiter = createServiceRateLimiter(runtime);
+// Sends over the socket take the same path as over HTTP: PostgreSQL, then the runtime's
+// publisher, which reaches the sockets of every instance through Redis.
+const { accounts, messaging } = runtime.domain();
+const rateLimiter = runtime.rateLimiter();
 const gatewayMetrics = socketMetrics(metrics);
 
 // Presence, room presence and typing live in the state Redis, shared by every instance.
-const storeOptions = {
-  redis: runtime.redis.state,
-  keyPrefix: config.redis.keyPrefix,
-  registry: metrics,
-  logger,
-  ttlMs: config.presence.ttlMs,
-};
 const realtimeStores = {
-  presence: new Presence(storeOptions),
-  rooms: new RoomPresence(storeOptions),
-  // Typing keeps its own, shorter TTL (policy.presence.typingTtlMs).
-  typing: new Typing({
-    redis: storeOptions.redis,
-    keyPrefix: storeOptions.keyPrefix,
-    registry: metrics,
-    logger,
-  }),
+  presence: runtime.presence(),
+  rooms: runtime.roomPresence(),
+  typing: runtime.typing(),
 };
 let liveState: LiveState | undefined;
 
@@ -106,9 +77,6 @@ shutdown
     });
     await io.close();
   })
-  .add('close redis and postgres', async () => {
-    await closeRedisClient(subscriber);
-    await runtime.closeClients();
-  });
+  .add('close redis and postgres', () => runtime.close());
 
 await runtime.listen(httpServer);

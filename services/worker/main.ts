@@ -2,8 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
-import { startServiceRuntime } from '../../lib/runtime/service-runtime.js';
+import { startServiceRuntime } from '../../lib/runtime/index.js';
 import { webhookSecretBox } from '../../lib/webhooks/index.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
 import { scheduleMaintenance } from './maintenance-schedule.js';
@@ -25,7 +24,7 @@ const runtime = startServiceRuntime('worker', () => [
 ]);
 const { config, logger, metrics, ops, shutdown } = runtime;
 
-const queueConnection = createRedisClient(config.redis.state, 'queue', 'quad-worker-queue', logger);
+const queueConnection = runtime.redisConnection('queue');
 
 const jobs = new Counter({
   name: 'worker_jobs_total',
@@ -54,7 +53,25 @@ const webhooks = startWebhookJobs({
 webhooks.worker.on('completed', () => jobs.inc({ queue: 'webhooks', result: 'completed' }));
 webhooks.worker.on('failed', () => jobs.inc({ queue: 'webhooks', result: 'failed' }));
 
-const maintenance = createMaintenanceTasks(runtime, webhooks);
+// The relay replays through the same domain services as the api (announcing through the
+// runtime's publisher); upkeep shares their cache stores, behind the cache Redis' one breaker.
+const domain = runtime.domain();
+const maintenance = createMaintenanceTasks({
+  postgres: runtime.postgres,
+  logger,
+  registry: metrics,
+  keyPrefix: config.redis.keyPrefix,
+  cacheRedis: runtime.redis.cache,
+  unread: domain.messaging.unread,
+  stores: runtime.cacheStores(),
+  realtime: {
+    presence: runtime.presence(),
+    rooms: runtime.roomPresence(),
+    typing: runtime.typing(),
+  },
+  emitter: runtime.socketEmitter(),
+  webhooks,
+});
 const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix,
@@ -87,9 +104,15 @@ const queueMetrics = new QueueMetrics(metrics, jobs)
   .addQueue(webhooks.queue);
 queueMetrics.time(worker).time(webhooks.worker);
 const outbox = startOutboxJobs({
-  runtime,
+  postgres: runtime.postgres,
+  logger,
+  registry: metrics,
+  messaging: domain.messaging,
+  presence: runtime.presence(),
+  commands: runtime.redis.state,
   connection: queueConnection,
   prefix: queuePrefix,
+  deliveryConcurrency: config.worker.deliveryConcurrency,
   queueMetrics,
   consumers: [webhooks.consumer],
 });
@@ -113,9 +136,6 @@ shutdown
     ]);
   })
   .add('close health server', () => closeHttpServer(httpServer))
-  .add('close redis and postgres', async () => {
-    await closeRedisClient(queueConnection);
-    await runtime.closeClients();
-  });
+  .add('close redis and postgres', () => runtime.close());
 
 await runtime.listen(httpServer, { concurrency: config.worker.concurrency });

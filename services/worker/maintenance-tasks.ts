@@ -1,6 +1,7 @@
-import { Emitter } from '@socket.io/redis-emitter';
-import { CacheAside } from '../../lib/cache/index.js';
-import { RecentMessagesStore, UnreadCountsService } from '../../lib/conversations/index.js';
+import type { Emitter } from '@socket.io/redis-emitter';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { UnreadCountsService } from '../../lib/conversations/index.js';
 import {
   CacheWarmUp,
   deleteEndedSessions,
@@ -8,55 +9,52 @@ import {
   RetentionCleanup,
   StaleRealtimeSweep,
 } from '../../lib/maintenance/index.js';
+import type { Logger } from '../../lib/observability/logger.js';
 import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { policy } from '../../lib/policy/policy.js';
-import type { ServerEvents } from '../../lib/realtime/events.js';
-import { Presence, RoomPresence, Typing } from '../../lib/realtime/index.js';
-import { socketChannelKey } from '../../lib/realtime/publisher.js';
-import { tolerantPublisher } from '../../lib/realtime/tolerant-publisher.js';
-import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
-import type { ServiceRuntime } from '../../lib/runtime/service-runtime.js';
-import { SearchGenerations } from '../../lib/search/index.js';
+import type { PostgresPool } from '../../lib/postgres/postgres-pool.js';
+import type { Presence, RoomPresence, ServerEvents, Typing } from '../../lib/realtime/index.js';
+import type { CacheStores } from '../../lib/runtime/index.js';
 import { webhookRepository } from '../../lib/webhooks/index.js';
 import type { MaintenanceJobName, MaintenanceTask } from './maintenance-jobs.js';
 import type { WebhookJobs } from './webhook-jobs.js';
 
 /**
- * The worker's upkeep tasks, built from its runtime's clients (the composition root's own
- * helper: only services/worker/main.ts calls it). The cache modules are the same the api uses,
- * over the cache Redis behind its breaker, so what the tasks write or invalidate is exactly
- * what the api reads.
+ * The worker's upkeep tasks, over parts of its runtime (only services/worker/main.ts calls
+ * this). The cache stores and unread counts are the runtime's, the same the relay and the api
+ * use, over the cache Redis behind its one breaker, so what the tasks write or invalidate is
+ * exactly what the api reads.
  */
-export function createMaintenanceTasks(
-  runtime: Pick<ServiceRuntime, 'config' | 'logger' | 'metrics' | 'postgres' | 'redis'>,
-  webhooks: Pick<WebhookJobs, 'requeueOverdue'>,
-): { tasks: Record<MaintenanceJobName, MaintenanceTask>; metrics: MaintenanceMetrics } {
-  const { config, logger, metrics: registry, postgres } = runtime;
-  const { keyPrefix } = config.redis;
+export function createMaintenanceTasks(deps: {
+  postgres: PostgresPool;
+  logger: Logger;
+  registry: Registry;
+  keyPrefix: string;
+  /** The cache Redis' command client (the warm-up's sentinel key). */
+  cacheRedis: Redis;
+  unread: UnreadCountsService;
+  stores: Pick<CacheStores, 'recentMessages' | 'searchGenerations'>;
+  /** The real-time stores the stale sweep expires, and the emitter it announces through. */
+  realtime: { presence: Presence; rooms: RoomPresence; typing: Typing };
+  emitter: Emitter<ServerEvents>;
+  webhooks: Pick<WebhookJobs, 'requeueOverdue'>;
+}): { tasks: Record<MaintenanceJobName, MaintenanceTask>; metrics: MaintenanceMetrics } {
+  const { postgres, logger, registry, keyPrefix, unread, webhooks } = deps;
   const settings = policy.maintenance;
-  const breaker = new RedisBreaker({
-    name: 'cache',
-    redis: runtime.redis.cache,
-    registry,
-    logger,
-  });
-  const cacheOptions = { redis: runtime.redis.cache, keyPrefix, registry, logger, breaker };
-  const cache = new CacheAside(cacheOptions);
-  const unread = new UnreadCountsService({ postgres, counters: cache.namespace('unread-counts') });
-  const recent = new RecentMessagesStore(cacheOptions);
+  const recent = deps.stores.recentMessages;
 
   const retention = new RetentionCleanup({
     postgres,
     recent,
     unread,
-    search: new SearchGenerations(cacheOptions),
+    search: deps.stores.searchGenerations,
     batchSize: settings.retentionBatchSize,
     maxBatches: settings.retentionMaxBatchesPerRun,
     logger,
   });
   const warmUp = new CacheWarmUp({
     postgres,
-    cache: runtime.redis.cache,
+    cache: deps.cacheRedis,
     keyPrefix,
     unread,
     recent,
@@ -68,24 +66,10 @@ export function createMaintenanceTasks(
     },
     logger,
   });
-  const storeOptions = {
-    redis: runtime.redis.state,
-    keyPrefix,
-    registry,
-    logger,
-    ttlMs: config.presence.ttlMs,
-  };
   const staleRealtime = new StaleRealtimeSweep({
-    presence: new Presence(storeOptions),
-    rooms: new RoomPresence(storeOptions),
-    typing: new Typing({ redis: runtime.redis.state, keyPrefix, registry, logger }),
+    ...deps.realtime,
     // The same channel as the gateways' adapter, so every instance delivers what is announced.
-    emitter: new Emitter<ServerEvents>(
-      tolerantPublisher(runtime.redis.state, (error) =>
-        logger.warn({ err: String(error) }, 'stale real-time announcement not published'),
-      ),
-      { key: socketChannelKey(keyPrefix) },
-    ),
+    emitter: deps.emitter,
     postgres,
   });
 

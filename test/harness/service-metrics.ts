@@ -1,3 +1,23 @@
+/** Every series of `name` on a running service's /metrics: its labels and its value. */
+export async function scrapeSeries(
+  baseUrl: string,
+  name: string,
+): Promise<Array<{ labels: Map<string, string>; value: number }>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const found: Array<{ labels: Map<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    const series = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!series || series[1] !== name) continue;
+    const labels = new Map(
+      [...(series[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map(
+        (label) => [label[1] ?? '', label[2] ?? ''],
+      ),
+    );
+    found.push({ labels, value: Number(series[3]) });
+  }
+  return found;
+}
+
 /**
  * The sum of every series of `name` on a running service's /metrics whose labels include
  * `labels` (so `{ result: 'hit' }` adds up the hits of every cache namespace). 0 when none.
@@ -7,18 +27,10 @@ export async function scrapeMetric(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
   let sum = 0;
-  for (const line of text.split('\n')) {
-    const series = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!series || series[1] !== name) continue;
-    const present = new Map(
-      [...(series[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map(
-        (label) => [label[1], label[2]],
-      ),
-    );
-    if (Object.entries(labels).every(([label, value]) => present.get(label) === value)) {
-      sum += Number(series[3]);
+  for (const series of await scrapeSeries(baseUrl, name)) {
+    if (Object.entries(labels).every(([label, value]) => series.labels.get(label) === value)) {
+      sum += series.value;
     }
   }
   return sum;

@@ -3,10 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type {
-  RateLimitOverrides,
-  RateLimitPolicyName,
-} from '../../lib/rate-limit/rate-limit.policies.js';
+import type { RateLimitOverrides, RateLimitPolicyName } from '../../lib/rate-limit/index.js';
 import { rateLimitKey } from '../../lib/rate-limit/rate-limit-key.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';

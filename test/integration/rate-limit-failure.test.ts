@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { resolveRateLimitPolicies } from '../../lib/rate-limit/rate-limit.policies.js';
+import { resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';

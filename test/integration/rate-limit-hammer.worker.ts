@@ -18,7 +18,7 @@ import {
   type RateLimitOverrides,
   type RateLimitPolicyName,
   resolveRateLimitPolicies,
-} from '../../lib/rate-limit/rate-limit.policies.js';
+} from '../../lib/rate-limit/index.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
 
 export interface HammerJob {

@@ -7,10 +7,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { createOpsEndpoints } from '../../lib/http/ops-endpoints.js';
 import { createLogger } from '../../lib/observability/logger.js';
-import {
-  type RateLimitOverrides,
-  resolveRateLimitPolicies,
-} from '../../lib/rate-limit/rate-limit.policies.js';
+import { type RateLimitOverrides, resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { rateLimitMiddleware } from '../../lib/rate-limit/rate-limit-middleware.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
 import { createApiApp } from '../../services/api/api-app.js';

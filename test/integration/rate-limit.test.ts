@@ -3,10 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import {
-  type RateLimitOverrides,
-  resolveRateLimitPolicies,
-} from '../../lib/rate-limit/rate-limit.policies.js';
+import { type RateLimitOverrides, resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { rateLimitKey } from '../../lib/rate-limit/rate-limit-key.js';
 import { RateLimitCostError, RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';

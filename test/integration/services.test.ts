@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { scrapeSeries } from '../harness/service-metrics.js';
 import { type QuadService, startService } from '../harness/service-process.js';
 import {
   createTestDatabase,
@@ -12,6 +13,14 @@ import {
 import { waitFor } from '../harness/wait-for.js';
 
 const services: QuadService[] = ['api', 'socket', 'worker'];
+
+/** The Redis servers each service reaches through a breaker: the cache Redis for its cache
+ *  stores, and the state Redis for the rate limiter of the user-facing services. */
+const guardedRedis: Record<QuadService, string[]> = {
+  api: ['cache', 'state'],
+  socket: ['cache', 'state'],
+  worker: ['cache'],
+};
 
 async function readyz(baseUrl: string) {
   const response = await fetch(`${baseUrl}/readyz`);
@@ -57,6 +66,13 @@ describe('service skeletons against real Redis and PostgreSQL', () => {
         const text = await metrics.text();
         assert.match(text, new RegExp(`process_cpu_user_seconds_total\\{service="${name}"\\}`));
         assert.match(text, new RegExp(`nodejs_eventloop_lag_seconds\\{service="${name}"\\}`));
+        // One breaker per Redis per process: a second one (another module's own, under another
+        // name) would see only its callers' failures and disagree with the first on the state.
+        const breakers = await scrapeSeries(service.baseUrl, 'redis_breaker_state');
+        assert.deepEqual(
+          breakers.map((series) => series.labels.get('redis')).sort(),
+          guardedRedis[name],
+        );
 
         const notFound = await fetch(`${service.baseUrl}/no-such-path`);
         assert.equal(notFound.status, 404);

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
+import type { AccountServices } from '../../../lib/accounts/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
-import type { AccountServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { accountProblems } from '../api-errors.js';
 import type { Authenticator } from '../authentication.js';

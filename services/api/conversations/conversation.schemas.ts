@@ -3,16 +3,14 @@ import { uuidField } from '../../../lib/accounts/index.js';
 import {
   type Conversation,
   type ConversationSummary,
+  conversationTitleField,
+  idempotencyKeyField,
   type Message,
   memberRoles,
+  messageBodyField,
   type ReadReceipt,
   type UnreadCount,
 } from '../../../lib/conversations/index.js';
-import {
-  conversationTitleField,
-  idempotencyKeyField,
-  messageBodyField,
-} from '../../../lib/conversations/message-fields.js';
 import { queryIntegerField } from '../../../lib/http/query-fields.js';
 import { policy } from '../../../lib/policy/policy.js';
 

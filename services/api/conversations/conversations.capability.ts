@@ -1,6 +1,6 @@
 import { conversationProblems } from '../../../lib/conversations/conversation-problems.js';
+import type { MessagingServices } from '../../../lib/conversations/index.js';
 import type { RateLimiter } from '../../../lib/rate-limit/index.js';
-import type { MessagingServices } from '../../../lib/runtime/domain-services.js';
 import type { ApiCapability } from '../api-capability.js';
 import { conversationRoutes } from './conversation.routes.js';
 import { messageRoutes } from './message.routes.js';

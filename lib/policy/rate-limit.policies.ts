@@ -6,8 +6,9 @@ import { z } from 'zod';
  * defaults with their reasons; operators override them without code changes through the
  * RATE_LIMITS environment variable (validated in lib/config, merged by resolveRateLimitPolicies).
  *
- * This module is pure data and validation (no Redis, no Express) so that lib/config can import
- * it to validate RATE_LIMITS at start-up.
+ * Pure data and validation (no Redis, no Express), kept with the other policy tables rather
+ * than in lib/rate-limit: lib/config validates RATE_LIMITS against it at start-up, and the
+ * configuration must not depend on a capability (lib/rate-limit re-exports it from its index).
  */
 
 /** Whose budget a request spends. */
