@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDatabase } from './postgres-server.js';
+import { waitFor } from './wait-for.js';
 
 /**
  * The shared servers test/run.ts starts once per run, described to every test file through one
@@ -28,20 +29,86 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
+/** The application_name of the harness's own administrative sessions (pg_stat_activity). */
+export const HARNESS_APPLICATION_NAME = 'quad-test-harness';
+
+/**
+ * How long drop() waits for the sessions of a test database to end by themselves. Sessions a
+ * test closed properly end in milliseconds, or a few hundred on a loaded machine: one still
+ * open after this is a client or pool the test never closed.
+ */
+const SESSIONS_END_TIMEOUT_MS = 10_000;
+
+interface OpenSession {
+  pid: number;
+  application_name: string;
+  state: string | null;
+  query: string;
+}
+
+/** The client sessions connected to `database`, the harness's own one excepted. */
+async function openSessions(admin: pg.Client, database: string): Promise<OpenSession[]> {
+  const found = await admin.query<OpenSession>(
+    `SELECT pid, application_name, state, left(query, 120) AS query FROM pg_stat_activity
+     WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+    [database],
+  );
+  return found.rows;
+}
+
+export interface TestDatabase {
+  url: string;
+  /**
+   * Waits until every session connected to the database has ended (bounded by `waitMs`), then
+   * drops it. Waiting matters: `pg.Pool#end()` resolves once it has asked its clients to close,
+   * not once they are closed (pg-pool removes a client from its list before its socket ends),
+   * and a backend that has not yet read the client's Terminate when DROP DATABASE ... WITH
+   * (FORCE) signals it answers with a FATAL "terminating connection due to administrator
+   * command", which a pool without an 'error' listener turns into an uncaught exception in the
+   * test. A session still open after `waitMs` is a leak: it is terminated so the database goes
+   * anyway, and drop() rejects naming it.
+   */
+  drop(options?: { waitMs?: number }): Promise<void>;
+}
+
 /** A fresh, empty database on the shared server; returns its URL and a drop function. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(): Promise<TestDatabase> {
   const servers = sharedServers();
   const name = uniqueName('quad_test');
   const url = await createDatabase(servers.postgres.url, name);
   return {
     url,
-    async drop() {
-      const client = new pg.Client({ connectionString: servers.postgres.url });
-      await client.connect();
+    async drop({ waitMs = SESSIONS_END_TIMEOUT_MS } = {}) {
+      const admin = new pg.Client({
+        connectionString: servers.postgres.url,
+        application_name: HARNESS_APPLICATION_NAME,
+      });
+      await admin.connect();
       try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        let leaked: OpenSession[] = [];
+        try {
+          await waitFor(
+            `the sessions on ${name} to end`,
+            async () => (await openSessions(admin, name)).length === 0,
+            waitMs,
+          );
+        } catch {
+          leaked = await openSessions(admin, name);
+        }
+        // FORCE still: a leaked session, or one opened since the last look, must not keep the
+        // database (and its connections) on the shared server.
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        if (leaked.length > 0) {
+          const described = leaked.map(
+            (session) =>
+              `pid ${session.pid} (application '${session.application_name}', ${session.state ?? 'no state'}, last query: ${session.query})`,
+          );
+          throw new Error(
+            `${leaked.length} session(s) on ${name} still open ${waitMs} ms after the test closed its clients, terminated by the drop: ${described.join('; ')}`,
+          );
+        }
       } finally {
-        await client.end();
+        await admin.end();
       }
     },
   };

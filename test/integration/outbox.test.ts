@@ -450,10 +450,13 @@ describe('outbox relay: a row committed late is never skipped', () => {
     const third = await insert(pool);
     await waitFor('all three handed over', async () => handed.length >= 3);
     assert.deepEqual(handed, [first, second, third]);
-    const position = await pool.query<{ last_id: string }>(
-      "SELECT last_id::text FROM outbox_consumers WHERE name = 'recorder'",
-    );
-    assert.equal(position.rows[0]?.last_id, third);
+    // The position is written once the hand-over has returned: wait for it, not race it.
+    await waitFor('the position past the third row', async () => {
+      const position = await pool.query<{ last_id: string }>(
+        "SELECT last_id::text FROM outbox_consumers WHERE name = 'recorder'",
+      );
+      return position.rows[0]?.last_id === third;
+    });
 
     // Retention: only rows published and handed to every consumer go.
     await pool.query('UPDATE outbox SET published_at = now() WHERE id <= $1', [second]);
