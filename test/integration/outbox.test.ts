@@ -386,42 +386,50 @@ async function insertMalformed(db: pg.Pool | pg.PoolClient): Promise<string> {
   return inserted.rows[0]?.id ?? '';
 }
 
+/** A relay polling every 20 ms over a fresh migrated database of its own, already started;
+ *  `stop` ends the relay, its pool and the database. */
+async function startRelayOnOwnDatabase(registry: Registry, consumers: OutboxConsumer[]) {
+  const database = await createTestDatabase();
+  await runMigrations(database.url, createLogger('test', 'silent'));
+  const pool = new pg.Pool({ connectionString: database.url });
+  const relay = new OutboxRelay({
+    postgres: pool,
+    consumers,
+    logger: createLogger('test', 'silent'),
+    registry,
+    pollIntervalMs: 20,
+  });
+  relay.start();
+  return {
+    pool,
+    relay,
+    async stop() {
+      await relay.stop();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+type RunningRelay = Awaited<ReturnType<typeof startRelayOnOwnDatabase>>;
+
 // The gap problem (migrations/0007_outbox_notifications.sql), against the relay itself: a row
 // whose transaction commits after a later row's must still be handed over, and first.
 describe('outbox relay: a row committed late is never skipped', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: pg.Pool;
-  let relay: OutboxRelay | undefined;
-
-  before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    pool = new pg.Pool({ connectionString: database.url });
-  });
-  after(async () => {
-    await relay?.stop();
-    await pool?.end();
-    await database?.drop();
-  });
+  let running: RunningRelay | undefined;
+  after(async () => running?.stop());
 
   it('hands rows over in commit order, waiting for the open transaction', async () => {
     const registry = new Registry();
     const handed: string[] = [];
-    relay = new OutboxRelay({
-      postgres: pool,
-      consumers: [
-        {
-          name: 'recorder',
-          async handle(events) {
-            handed.push(...events.map((event) => event.id));
-          },
+    running = await startRelayOnOwnDatabase(registry, [
+      {
+        name: 'recorder',
+        async handle(events) {
+          handed.push(...events.map((event) => event.id));
         },
-      ],
-      logger: createLogger('test', 'silent'),
-      registry,
-      pollIntervalMs: 20,
-    });
-    relay.start();
+      },
+    ]);
+    const { pool } = running;
     const insert = (db: pg.Pool | pg.PoolClient) => insertMessageCreated(db);
     const reads = async () => {
       const metric = await registry.getSingleMetric('outbox_relay_reads_total')?.get();
@@ -470,20 +478,8 @@ describe('outbox relay: a row committed late is never skipped', () => {
 // A row no consumer can read (hand-written, or left by a buggy version) against the relay
 // itself: it is dead-lettered once, handed to no consumer, and the rows after it still flow.
 describe('outbox relay: a malformed row is dead-lettered, the rows after it delivered', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: pg.Pool;
-  let relay: OutboxRelay | undefined;
-
-  before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    pool = new pg.Pool({ connectionString: database.url });
-  });
-  after(async () => {
-    await relay?.stop();
-    await pool?.end();
-    await database?.drop();
-  });
+  let running: RunningRelay | undefined;
+  after(async () => running?.stop());
 
   it('marks, logs and counts the malformed row and hands every consumer the others', async () => {
     const registry = new Registry();
@@ -494,14 +490,8 @@ describe('outbox relay: a malformed row is dead-lettered, the rows after it deli
         handed[name].push(...events);
       },
     });
-    relay = new OutboxRelay({
-      postgres: pool,
-      consumers: [recorder('first'), recorder('second')],
-      logger: createLogger('test', 'silent'),
-      registry,
-      pollIntervalMs: 20,
-    });
-    relay.start();
+    running = await startRelayOnOwnDatabase(registry, [recorder('first'), recorder('second')]);
+    const { pool, relay } = running;
 
     const before = await insertMessageCreated(pool);
     const malformed = await insertMalformed(pool);
