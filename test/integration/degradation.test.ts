@@ -9,6 +9,7 @@ import { callApi, createAccount, loginAs, type Reply } from '../harness/api-clie
 import {
   asMessageTruth,
   asPollTruth,
+  asReceiptsTruth,
   assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
@@ -145,12 +146,7 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
         );
         const served = await call(who, 'GET', `/conversations/${conversation.id}/receipts`);
         assert.deepEqual(
-          new Map(
-            (served.body.receipts as Array<Record<string, unknown>>).map((receipt) => [
-              receipt.userId,
-              { lastReadSeq: receipt.lastReadSeq, lastReadMessageId: receipt.lastReadMessageId },
-            ]),
-          ),
+          asReceiptsTruth(served.body.receipts as Array<Record<string, unknown>>),
           receipts,
           `${when}: receipts of ${conversation.id}`,
         );

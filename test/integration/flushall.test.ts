@@ -9,6 +9,7 @@ import { callApi, createAccount, loginAs, type Reply } from '../harness/api-clie
 import {
   asMessageTruth,
   asPollTruth,
+  asReceiptsTruth,
   assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
@@ -278,12 +279,7 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
       }
       const served = await call(who, 'GET', `/conversations/${row.conversation_id}/receipts`);
       assert.deepEqual(
-        new Map(
-          (served.body.receipts as Array<Record<string, unknown>>).map((receipt) => [
-            receipt.userId,
-            { lastReadSeq: receipt.lastReadSeq, lastReadMessageId: receipt.lastReadMessageId },
-          ]),
-        ),
+        asReceiptsTruth(served.body.receipts as Array<Record<string, unknown>>),
         receipts,
         `${when}: receipts of ${row.conversation_id} as ${who} sees them`,
       );
