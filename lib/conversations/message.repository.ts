@@ -1,7 +1,8 @@
 import type { Queryable } from '../postgres/transaction.js';
 import type { Message } from './conversation.types.js';
 
-interface MessageRow {
+/** A messages row as PostgreSQL returns it; toMessage reads it. */
+export interface MessageRow {
   id: string;
   conversation_id: string;
   seq: string;
