@@ -15,7 +15,12 @@ import { serverEventSchemas } from '../../lib/realtime/events.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import {
+  generousRateLimits,
+  type PrivateServers,
+  startPrivateServers,
+} from '../harness/private-servers.js';
+import type { TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import {
   collectOutput,
@@ -25,7 +30,7 @@ import {
   startService,
 } from '../harness/service-process.js';
 import { connectSocket, record, request } from '../harness/socket-client.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
+import { createTestDatabase } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // The transactional outbox against real processes: an api, a socket gateway and a worker on a Redis
@@ -51,10 +56,10 @@ function assertStatus(reply: Reply, status: number, context: string) {
 }
 
 describe('transactional outbox: Redis down, worker killed (private servers)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let servers: PrivateServers;
+  let database: PrivateServers['database'];
   let sql: pg.Pool;
   let state: TestRedisServer;
-  let cache: TestRedisServer;
   let api: ServiceProcess;
   let gateway: ServiceProcess;
   let worker: ServiceProcess;
@@ -62,16 +67,8 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
   const people = {} as Record<Name, Person>;
   const redisClients: Redis[] = [];
 
-  const environment = (service: QuadService, extra: Record<string, string> = {}) => ({
-    ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
-    REDIS_PASSWORD: state.passwords[service],
-    RATE_LIMITS: JSON.stringify({
-      'login-ip': { limit: 1_000, windowMs: 60_000 },
-      'message-send': { limit: 10_000, windowMs: 10_000 },
-      'api-user': { limit: 100_000, windowMs: 60_000 },
-    }),
-    ...extra,
-  });
+  const environment = (service: QuadService, extra: Record<string, string> = {}) =>
+    servers.environment(service, { RATE_LIMITS: generousRateLimits, ...extra });
   const call = (who: Name, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: people[who].token, body });
   const send = async (who: Name, conversationId: string, text: string) => {
@@ -99,11 +96,9 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     ).rows[0]?.n;
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
+    servers = await startPrivateServers();
+    ({ database, state } = servers);
     sql = new pg.Pool({ connectionString: database.url });
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
     [api, gateway, worker] = await Promise.all([
       startService('api', environment('api')),
       startService('socket', environment('socket')),
@@ -120,8 +115,7 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     for (const client of redisClients) client.disconnect();
     await Promise.all([api, gateway, worker].map((service) => service?.stop('SIGTERM')));
     await sql?.end();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await servers?.dispose();
   });
 
   it('messages sent while the state Redis is down reach every online member once it is back', async () => {

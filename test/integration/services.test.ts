@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { startRedisServer } from '../harness/redis-server.js';
+import { startRedisPair } from '../harness/private-servers.js';
 import { scrapeSeries } from '../harness/service-metrics.js';
 import { type QuadService, startService } from '../harness/service-process.js';
 import {
@@ -33,16 +33,9 @@ async function readyz(baseUrl: string) {
  * the pair.
  */
 async function startOnPrivateRedis(names: readonly QuadService[], databaseUrl: string) {
-  const state = await startRedisServer('state');
-  const cache = await startRedisServer('cache', state.passwords);
-  const ports = { state: state.port, cache: cache.port };
+  const pair = await startRedisPair();
   const started = await Promise.all(
-    names.map((name) =>
-      startService(name, {
-        ...serviceEnvironment(name, databaseUrl, ports),
-        REDIS_PASSWORD: state.passwords[name],
-      }),
-    ),
+    names.map((name) => startService(name, pair.environment(name, databaseUrl))),
   );
   try {
     for (const service of started) {
@@ -50,10 +43,10 @@ async function startOnPrivateRedis(names: readonly QuadService[], databaseUrl: s
     }
   } catch (error) {
     await Promise.all(started.map((service) => service.stop('SIGKILL')));
-    await Promise.all([state.dispose(), cache.dispose()]);
+    await pair.dispose();
     throw error;
   }
-  return { state, cache, started };
+  return { state: pair.state, cache: pair.cache, started };
 }
 
 describe('service skeletons against real Redis and PostgreSQL', () => {
