@@ -1,6 +1,5 @@
-import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { callApi, createAccount, loginAs } from './api-client.js';
+import { createAccount, createConversation, loginAs, sendMessage } from './api-client.js';
 import { generousRateLimits, startPrivateServers } from './private-servers.js';
 import { type ServiceProcess, startService } from './service-process.js';
 import { uniqueName } from './test-environment.js';
@@ -43,12 +42,6 @@ export async function startPrivateApi<Name extends string>(options: {
   cacheAdmin.on('error', () => {});
   await cacheAdmin.connect();
 
-  const created = async (reply: Promise<{ status: number; body: Record<string, unknown> }>) => {
-    const { status, body } = await reply;
-    assert.equal(status, 201, JSON.stringify(body));
-    return String(body.id);
-  };
-
   return {
     database,
     state,
@@ -60,28 +53,17 @@ export async function startPrivateApi<Name extends string>(options: {
     login,
     /** Sends a message; returns its id. */
     send: (who: Person, conversationId: string, body: string) =>
-      created(
-        callApi(api.baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
-          token: who.token,
-          body: { body, idempotencyKey: crypto.randomUUID() },
-        }),
-      ),
+      sendMessage(api.baseUrl, who.token, conversationId, body),
     /** Finds or creates the direct conversation of two people; returns its id. */
     direct: (who: Person, other: Person) =>
-      created(
-        callApi(api.baseUrl, 'POST', '/conversations', {
-          token: who.token,
-          body: { kind: 'direct', userId: other.id },
-        }),
-      ),
+      createConversation(api.baseUrl, who.token, { kind: 'direct', userId: other.id }),
     /** Creates a group owned by `owner`; returns its id. */
     group: (owner: Person, members: readonly Person[], title = 'A group') =>
-      created(
-        callApi(api.baseUrl, 'POST', '/conversations', {
-          token: owner.token,
-          body: { kind: 'group', title, memberIds: members.map((member) => member.id) },
-        }),
-      ),
+      createConversation(api.baseUrl, owner.token, {
+        kind: 'group',
+        title,
+        memberIds: members.map((member) => member.id),
+      }),
     async dispose() {
       cacheAdmin.disconnect();
       await api.stop();

@@ -5,7 +5,14 @@ import pg from 'pg';
 import { createLogger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
 import {
   asMessageTruth,
   asPollTruth,
@@ -93,19 +100,9 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
 
   const call = (who: Name, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: tokens[who], body });
-  const send = async (who: Name, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
-    return String(reply.body.id);
-  };
-  const create = async (who: Name, body: unknown) => {
-    const reply = await call(who, 'POST', '/conversations', body);
-    assertStatus(reply, 201, 'create conversation');
-    return String(reply.body.id);
-  };
+  const send = (who: Name, conversationId: string, text: string) =>
+    sendMessage(api.baseUrl, tokens[who], conversationId, text);
+  const create = (who: Name, body: unknown) => createConversation(api.baseUrl, tokens[who], body);
   const createPoll = async (who: Name, conversationId: string, options: string[]) => {
     const reply = await call(who, 'POST', `/conversations/${conversationId}/polls`, {
       question: `${options.join(' or ')}?`,

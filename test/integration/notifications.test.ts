@@ -6,7 +6,14 @@ import {
   assertAccessTable,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
 import {
   generousRateLimits,
   type PrivateServers,
@@ -58,13 +65,9 @@ describe('notifications: offline members, batched per conversation', () => {
   const call = (who: Person, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: who.token, body });
   const send = async (who: Person, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
+    const id = await sendMessage(api.baseUrl, who.token, conversationId, text);
     sentSoFar += 1;
-    return String(reply.body.id);
+    return id;
   };
   /** Every delivery job of the messages sent so far has run. */
   const deliveriesDone = () =>
@@ -105,17 +108,15 @@ describe('notifications: offline members, batched per conversation', () => {
       const account = await createAccount(database.url, name);
       people[name] = { id: account.id, token: (await loginAs(api.baseUrl, name)).token };
     }
-    const direct = await call(people.ann, 'POST', '/conversations', {
+    directId = await createConversation(api.baseUrl, people.ann.token, {
       kind: 'direct',
       userId: people.bob.id,
     });
-    directId = String(direct.body.id);
-    const group = await call(people.ann, 'POST', '/conversations', {
+    groupId = await createConversation(api.baseUrl, people.ann.token, {
       kind: 'group',
       title: 'Chemistry',
       memberIds: [people.bob.id],
     });
-    groupId = String(group.body.id);
   });
 
   after(async () => {

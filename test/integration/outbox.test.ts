@@ -13,7 +13,14 @@ import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { serverEventSchemas } from '../../lib/realtime/events.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
 import {
   generousRateLimits,
@@ -71,23 +78,14 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     servers.environment(service, { RATE_LIMITS: generousRateLimits, ...extra });
   const call = (who: Name, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: people[who].token, body });
-  const send = async (who: Name, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
-    return String(reply.body.id);
-  };
-  const createGroup = async (title: string, members: readonly Name[]) => {
-    const reply = await call('ann', 'POST', '/conversations', {
+  const send = (who: Name, conversationId: string, text: string) =>
+    sendMessage(api.baseUrl, people[who].token, conversationId, text);
+  const createGroup = (title: string, members: readonly Name[]) =>
+    createConversation(api.baseUrl, people.ann.token, {
       kind: 'group',
       title,
       memberIds: members.map((name) => people[name].id),
     });
-    assertStatus(reply, 201, 'create group');
-    return String(reply.body.id);
-  };
   const unpublished = async () =>
     (
       await sql.query<{ n: number }>(

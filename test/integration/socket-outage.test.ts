@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
-import { callApi, createAccount, loginAs } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  sendMessage,
+} from '../harness/api-client.js';
 import type { Person } from '../harness/private-api.js';
 import {
   generousRateLimits,
@@ -46,22 +52,14 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
   const sockets: Socket[] = [];
   const people = {} as Record<Name, Person>;
 
-  const send = async (who: Person, conversationId: string, body: string) => {
-    const reply = await callApi(api.baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
-      token: who.token,
-      body: { body, idempotencyKey: crypto.randomUUID() },
+  const send = (who: Person, conversationId: string, body: string) =>
+    sendMessage(api.baseUrl, who.token, conversationId, body);
+  const createGroup = (owner: Person, members: readonly Person[], title: string) =>
+    createConversation(api.baseUrl, owner.token, {
+      kind: 'group',
+      title,
+      memberIds: members.map((member) => member.id),
     });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
-  const createGroup = async (owner: Person, members: readonly Person[], title: string) => {
-    const reply = await callApi(api.baseUrl, 'POST', '/conversations', {
-      token: owner.token,
-      body: { kind: 'group', title, memberIds: members.map((member) => member.id) },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
 
   /** Outbox rows of these messages whose live event has not reached Redis yet. */
   const unpublished = async (messageIds: readonly string[]) =>
