@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { type Queryable, returnedRow } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable, returnedRow } from '../postgres/transaction.js';
 
 /** A poll's row with its options and one viewer's vote, without counts (those come from the
  *  result hash, or from `counts` on a miss). */
@@ -106,8 +106,7 @@ export const pollRepository = {
       `${recordSelect} WHERE p.conversation_id = $2 AND p.id = $3`,
       [viewerId, conversationId, pollId],
     );
-    const row = found.rows[0];
-    return row ? toRecord(row) : null;
+    return firstRowOrNull(found, toRecord);
   },
 
   /** A conversation's polls, newest first, strictly older than `before` when given. */
