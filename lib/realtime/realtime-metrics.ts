@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 
 /** What can fail, as `presence_errors_total{operation}` names it (each counted from 0). */
 export const presenceOperations = [
@@ -80,17 +81,8 @@ export class PresenceMetrics {
   }
 }
 
-const metricsByRegistry = new WeakMap<Registry, PresenceMetrics>();
-
-/** The presence metrics of `registry`, created once: prom-client refuses a name twice. */
-export function presenceMetrics(registry: Registry): PresenceMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (!metrics) {
-    metrics = new PresenceMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
+/** The presence metrics of `registry`, shared by presence, rooms and typing on it. */
+export const presenceMetrics = metricsPerRegistry((registry) => new PresenceMetrics(registry));
 
 /**
  * Runs Redis work for the gateway's event handlers, which must never see a rejection: a
