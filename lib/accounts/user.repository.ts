@@ -1,4 +1,4 @@
-import { type Queryable, returnedRow } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable, returnedRow } from '../postgres/transaction.js';
 import type { Role, UserAccount } from './account.types.js';
 import { AccountConflictError } from './account-errors.js';
 import { isoOrNull } from './row-mapping.js';
@@ -72,8 +72,7 @@ export const userRepository = {
 
   async findById(db: Queryable, id: string): Promise<UserAccount | null> {
     const result = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE id = $1`, [id]);
-    const row = result.rows[0];
-    return row ? toAccount(row) : null;
+    return firstRowOrNull(result, toAccount);
   },
 
   async findLoginCandidate(db: Queryable, username: string): Promise<LoginCandidate | null> {

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
+import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 
 /** The counters of one namespace, bound once so that a read does no label lookups. */
 export interface NamespaceMetrics {
@@ -86,15 +87,5 @@ export class CacheMetrics {
   }
 }
 
-const metricsByRegistry = new WeakMap<Registry, CacheMetrics>();
-
-/** The cache metrics on `registry`, shared by every CacheAside on it (prom-client refuses a
- *  metric name twice per registry). */
-export function cacheMetrics(registry: Registry): CacheMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (!metrics) {
-    metrics = new CacheMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
+/** The cache metrics on `registry`, shared by every CacheAside on it. */
+export const cacheMetrics = metricsPerRegistry((registry) => new CacheMetrics(registry));

@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { type LuaArgument, type LuaScript, runLuaScript } from '../redis/lua-scripts.js';
 import { type RedisBreaker, RedisUnavailableError } from '../redis/redis-breaker.js';
@@ -13,6 +14,17 @@ export async function execPipeline(pipeline: ChainableCommander): Promise<unknow
     if (error) throw error;
     return reply;
   });
+}
+
+/** What each store with its own structures on the cache Redis is given. */
+export interface CacheStoreOptions {
+  /** The cache Redis (role `command`); never created or closed here. */
+  redis: Redis;
+  keyPrefix: string;
+  registry: Registry;
+  logger: Logger;
+  /** The cache Redis' breaker, so a dead Redis costs a read nothing. */
+  breaker?: RedisBreaker;
 }
 
 /**
@@ -95,4 +107,19 @@ export class CacheRedisAccess {
     }
     return operation();
   }
+}
+
+/** The access of one store: its log lines name `component`; `bypassedMessage` is what its
+ *  callers do instead while Redis does not answer. */
+export function cacheStoreAccess(
+  options: CacheStoreOptions,
+  component: string,
+  bypassedMessage: string,
+): CacheRedisAccess {
+  return new CacheRedisAccess({
+    redis: options.redis,
+    breaker: options.breaker,
+    logger: options.logger.child({ component }),
+    bypassedMessage,
+  });
 }

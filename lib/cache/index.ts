@@ -16,4 +16,9 @@ export {
 } from './cache-aside.js';
 export { cacheKey } from './cache-key.js';
 export { CacheMetrics, cacheMetrics, type NamespaceMetrics } from './cache-metrics.js';
-export { CacheRedisAccess, execPipeline } from './cache-redis-access.js';
+export {
+  CacheRedisAccess,
+  type CacheStoreOptions,
+  cacheStoreAccess,
+  execPipeline,
+} from './cache-redis-access.js';

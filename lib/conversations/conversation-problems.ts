@@ -1,4 +1,8 @@
-import { type ProblemMapper, validationProblem } from '../http/error-handler.js';
+import {
+  invalidCursorProblem,
+  type ProblemMapper,
+  validationProblem,
+} from '../http/error-handler.js';
 import { problemFor } from '../http/problem-codes.js';
 import {
   ConversationConflictError,
@@ -41,16 +45,7 @@ export const conversationProblems: ProblemMapper = (error) => {
     };
   }
   if (error instanceof InvalidCursorError) {
-    return {
-      problem: validationProblem([
-        {
-          in: 'query',
-          field: 'cursor',
-          code: 'invalid_cursor',
-          message: 'is not a cursor of this conversation',
-        },
-      ]),
-    };
+    return { problem: invalidCursorProblem('this conversation') };
   }
   return undefined;
 };

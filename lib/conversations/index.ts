@@ -26,7 +26,7 @@ export {
   MessageNotFoundError,
   UnknownMemberError,
 } from './conversation-errors.js';
-export { messageRepository, toMessage } from './message.repository.js';
+export { type MessageRow, messageRepository, toMessage } from './message.repository.js';
 export { type MessageChange, MessageService } from './message.service.js';
 export {
   conversationTitleField,

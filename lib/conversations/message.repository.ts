@@ -1,7 +1,8 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable } from '../postgres/transaction.js';
 import type { Message } from './conversation.types.js';
 
-interface MessageRow {
+/** A messages row as PostgreSQL returns it; toMessage reads it. */
+export interface MessageRow {
   id: string;
   conversation_id: string;
   seq: string;
@@ -42,8 +43,7 @@ export const messageRepository = {
       `SELECT ${messageColumns} FROM messages WHERE sender_id = $1 AND idempotency_key = $2`,
       [senderId, key],
     );
-    const row = found.rows[0];
-    return row ? toMessage(row) : null;
+    return firstRowOrNull(found, toMessage);
   },
 
   /**
@@ -85,8 +85,7 @@ export const messageRepository = {
       `SELECT ${messageColumns} FROM messages WHERE conversation_id = $1 AND id = $2`,
       [conversationId, messageId],
     );
-    const row = found.rows[0];
-    return row ? toMessage(row) : null;
+    return firstRowOrNull(found, toMessage);
   },
 
   /** Newest first: seq < beforeSeq and seq > afterSeq (what a per-user delete hid). */
@@ -127,8 +126,7 @@ export const messageRepository = {
        RETURNING ${messageColumns}`,
       [messageId, body],
     );
-    const row = updated.rows[0];
-    return row ? toMessage(row) : null;
+    return firstRowOrNull(updated, toMessage);
   },
 
   /** Soft delete: the row keeps its place in history; its words are gone. Idempotent. */
@@ -139,7 +137,6 @@ export const messageRepository = {
        RETURNING ${messageColumns}`,
       [messageId],
     );
-    const row = updated.rows[0];
-    return row ? toMessage(row) : null;
+    return firstRowOrNull(updated, toMessage);
   },
 };

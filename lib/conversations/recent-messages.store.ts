@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
 import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
-import { CacheRedisAccess } from '../cache/cache-redis-access.js';
-import type { Logger } from '../observability/logger.js';
+import {
+  type CacheRedisAccess,
+  type CacheStoreOptions,
+  cacheStoreAccess,
+} from '../cache/cache-redis-access.js';
 import { policy } from '../policy/policy.js';
 import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
-import type { RedisBreaker } from '../redis/redis-breaker.js';
 import type { Message } from './conversation.types.js';
 
 /**
@@ -43,15 +43,7 @@ const scripts = loadLuaScripts(import.meta.url, {
   append: 'recent-messages-append-1.lua',
 });
 
-export interface RecentMessagesOptions {
-  /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
-  keyPrefix: string;
-  registry: Registry;
-  logger: Logger;
-  /** The cache Redis' breaker, so a dead Redis costs a read nothing. */
-  breaker?: RedisBreaker;
-}
+export type RecentMessagesOptions = CacheStoreOptions;
 
 /** The newest messages of a conversation, newest first, up to recentMessagesKept. */
 export type RecentMessagesLoader = (conversationId: string, limit: number) => Promise<Message[]>;
@@ -66,12 +58,11 @@ export class RecentMessagesStore {
   constructor(options: RecentMessagesOptions) {
     // Lost invalidations are replayed before the next command: a set that missed a send or
     // kept an edited text would otherwise answer for hours.
-    this.#access = new CacheRedisAccess({
-      redis: options.redis,
-      breaker: options.breaker,
-      logger: options.logger.child({ component: 'recent-messages' }),
-      bypassedMessage: 'recent messages cache bypassed: reads go to PostgreSQL',
-    });
+    this.#access = cacheStoreAccess(
+      options,
+      'recent-messages',
+      'recent messages cache bypassed: reads go to PostgreSQL',
+    );
     defineLuaScripts(options.redis, scripts);
     this.#keyPrefix = options.keyPrefix;
     this.#metrics = cacheMetrics(options.registry).forNamespace('recent-messages');

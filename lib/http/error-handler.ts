@@ -27,6 +27,13 @@ export function validationProblem(errors: readonly FieldError[]): Problem {
   });
 }
 
+/** 400 validation_failed for a `cursor` query parameter that `list` did not hand out. */
+export function invalidCursorProblem(list: string): Problem {
+  return validationProblem([
+    { in: 'query', field: 'cursor', code: 'invalid_cursor', message: `is not a cursor of ${list}` },
+  ]);
+}
+
 /** body-parser's and the router's errors carry a `type` and a 4xx `status`. */
 function bodyParserProblem(error: unknown): Problem | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

@@ -1,4 +1,4 @@
-import type { Queryable } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable } from '../postgres/transaction.js';
 import type { DeliveredMessage, Notification, UnreadNotifications } from './notification.types.js';
 
 interface NotificationRow {
@@ -181,8 +181,7 @@ export const notificationRepository = {
        RETURNING ${columns}`,
       [id, userId],
     );
-    const row = found.rows[0];
-    return row ? toNotification(row) : null;
+    return firstRowOrNull(found, toNotification);
   },
 
   async markAllRead(db: Queryable, userId: string): Promise<number> {

@@ -1,13 +1,13 @@
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
 import { jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from '../cache/cache-metrics.js';
-import { CacheRedisAccess } from '../cache/cache-redis-access.js';
-import type { Logger } from '../observability/logger.js';
+import {
+  type CacheRedisAccess,
+  type CacheStoreOptions,
+  cacheStoreAccess,
+} from '../cache/cache-redis-access.js';
 import { policy } from '../policy/policy.js';
 import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
-import type { RedisBreaker } from '../redis/redis-breaker.js';
 import type { PollCounts } from './poll.repository.js';
 
 /**
@@ -40,15 +40,7 @@ const scripts = loadLuaScripts(import.meta.url, {
   fill: 'poll-results-fill-1.lua',
 });
 
-export interface PollResultsOptions {
-  /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
-  keyPrefix: string;
-  registry: Registry;
-  logger: Logger;
-  /** The cache Redis' breaker, so a dead Redis costs a read nothing. */
-  breaker?: RedisBreaker;
-}
+export type PollResultsOptions = CacheStoreOptions;
 
 export class PollResultsStore {
   readonly #access: CacheRedisAccess;
@@ -56,12 +48,11 @@ export class PollResultsStore {
   readonly #metrics: NamespaceMetrics;
 
   constructor(options: PollResultsOptions) {
-    this.#access = new CacheRedisAccess({
-      redis: options.redis,
-      breaker: options.breaker,
-      logger: options.logger.child({ component: 'poll-results' }),
-      bypassedMessage: 'poll results cache bypassed: results are counted in PostgreSQL',
-    });
+    this.#access = cacheStoreAccess(
+      options,
+      'poll-results',
+      'poll results cache bypassed: results are counted in PostgreSQL',
+    );
     defineLuaScripts(options.redis, scripts);
     this.#keyPrefix = options.keyPrefix;
     this.#metrics = cacheMetrics(options.registry).forNamespace('poll-results');

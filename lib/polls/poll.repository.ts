@@ -1,19 +1,13 @@
 import type { PoolClient } from 'pg';
-import { type Queryable, returnedRow } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable, returnedRow } from '../postgres/transaction.js';
+import type { Poll } from './poll.types.js';
 
 /** A poll's row with its options and one viewer's vote, without counts (those come from the
  *  result hash, or from `counts` on a miss). */
-export interface PollRecord {
-  id: string;
-  conversationId: string;
-  createdBy: string;
-  question: string;
-  createdAt: string;
-  closedAt: string | null;
+export interface PollRecord extends Omit<Poll, 'options' | 'totalVotes'> {
   /** polls.version in the same snapshot as the rest of the record. */
   version: number;
   options: Array<{ id: string; text: string }>;
-  myVote: string | null;
   /** created_at in whole microseconds since the epoch, exact: the list's cursor. */
   createdMicros: string;
 }
@@ -106,8 +100,7 @@ export const pollRepository = {
       `${recordSelect} WHERE p.conversation_id = $2 AND p.id = $3`,
       [viewerId, conversationId, pollId],
     );
-    const row = found.rows[0];
-    return row ? toRecord(row) : null;
+    return firstRowOrNull(found, toRecord);
   },
 
   /** A conversation's polls, newest first, strictly older than `before` when given. */

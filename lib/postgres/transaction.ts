@@ -30,6 +30,15 @@ export async function inTransaction<T>(
   }
 }
 
+/** The first row a query found, mapped by `map`; null when it found none. */
+export function firstRowOrNull<T extends QueryResultRow, R>(
+  result: QueryResult<T>,
+  map: (row: T) => R,
+): R | null {
+  const row = result.rows[0];
+  return row === undefined ? null : map(row);
+}
+
 /** The row an `INSERT ... RETURNING` produced; its absence is a bug, not a state to handle. */
 export function returnedRow<T extends QueryResultRow>(result: QueryResult<T>): T {
   const row = result.rows[0];

@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 
 /** The instruments of one policy, bound once so that a check does no label lookups. */
 export interface PolicyMetrics {
@@ -106,15 +107,6 @@ export class RateLimitMetrics {
   }
 }
 
-const metricsByRegistry = new WeakMap<Registry, RateLimitMetrics>();
-
-/** The rate-limit metrics registered on `registry` (the service's, so /metrics shows them);
- *  every limiter on one registry shares them: prom-client refuses a name twice. */
-export function rateLimitMetrics(registry: Registry): RateLimitMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (!metrics) {
-    metrics = new RateLimitMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
+/** The rate-limit metrics registered on `registry` (the service's, so /metrics shows them),
+ *  shared by every limiter on it. */
+export const rateLimitMetrics = metricsPerRegistry((registry) => new RateLimitMetrics(registry));

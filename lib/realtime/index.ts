@@ -16,7 +16,12 @@ export {
   type UserPresence,
 } from './presence.js';
 export { RealtimePublisher, socketChannelKey } from './publisher.js';
-export { PresenceMetrics, type PresenceOperation, presenceMetrics } from './realtime-metrics.js';
+export {
+  PresenceMetrics,
+  type PresenceOperation,
+  presenceMetrics,
+  presenceOperations,
+} from './realtime-metrics.js';
 export {
   RoomPresence,
   type RoomPresenceOptions,

@@ -1,31 +1,18 @@
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
-import { ExpiringMembership, HeartbeatGate } from './expiring-membership.js';
+import { type ExpiringMembership, HeartbeatGate } from './expiring-membership.js';
+import {
+  type MembershipStoreOptions,
+  membershipStore,
+  sweepBestEffort,
+} from './membership-store.js';
 import { BestEffort, presenceMetrics, requireId } from './realtime-metrics.js';
 
-export interface PresenceOptions {
-  /** The state Redis, role `command` (lib/redis/redis-client.ts): every call bounded by its
-   *  command timeout and failing at once while disconnected. Never created or closed here. */
-  redis: Redis;
-  /** REDIS_KEY_PREFIX: every key starts with it (the ACL grants nothing else). */
-  keyPrefix: string;
-  /** Where presence_online_users, presence_active_rooms and presence_errors_total live. */
-  registry: Registry;
-  /** Told once when Redis stops answering and once when it answers again. */
-  logger?: Logger;
+export interface PresenceOptions extends MembershipStoreOptions {
   /** A connection is alive this long after its last connect/heartbeat. Default
    *  policy.presence.ttlMs. Tests pass a few hundred ms. */
   ttlMs?: number;
   /** Default policy.presence.lastSeenRetentionMs. */
   lastSeenRetentionMs?: number;
-  /** Default policy.presence.expiredEntryGraceMs. */
-  expiredEntryGraceMs?: number;
-  /** Default policy.presence.indexShards. Every instance must use the same value. */
-  indexShards?: number;
-  /** Default policy.presence.sweepBatchPerShard. */
-  sweepBatchPerShard?: number;
   /** Default policy.presence.maxBatchUsers. */
   maxBatchUsers?: number;
 }
@@ -87,13 +74,7 @@ export class Presence {
     this.maxBatchUsers = options.maxBatchUsers ?? settings.maxBatchUsers;
     this.#lastSeenRetentionMs = options.lastSeenRetentionMs ?? settings.lastSeenRetentionMs;
     this.#sweepBatchPerShard = options.sweepBatchPerShard ?? settings.sweepBatchPerShard;
-    this.#store = new ExpiringMembership({
-      redis: options.redis,
-      keyPrefix: options.keyPrefix,
-      family: 'presence',
-      shards: options.indexShards ?? settings.indexShards,
-      graceMs: options.expiredEntryGraceMs ?? settings.expiredEntryGraceMs,
-    });
+    this.#store = membershipStore(options, 'presence');
     const metrics = presenceMetrics(options.registry);
     metrics.countOnlineUsersWith(() => this.onlineCount());
     this.#bestEffort = new BestEffort(
@@ -198,14 +179,10 @@ export class Presence {
    * succeed) when Redis cannot answer; the users not reported stay due for the next sweep.
    */
   async sweepExpired(): Promise<ExpiredUser[]> {
-    const swept = await this.#bestEffort.run(
-      'sweep',
-      () => this.#store.sweep(this.ttlMs, this.#lastSeenRetentionMs, this.#sweepBatchPerShard),
-      null,
+    const outcomes = await sweepBestEffort(this.#bestEffort, 'sweep', () =>
+      this.#store.sweep(this.ttlMs, this.#lastSeenRetentionMs, this.#sweepBatchPerShard),
     );
-    if (!swept) return [];
-    for (let i = 0; i < swept.errors; i++) this.#bestEffort.failed('sweep', 'expire failed');
-    return swept.outcomes
+    return outcomes
       .filter((outcome) => outcome.groupStopped)
       .map((outcome) => ({
         userId: outcome.groupId,

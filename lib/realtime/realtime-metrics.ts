@@ -1,25 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 
-/** What failed, as `presence_errors_total{operation}` names it. */
-export type PresenceOperation =
-  | 'connect'
-  | 'heartbeat'
-  | 'disconnect'
-  | 'sweep'
-  | 'query'
-  | 'count'
-  | 'room-join'
-  | 'room-leave'
-  | 'room-heartbeat'
-  | 'room-query'
-  | 'room-sweep'
-  | 'typing-start'
-  | 'typing-stop'
-  | 'typing-query'
-  | 'typing-sweep';
-
-const operations: PresenceOperation[] = [
+/** What can fail, as `presence_errors_total{operation}` names it (each counted from 0). */
+export const presenceOperations = [
   'connect',
   'heartbeat',
   'disconnect',
@@ -35,7 +19,9 @@ const operations: PresenceOperation[] = [
   'typing-stop',
   'typing-query',
   'typing-sweep',
-];
+] as const;
+
+export type PresenceOperation = (typeof presenceOperations)[number];
 
 type CountSource = () => Promise<number | null>;
 
@@ -60,7 +46,7 @@ export class PresenceMetrics {
       labelNames: ['operation'] as const,
       registers: [registry],
     });
-    for (const operation of operations) this.#errors.inc({ operation }, 0);
+    for (const operation of presenceOperations) this.#errors.inc({ operation }, 0);
     const sources = () => ({ onlineUsers: this.#onlineUsers, activeRooms: this.#activeRooms });
     new Gauge({
       name: 'presence_online_users',
@@ -95,17 +81,8 @@ export class PresenceMetrics {
   }
 }
 
-const metricsByRegistry = new WeakMap<Registry, PresenceMetrics>();
-
-/** The presence metrics of `registry`, created once: prom-client refuses a name twice. */
-export function presenceMetrics(registry: Registry): PresenceMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (!metrics) {
-    metrics = new PresenceMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
+/** The presence metrics of `registry`, shared by presence, rooms and typing on it. */
+export const presenceMetrics = metricsPerRegistry((registry) => new PresenceMetrics(registry));
 
 /**
  * Runs Redis work for the gateway's event handlers, which must never see a rejection: a

@@ -1,24 +1,16 @@
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
-import { ExpiringMembership, HeartbeatGate, subjectOf } from './expiring-membership.js';
+import { type ExpiringMembership, HeartbeatGate, subjectOf } from './expiring-membership.js';
+import {
+  expiredConversationUsers,
+  type MembershipStoreOptions,
+  membershipStore,
+  sweepBestEffort,
+} from './membership-store.js';
 import { BestEffort, presenceMetrics, requireId } from './realtime-metrics.js';
 
-export interface RoomPresenceOptions {
-  /** The state Redis, role `command`; never created or closed here. */
-  redis: Redis;
-  keyPrefix: string;
-  registry: Registry;
-  logger?: Logger;
+export interface RoomPresenceOptions extends MembershipStoreOptions {
   /** A view is alive this long after its join/heartbeat. Default policy.presence.ttlMs. */
   ttlMs?: number;
-  /** Default policy.presence.expiredEntryGraceMs. */
-  expiredEntryGraceMs?: number;
-  /** Default policy.presence.indexShards. Every instance must use the same value. */
-  indexShards?: number;
-  /** Default policy.presence.sweepBatchPerShard. */
-  sweepBatchPerShard?: number;
 }
 
 /** One connection viewing one conversation. */
@@ -59,13 +51,7 @@ export class RoomPresence {
     const settings = policy.presence;
     this.ttlMs = options.ttlMs ?? settings.ttlMs;
     this.#sweepBatchPerShard = options.sweepBatchPerShard ?? settings.sweepBatchPerShard;
-    this.#store = new ExpiringMembership({
-      redis: options.redis,
-      keyPrefix: options.keyPrefix,
-      family: 'rooms',
-      shards: options.indexShards ?? settings.indexShards,
-      graceMs: options.expiredEntryGraceMs ?? settings.expiredEntryGraceMs,
-    });
+    this.#store = membershipStore(options, 'rooms');
     const metrics = presenceMetrics(options.registry);
     metrics.countActiveRoomsWith(() => this.activeRoomCount());
     this.#bestEffort = new BestEffort(
@@ -165,16 +151,10 @@ export class RoomPresence {
    *  one of the instances sweeping concurrently; run it with the presence sweep. [] when
    *  Redis cannot answer (they stay due). */
   async sweepExpired(): Promise<RoomViewer[]> {
-    const swept = await this.#bestEffort.run(
-      'room-sweep',
-      () => this.#store.sweep(this.ttlMs, 0, this.#sweepBatchPerShard),
-      null,
+    const outcomes = await sweepBestEffort(this.#bestEffort, 'room-sweep', () =>
+      this.#store.sweep(this.ttlMs, 0, this.#sweepBatchPerShard),
     );
-    if (!swept) return [];
-    for (let i = 0; i < swept.errors; i++) this.#bestEffort.failed('room-sweep', 'expire failed');
-    return swept.outcomes.flatMap((outcome) =>
-      outcome.subjects.map((userId) => ({ conversationId: outcome.groupId, userId })),
-    );
+    return expiredConversationUsers(outcomes);
   }
 }
 

@@ -1,24 +1,16 @@
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
-import { ExpiringMembership, subjectOf } from './expiring-membership.js';
+import { type ExpiringMembership, subjectOf } from './expiring-membership.js';
+import {
+  expiredConversationUsers,
+  type MembershipStoreOptions,
+  membershipStore,
+  sweepBestEffort,
+} from './membership-store.js';
 import { BestEffort, presenceMetrics, requireId } from './realtime-metrics.js';
 
-export interface TypingOptions {
-  /** The state Redis, role `command`; never created or closed here. */
-  redis: Redis;
-  keyPrefix: string;
-  registry: Registry;
-  logger?: Logger;
+export interface TypingOptions extends MembershipStoreOptions {
   /** A typing indicator lasts this long without a refresh. Default policy.presence.typingTtlMs. */
   ttlMs?: number;
-  /** Default policy.presence.expiredEntryGraceMs. */
-  expiredEntryGraceMs?: number;
-  /** Default policy.presence.indexShards. Every instance must use the same value. */
-  indexShards?: number;
-  /** Default policy.presence.sweepBatchPerShard. */
-  sweepBatchPerShard?: number;
 }
 
 export interface Typist {
@@ -51,13 +43,7 @@ export class Typing {
     const settings = policy.presence;
     this.ttlMs = options.ttlMs ?? settings.typingTtlMs;
     this.#sweepBatchPerShard = options.sweepBatchPerShard ?? settings.sweepBatchPerShard;
-    this.#store = new ExpiringMembership({
-      redis: options.redis,
-      keyPrefix: options.keyPrefix,
-      family: 'typing',
-      shards: options.indexShards ?? settings.indexShards,
-      graceMs: options.expiredEntryGraceMs ?? settings.expiredEntryGraceMs,
-    });
+    this.#store = membershipStore(options, 'typing');
     this.#bestEffort = new BestEffort(
       presenceMetrics(options.registry),
       options.logger?.child({ component: 'typing' }),
@@ -101,16 +87,10 @@ export class Typing {
    *  instances sweeping concurrently: broadcast "stopped" for them. [] when Redis cannot
    *  answer (they stay due for the next sweep). */
   async sweepExpired(): Promise<Typist[]> {
-    const swept = await this.#bestEffort.run(
-      'typing-sweep',
-      () => this.#store.sweep(this.ttlMs, 0, this.#sweepBatchPerShard),
-      null,
+    const outcomes = await sweepBestEffort(this.#bestEffort, 'typing-sweep', () =>
+      this.#store.sweep(this.ttlMs, 0, this.#sweepBatchPerShard),
     );
-    if (!swept) return [];
-    for (let i = 0; i < swept.errors; i++) this.#bestEffort.failed('typing-sweep', 'expire failed');
-    return swept.outcomes.flatMap((outcome) =>
-      outcome.subjects.map((userId) => ({ conversationId: outcome.groupId, userId })),
-    );
+    return expiredConversationUsers(outcomes);
   }
 }
 

@@ -1,6 +1,7 @@
 import { type Redis, ReplyError } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 import { policy } from '../policy/policy.js';
 
 /**
@@ -301,13 +302,4 @@ class BreakerMetrics {
   }
 }
 
-const metricsByRegistry = new WeakMap<Registry, BreakerMetrics>();
-
-function breakerMetrics(registry: Registry): BreakerMetrics {
-  let metrics = metricsByRegistry.get(registry);
-  if (!metrics) {
-    metrics = new BreakerMetrics(registry);
-    metricsByRegistry.set(registry, metrics);
-  }
-  return metrics;
-}
+const breakerMetrics = metricsPerRegistry((registry) => new BreakerMetrics(registry));

@@ -1,4 +1,4 @@
-import { type Message, toMessage } from '../conversations/index.js';
+import { type Message, type MessageRow, toMessage } from '../conversations/index.js';
 import type { Queryable } from '../postgres/transaction.js';
 import { searchPolicy } from './search.policies.js';
 import type { SearchPosition } from './search-cursor.js';
@@ -18,15 +18,7 @@ export interface SearchHit {
   position: SearchPosition;
 }
 
-interface HitRow {
-  id: string;
-  conversation_id: string;
-  seq: string;
-  sender_id: string;
-  body: string | null;
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
+interface HitRow extends MessageRow {
   created_at_exact: string;
   headline: string;
 }

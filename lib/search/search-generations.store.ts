@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
 import {
-  CacheRedisAccess,
+  type CacheRedisAccess,
+  type CacheStoreOptions,
   cacheKey,
   cacheMetrics,
+  cacheStoreAccess,
   execPipeline,
   type NamespaceMetrics,
 } from '../cache/index.js';
-import type { Logger } from '../observability/logger.js';
-import type { RedisBreaker } from '../redis/redis-breaker.js';
 import { searchPolicy } from './search.policies.js';
 
 /**
@@ -33,15 +31,7 @@ import { searchPolicy } from './search.policies.js';
  * cache); a failed bump is counted in cache_errors_total{cache="search"} and leaves cached
  * results stale until their TTL (60 s, lib/cache/cache.policies.ts).
  */
-export interface SearchGenerationsOptions {
-  /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
-  keyPrefix: string;
-  registry: Registry;
-  logger: Logger;
-  /** The cache Redis' breaker, so a dead Redis costs a search nothing. */
-  breaker?: RedisBreaker;
-}
+export type SearchGenerationsOptions = CacheStoreOptions;
 
 const GROUP = { hashTag: 'search', groupId: 'generations' } as const;
 
@@ -55,12 +45,11 @@ export class SearchGenerations {
   readonly #metrics: NamespaceMetrics;
 
   constructor(options: SearchGenerationsOptions) {
-    this.#access = new CacheRedisAccess({
-      redis: options.redis,
-      breaker: options.breaker,
-      logger: options.logger.child({ component: 'search-generations' }),
-      bypassedMessage: 'search generations unavailable: searches go to PostgreSQL uncached',
-    });
+    this.#access = cacheStoreAccess(
+      options,
+      'search-generations',
+      'search generations unavailable: searches go to PostgreSQL uncached',
+    );
     this.#keyPrefix = options.keyPrefix;
     this.#metrics = cacheMetrics(options.registry).forNamespace('search');
   }

@@ -1,5 +1,5 @@
 import type { QueryResultRow } from 'pg';
-import { type Queryable, returnedRow } from '../postgres/transaction.js';
+import { firstRowOrNull, type Queryable, returnedRow } from '../postgres/transaction.js';
 import type {
   DeliveryStatus,
   Webhook,
@@ -167,8 +167,7 @@ export const webhookRepository = {
       `SELECT ${webhookColumns} FROM webhooks WHERE id = $1`,
       [id],
     );
-    const row = result.rows[0];
-    return row ? toWebhook(row) : null;
+    return firstRowOrNull(result, toWebhook);
   },
 
   /** Changes the given fields only; null when there is no such webhook. */
@@ -187,8 +186,7 @@ export const webhookRepository = {
        RETURNING ${webhookColumns}`,
       [id, patch.url ?? null, patch.events ?? null, patch.active ?? null],
     );
-    const row = result.rows[0];
-    return row ? toWebhook(row) : null;
+    return firstRowOrNull(result, toWebhook);
   },
 
   /** Deletes the webhook and its deliveries; false when there was none. */
@@ -247,8 +245,7 @@ export const webhookRepository = {
       `SELECT ${deliveryColumns} FROM webhook_deliveries WHERE id = $1`,
       [deliveryId],
     );
-    const row = result.rows[0];
-    return row ? toDelivery(row) : null;
+    return firstRowOrNull(result, toDelivery);
   },
 
   /** Dead-lettered deliveries across webhooks, the most recently failed first. */
@@ -277,8 +274,7 @@ export const webhookRepository = {
        RETURNING ${deliveryColumns}`,
       [deliveryId],
     );
-    const row = result.rows[0];
-    return row ? toDelivery(row) : null;
+    return firstRowOrNull(result, toDelivery);
   },
 
   /** Forgets a dead delivery for good; false when it is not dead (or not there). */

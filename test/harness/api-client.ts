@@ -99,3 +99,33 @@ export async function createAccount(databaseUrl: string, username: string, role:
     await postgres.end();
   }
 }
+
+async function createdId(reply: Promise<Reply>, what: string): Promise<string> {
+  const { status, body } = await reply;
+  assert.equal(status, 201, `${what}: ${JSON.stringify(body)}`);
+  return String(body.id);
+}
+
+/** Sends a message over HTTP, as a client does (a fresh idempotency key); returns its id. */
+export function sendMessage(
+  baseUrl: string,
+  token: string,
+  conversationId: string,
+  text: string,
+): Promise<string> {
+  return createdId(
+    callApi(baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
+      token,
+      body: { body: text, idempotencyKey: crypto.randomUUID() },
+    }),
+    `send ${text}`,
+  );
+}
+
+/** Creates a conversation (`body` as POST /conversations takes it); returns its id. */
+export function createConversation(baseUrl: string, token: string, body: unknown): Promise<string> {
+  return createdId(
+    callApi(baseUrl, 'POST', '/conversations', { token, body }),
+    'create conversation',
+  );
+}

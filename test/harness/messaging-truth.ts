@@ -89,6 +89,16 @@ export async function receiptsTruth(
   );
 }
 
+/** A receipts answer of the api, in the shape of receiptsTruth. */
+export function asReceiptsTruth(receipts: ReadonlyArray<Record<string, unknown>>) {
+  return new Map(
+    receipts.map((receipt) => [
+      receipt.userId,
+      { lastReadSeq: receipt.lastReadSeq, lastReadMessageId: receipt.lastReadMessageId },
+    ]),
+  );
+}
+
 export interface MessageTruth {
   id: string;
   senderId: string;

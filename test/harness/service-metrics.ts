@@ -1,3 +1,20 @@
+import type { Registry } from 'prom-client';
+
+/**
+ * The value of the first series of `name` in an in-process registry whose labels include
+ * `labels`; undefined while there is none (a labelled counter never incremented has none).
+ */
+export async function registryValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  return metric?.values.find((value) =>
+    Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted),
+  )?.value;
+}
+
 /** Every series of `name` on a running service's /metrics: its labels and its value. */
 export async function scrapeSeries(
   baseUrl: string,

@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { CacheAside, type CacheNamespace } from '../../lib/cache/cache-aside.js';
 import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { registryValue } from '../harness/service-metrics.js';
 import { waitFor } from '../harness/wait-for.js';
 
-/** Calls of one command the server has processed since it started (INFO commandstats). */
-async function commandCalls(admin: Redis, command: string): Promise<number> {
-  const stats = await admin.info('commandstats');
-  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-}
-
-async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((value) =>
-    Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted),
-  );
-  return match?.value ?? 0;
-}
+/** 0 for a counter these tests have not made count yet. */
+const metricValue = async (registry: Registry, name: string, labels: Record<string, string>) =>
+  (await registryValue(registry, name, labels)) ?? 0;
 
 interface Conversation {
   id: string;
@@ -52,12 +44,7 @@ describe('cache-aside when the cache Redis hangs, dies and comes back (private r
   before(async () => {
     server = await startRedisServer('cache');
     redis = createRedisClient(server.endpoint('api'), 'command', 'cache-failure-test', logger);
-    admin = new Redis({
-      port: server.port,
-      password: server.passwords.default,
-      retryStrategy: () => 50,
-    });
-    admin.on('error', () => {});
+    admin = connectAdmin(server);
     await waitFor('redis ready', async () => redis.status === 'ready' && admin.status === 'ready');
     breaker = new RedisBreaker({
       name: 'cache',
@@ -84,7 +71,7 @@ describe('cache-aside when the cache Redis hangs, dies and comes back (private r
   });
 
   it('Redis hung: three reads wait out the timeout, then every read skips Redis entirely', async () => {
-    const getsBefore = await commandCalls(admin, 'get');
+    const getsBefore = (await commandCalls(admin, 'get')).calls;
     await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
     loads = 0;
     const first = await Promise.all(
@@ -104,7 +91,7 @@ describe('cache-aside when the cache Redis hangs, dies and comes back (private r
 
     assert.equal(await admin.ping(), 'PONG', 'the pause is over');
     assert.equal(
-      (await commandCalls(admin, 'get')) - getsBefore,
+      (await commandCalls(admin, 'get')).calls - getsBefore,
       3,
       'only the three reads that opened the breaker ever reached Redis',
     );

@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { type CachePolicies, defaultCachePolicies } from '../../lib/cache/cache.policies.js';
 import { CacheAside, type CacheCodec } from '../../lib/cache/cache-aside.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { registryValue } from '../harness/service-metrics.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -50,13 +51,9 @@ function gate<T = void>() {
   return { opened, open };
 }
 
-async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((value) =>
-    Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted),
-  );
-  return match?.value ?? 0;
-}
+/** 0 for a counter these tests have not made count yet. */
+const metricValue = async (registry: Registry, name: string, labels: Record<string, string>) =>
+  (await registryValue(registry, name, labels)) ?? 0;
 
 interface Conversation {
   id: string;

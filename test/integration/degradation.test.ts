@@ -5,10 +5,18 @@ import pg from 'pg';
 import { createLogger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
 import {
   asMessageTruth,
   asPollTruth,
+  asReceiptsTruth,
   assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
@@ -19,6 +27,7 @@ import {
   startPostgresServer,
   type TestPostgresServer,
 } from '../harness/postgres-server.js';
+import { generousRateLimits, type RedisPair, startRedisPair } from '../harness/private-servers.js';
 import {
   getOperations,
   type ReadCall,
@@ -27,10 +36,9 @@ import {
   readCalls,
   recordAnswers,
 } from '../harness/read-surface.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import type { TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
-import { serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // Graceful degradation, against a real api process with its own PostgreSQL and its own Redis pair,
@@ -71,6 +79,7 @@ function assertSameAnswers(
 
 describe('graceful degradation: Redis down, PostgreSQL down (private servers)', () => {
   let postgres: TestPostgresServer;
+  let pair: RedisPair;
   let state: TestRedisServer;
   let cache: TestRedisServer;
   let api: ServiceProcess;
@@ -91,19 +100,9 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
 
   const call = (who: Name, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: tokens[who], body });
-  const send = async (who: Name, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
-    return String(reply.body.id);
-  };
-  const create = async (who: Name, body: unknown) => {
-    const reply = await call(who, 'POST', '/conversations', body);
-    assertStatus(reply, 201, 'create conversation');
-    return String(reply.body.id);
-  };
+  const send = (who: Name, conversationId: string, text: string) =>
+    sendMessage(api.baseUrl, tokens[who], conversationId, text);
+  const create = (who: Name, body: unknown) => createConversation(api.baseUrl, tokens[who], body);
   const createPoll = async (who: Name, conversationId: string, options: string[]) => {
     const reply = await call(who, 'POST', `/conversations/${conversationId}/polls`, {
       question: `${options.join(' or ')}?`,
@@ -145,12 +144,7 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
         );
         const served = await call(who, 'GET', `/conversations/${conversation.id}/receipts`);
         assert.deepEqual(
-          new Map(
-            (served.body.receipts as Array<Record<string, unknown>>).map((receipt) => [
-              receipt.userId,
-              { lastReadSeq: receipt.lastReadSeq, lastReadMessageId: receipt.lastReadMessageId },
-            ]),
-          ),
+          asReceiptsTruth(served.body.receipts as Array<Record<string, unknown>>),
           receipts,
           `${when}: receipts of ${conversation.id}`,
         );
@@ -196,30 +190,24 @@ describe('graceful degradation: Redis down, PostgreSQL down (private servers)', 
     sql = new pg.Pool({ connectionString: databaseUrl });
     // PostgreSQL is stopped on purpose below: an idle client losing its connection is expected.
     sql.on('error', () => {});
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
+    pair = await startRedisPair();
+    ({ state, cache } = pair);
     for (const name of names) {
       ids[name] = (
         await createAccount(databaseUrl, name, name === 'root' ? 'admin' : 'student')
       ).id;
     }
-    api = await startService('api', {
-      ...serviceEnvironment('api', databaseUrl, { state: state.port, cache: cache.port }),
-      REDIS_PASSWORD: state.passwords.api,
-      RATE_LIMITS: JSON.stringify({
-        'login-ip': { limit: 1_000, windowMs: 60_000 },
-        'login-account': { limit: 1_000, windowMs: 60_000 },
-        'message-send': { limit: 10_000, windowMs: 10_000 },
-        'api-user': { limit: 100_000, windowMs: 60_000 },
-      }),
-    });
+    api = await startService(
+      'api',
+      pair.environment('api', databaseUrl, { RATE_LIMITS: generousRateLimits }),
+    );
     await waitFor('api ready', async () => (await readyz(api.baseUrl)).body.status === 'ready');
     for (const name of names) tokens[name] = (await loginAs(api.baseUrl, name)).token;
   });
   after(async () => {
     await api?.stop();
     await sql?.end();
-    await Promise.all([state?.dispose(), cache?.dispose(), postgres?.dispose()]);
+    await Promise.all([pair?.dispose(), postgres?.dispose()]);
   });
 
   it('seeds conversations, messages, receipts and per-user deletes; every read answers 2xx', async () => {

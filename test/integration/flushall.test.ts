@@ -3,26 +3,24 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createLogger } from '../../lib/observability/logger.js';
-import { runMigrations } from '../../lib/postgres/migrations.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
 import {
   asMessageTruth,
   asPollTruth,
+  asReceiptsTruth,
   assertListAndUnreadMatch,
   historyTruth,
   pollTruth,
   receiptsTruth,
 } from '../harness/messaging-truth.js';
+import { type PrivateServers, startPrivateServers } from '../harness/private-servers.js';
 import {
   getOperations,
   type ReadWorld,
   readCalls,
   recordAnswers,
 } from '../harness/read-surface.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 
 // Regenerable from PostgreSQL: FLUSHALL of both Redis instances in the middle of concurrent
 // activity loses nothing. Six people send, read, edit, delete, delete conversations for themselves,
@@ -84,9 +82,7 @@ function assertStatus(reply: Reply, status: number, context: string) {
 }
 
 describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let state: TestRedisServer;
-  let cache: TestRedisServer;
+  let servers: PrivateServers;
   let admins: Redis[] = [];
   let api: ServiceProcess;
   let sql: pg.Pool;
@@ -278,12 +274,7 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
       }
       const served = await call(who, 'GET', `/conversations/${row.conversation_id}/receipts`);
       assert.deepEqual(
-        new Map(
-          (served.body.receipts as Array<Record<string, unknown>>).map((receipt) => [
-            receipt.userId,
-            { lastReadSeq: receipt.lastReadSeq, lastReadMessageId: receipt.lastReadMessageId },
-          ]),
-        ),
+        asReceiptsTruth(served.body.receipts as Array<Record<string, unknown>>),
         receipts,
         `${when}: receipts of ${row.conversation_id} as ${who} sees them`,
       );
@@ -308,12 +299,10 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
   };
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
+    servers = await startPrivateServers();
+    const { database } = servers;
     sql = new pg.Pool({ connectionString: database.url });
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
-    admins = [state, cache].map(
+    admins = [servers.state, servers.cache].map(
       (server) =>
         new Redis({
           port: server.port,
@@ -325,16 +314,17 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
       const id = (await createAccount(database.url, name)).id;
       people[name] = { id, current: '', live: [], loggedOut: [], mine: [] };
     }
-    api = await startService('api', {
-      ...serviceEnvironment('api', database.url, { state: state.port, cache: cache.port }),
-      REDIS_PASSWORD: state.passwords.api,
-      RATE_LIMITS: JSON.stringify({
-        'login-ip': { limit: 10_000, windowMs: 60_000 },
-        'login-account': { limit: 10_000, windowMs: 60_000 },
-        'message-send': { limit: 10_000, windowMs: 10_000 },
-        'api-user': { limit: 100_000, windowMs: 60_000 },
+    api = await startService(
+      'api',
+      servers.environment('api', {
+        RATE_LIMITS: JSON.stringify({
+          'login-ip': { limit: 10_000, windowMs: 60_000 },
+          'login-account': { limit: 10_000, windowMs: 60_000 },
+          'message-send': { limit: 10_000, windowMs: 10_000 },
+          'api-user': { limit: 100_000, windowMs: 60_000 },
+        }),
       }),
-    });
+    );
     for (const name of names) {
       const token = (await loginAs(api.baseUrl, name)).token;
       people[name].current = token;
@@ -345,8 +335,7 @@ describe('FLUSHALL in the middle of activity loses nothing (private Redis pair)'
     for (const admin of admins) admin.disconnect();
     await api?.stop();
     await sql?.end();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await servers?.dispose();
   });
 
   it('concurrent activity with two FLUSHALLs in its middle; then every value equals PostgreSQL', async () => {

@@ -14,15 +14,9 @@ import {
   runLuaScript,
 } from '../../lib/redis/lua-scripts.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { commandCalls } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
-
-/** Calls of one command since the server started, and how many answered an error (NOSCRIPT). */
-async function commandCalls(admin: Redis, command: string) {
-  const stats = await admin.info('commandstats');
-  const line = new RegExp(`cmdstat_${command}:calls=(\\d+).*failed_calls=(\\d+)`).exec(stats);
-  return { calls: Number(line?.[1] ?? 0), failed: Number(line?.[2] ?? 0) };
-}
 
 /** Each script answers what it was given, KEYS apart from ARGV. */
 const ECHO = "return { KEYS, ARGV, redis.call('INCR', KEYS[1]) }";

@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
-import { createLogger } from '../../lib/observability/logger.js';
-import { runMigrations } from '../../lib/postgres/migrations.js';
 import {
   type AccessRow,
   assertAccessTable,
   assertTableCoversTags,
 } from '../harness/access-table.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
+import {
+  generousRateLimits,
+  type PrivateServers,
+  startPrivateServers,
+} from '../harness/private-servers.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
 import { connectSocket, disconnection } from '../harness/socket-client.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // In-app notifications end to end: messages sent over HTTP, the worker's relay enqueues one
@@ -42,9 +50,7 @@ function assertStatus(reply: Reply, status: number, context: string) {
 }
 
 describe('notifications: offline members, batched per conversation', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let state: TestRedisServer;
-  let cache: TestRedisServer;
+  let servers: PrivateServers;
   let api: ServiceProcess;
   let gateway: ServiceProcess;
   let worker: ServiceProcess;
@@ -54,24 +60,14 @@ describe('notifications: offline members, batched per conversation', () => {
   let groupId: string;
   let sentSoFar = 0;
 
-  const environment = (service: QuadService) => ({
-    ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
-    REDIS_PASSWORD: state.passwords[service],
-    RATE_LIMITS: JSON.stringify({
-      'login-ip': { limit: 1_000, windowMs: 60_000 },
-      'message-send': { limit: 10_000, windowMs: 10_000 },
-    }),
-  });
+  const environment = (service: QuadService) =>
+    servers.environment(service, { RATE_LIMITS: generousRateLimits });
   const call = (who: Person, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: who.token, body });
   const send = async (who: Person, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
+    const id = await sendMessage(api.baseUrl, who.token, conversationId, text);
     sentSoFar += 1;
-    return String(reply.body.id);
+    return id;
   };
   /** Every delivery job of the messages sent so far has run. */
   const deliveriesDone = () =>
@@ -101,10 +97,8 @@ describe('notifications: offline members, batched per conversation', () => {
     });
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
+    servers = await startPrivateServers();
+    const { database } = servers;
     [api, gateway, worker] = await Promise.all([
       startService('api', environment('api')),
       startService('socket', environment('socket')),
@@ -114,24 +108,21 @@ describe('notifications: offline members, batched per conversation', () => {
       const account = await createAccount(database.url, name);
       people[name] = { id: account.id, token: (await loginAs(api.baseUrl, name)).token };
     }
-    const direct = await call(people.ann, 'POST', '/conversations', {
+    directId = await createConversation(api.baseUrl, people.ann.token, {
       kind: 'direct',
       userId: people.bob.id,
     });
-    directId = String(direct.body.id);
-    const group = await call(people.ann, 'POST', '/conversations', {
+    groupId = await createConversation(api.baseUrl, people.ann.token, {
       kind: 'group',
       title: 'Chemistry',
       memberIds: [people.bob.id],
     });
-    groupId = String(group.body.id);
   });
 
   after(async () => {
     for (const socket of sockets) socket.close();
     await Promise.all([api, gateway, worker].map((service) => service?.stop('SIGTERM')));
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await servers?.dispose();
   });
 
   it('five messages while bob is offline make one notification counting five', async () => {

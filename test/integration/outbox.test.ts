@@ -13,9 +13,21 @@ import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { serverEventSchemas } from '../../lib/realtime/events.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
-import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  type Reply,
+  sendMessage,
+} from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import {
+  generousRateLimits,
+  type PrivateServers,
+  startPrivateServers,
+} from '../harness/private-servers.js';
+import type { TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import {
   collectOutput,
@@ -25,7 +37,7 @@ import {
   startService,
 } from '../harness/service-process.js';
 import { connectSocket, record, request } from '../harness/socket-client.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
+import { createTestDatabase } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // The transactional outbox against real processes: an api, a socket gateway and a worker on a Redis
@@ -51,10 +63,10 @@ function assertStatus(reply: Reply, status: number, context: string) {
 }
 
 describe('transactional outbox: Redis down, worker killed (private servers)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let servers: PrivateServers;
+  let database: PrivateServers['database'];
   let sql: pg.Pool;
   let state: TestRedisServer;
-  let cache: TestRedisServer;
   let api: ServiceProcess;
   let gateway: ServiceProcess;
   let worker: ServiceProcess;
@@ -62,35 +74,18 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
   const people = {} as Record<Name, Person>;
   const redisClients: Redis[] = [];
 
-  const environment = (service: QuadService, extra: Record<string, string> = {}) => ({
-    ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
-    REDIS_PASSWORD: state.passwords[service],
-    RATE_LIMITS: JSON.stringify({
-      'login-ip': { limit: 1_000, windowMs: 60_000 },
-      'message-send': { limit: 10_000, windowMs: 10_000 },
-      'api-user': { limit: 100_000, windowMs: 60_000 },
-    }),
-    ...extra,
-  });
+  const environment = (service: QuadService, extra: Record<string, string> = {}) =>
+    servers.environment(service, { RATE_LIMITS: generousRateLimits, ...extra });
   const call = (who: Name, method: string, path: string, body?: unknown) =>
     callApi(api.baseUrl, method, path, { token: people[who].token, body });
-  const send = async (who: Name, conversationId: string, text: string) => {
-    const reply = await call(who, 'POST', `/conversations/${conversationId}/messages`, {
-      body: text,
-      idempotencyKey: crypto.randomUUID(),
-    });
-    assertStatus(reply, 201, `send ${text}`);
-    return String(reply.body.id);
-  };
-  const createGroup = async (title: string, members: readonly Name[]) => {
-    const reply = await call('ann', 'POST', '/conversations', {
+  const send = (who: Name, conversationId: string, text: string) =>
+    sendMessage(api.baseUrl, people[who].token, conversationId, text);
+  const createGroup = (title: string, members: readonly Name[]) =>
+    createConversation(api.baseUrl, people.ann.token, {
       kind: 'group',
       title,
       memberIds: members.map((name) => people[name].id),
     });
-    assertStatus(reply, 201, 'create group');
-    return String(reply.body.id);
-  };
   const unpublished = async () =>
     (
       await sql.query<{ n: number }>(
@@ -99,11 +94,9 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     ).rows[0]?.n;
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
+    servers = await startPrivateServers();
+    ({ database, state } = servers);
     sql = new pg.Pool({ connectionString: database.url });
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
     [api, gateway, worker] = await Promise.all([
       startService('api', environment('api')),
       startService('socket', environment('socket')),
@@ -120,8 +113,7 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     for (const client of redisClients) client.disconnect();
     await Promise.all([api, gateway, worker].map((service) => service?.stop('SIGTERM')));
     await sql?.end();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await servers?.dispose();
   });
 
   it('messages sent while the state Redis is down reach every online member once it is back', async () => {
@@ -386,42 +378,50 @@ async function insertMalformed(db: pg.Pool | pg.PoolClient): Promise<string> {
   return inserted.rows[0]?.id ?? '';
 }
 
+/** A relay polling every 20 ms over a fresh migrated database of its own, already started;
+ *  `stop` ends the relay, its pool and the database. */
+async function startRelayOnOwnDatabase(registry: Registry, consumers: OutboxConsumer[]) {
+  const database = await createTestDatabase();
+  await runMigrations(database.url, createLogger('test', 'silent'));
+  const pool = new pg.Pool({ connectionString: database.url });
+  const relay = new OutboxRelay({
+    postgres: pool,
+    consumers,
+    logger: createLogger('test', 'silent'),
+    registry,
+    pollIntervalMs: 20,
+  });
+  relay.start();
+  return {
+    pool,
+    relay,
+    async stop() {
+      await relay.stop();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+type RunningRelay = Awaited<ReturnType<typeof startRelayOnOwnDatabase>>;
+
 // The gap problem (migrations/0007_outbox_notifications.sql), against the relay itself: a row
 // whose transaction commits after a later row's must still be handed over, and first.
 describe('outbox relay: a row committed late is never skipped', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: pg.Pool;
-  let relay: OutboxRelay | undefined;
-
-  before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    pool = new pg.Pool({ connectionString: database.url });
-  });
-  after(async () => {
-    await relay?.stop();
-    await pool?.end();
-    await database?.drop();
-  });
+  let running: RunningRelay | undefined;
+  after(async () => running?.stop());
 
   it('hands rows over in commit order, waiting for the open transaction', async () => {
     const registry = new Registry();
     const handed: string[] = [];
-    relay = new OutboxRelay({
-      postgres: pool,
-      consumers: [
-        {
-          name: 'recorder',
-          async handle(events) {
-            handed.push(...events.map((event) => event.id));
-          },
+    running = await startRelayOnOwnDatabase(registry, [
+      {
+        name: 'recorder',
+        async handle(events) {
+          handed.push(...events.map((event) => event.id));
         },
-      ],
-      logger: createLogger('test', 'silent'),
-      registry,
-      pollIntervalMs: 20,
-    });
-    relay.start();
+      },
+    ]);
+    const { pool } = running;
     const insert = (db: pg.Pool | pg.PoolClient) => insertMessageCreated(db);
     const reads = async () => {
       const metric = await registry.getSingleMetric('outbox_relay_reads_total')?.get();
@@ -473,20 +473,8 @@ describe('outbox relay: a row committed late is never skipped', () => {
 // A row no consumer can read (hand-written, or left by a buggy version) against the relay
 // itself: it is dead-lettered once, handed to no consumer, and the rows after it still flow.
 describe('outbox relay: a malformed row is dead-lettered, the rows after it delivered', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let pool: pg.Pool;
-  let relay: OutboxRelay | undefined;
-
-  before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
-    pool = new pg.Pool({ connectionString: database.url });
-  });
-  after(async () => {
-    await relay?.stop();
-    await pool?.end();
-    await database?.drop();
-  });
+  let running: RunningRelay | undefined;
+  after(async () => running?.stop());
 
   it('marks, logs and counts the malformed row and hands every consumer the others', async () => {
     const registry = new Registry();
@@ -497,14 +485,8 @@ describe('outbox relay: a malformed row is dead-lettered, the rows after it deli
         handed[name].push(...events);
       },
     });
-    relay = new OutboxRelay({
-      postgres: pool,
-      consumers: [recorder('first'), recorder('second')],
-      logger: createLogger('test', 'silent'),
-      registry,
-      pollIntervalMs: 20,
-    });
-    relay.start();
+    running = await startRelayOnOwnDatabase(registry, [recorder('first'), recorder('second')]);
+    const { pool, relay } = running;
 
     const before = await insertMessageCreated(pool);
     const malformed = await insertMalformed(pool);

@@ -8,22 +8,16 @@ import { policy } from '../../lib/policy/policy.js';
 import {
   Presence,
   type PresenceOptions,
+  presenceOperations,
   RoomPresence,
   type RoomViewer,
   Typing,
 } from '../../lib/realtime/index.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { registryValue } from '../harness/service-metrics.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
-
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((value) =>
-    Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted),
-  );
-  return match?.value;
-}
 
 /**
  * Runs `work` and reports how the client talked to Redis meanwhile: `writes` to its socket and
@@ -102,7 +96,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     const user = 'u-1';
     assert.equal(await presence.connect(user, 'gw-a:tab-1'), true, 'offline → online');
     assert.equal(await presence.connect(user, 'gw-b:tab-2'), false, 'already online');
-    assert.equal(await metricValue(registry, 'presence_online_users'), 1);
+    assert.equal(await registryValue(registry, 'presence_online_users'), 1);
     assert.deepEqual(
       await presence.disconnect(user, 'gw-a:tab-1'),
       { wentOffline: false, lastSeenAt: null },
@@ -123,7 +117,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
       online: false,
       lastSeenAt: last.lastSeenAt,
     });
-    assert.equal(await metricValue(registry, 'presence_online_users'), 0);
+    assert.equal(await registryValue(registry, 'presence_online_users'), 0);
     assert.deepEqual(
       await presence.disconnect(user, 'gw-b:tab-2'),
       { wentOffline: false, lastSeenAt: null },
@@ -167,7 +161,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
       assert.equal(after?.get(user)?.online, false);
       assert.ok(after?.get(user)?.lastSeenAt, `${user} has a last-seen time`);
     }
-    assert.equal(await metricValue(a.registry, 'presence_online_users'), 0);
+    assert.equal(await registryValue(a.registry, 'presence_online_users'), 0);
   });
 
   it('the heartbeat keeps a connection alive past the TTL while an unrefreshed one expires', async () => {
@@ -276,7 +270,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     assert.deepEqual((await rooms.viewers(room))?.toSorted(), ['alice', 'bob']);
     assert.equal(await rooms.connectionCount(room), 3);
     assert.equal(await rooms.activeRoomCount(), 1);
-    assert.equal(await metricValue(registry, 'presence_active_rooms'), 1);
+    assert.equal(await registryValue(registry, 'presence_active_rooms'), 1);
 
     assert.equal(await rooms.leaveRoom(room, 'alice', 'gw:a1'), false, 'a tab is left');
     assert.deepEqual((await rooms.viewers(room))?.toSorted(), ['alice', 'bob']);
@@ -465,24 +459,8 @@ describe('presence while the state Redis is down (private redis-server)', () => 
     // A scrape while Redis is down still answers (the gauge keeps its last value).
     assert.match(await registry.metrics(), /presence_online_users 1/);
 
-    for (const operation of [
-      'connect',
-      'heartbeat',
-      'disconnect',
-      'sweep',
-      'query',
-      'count',
-      'room-join',
-      'room-leave',
-      'room-heartbeat',
-      'room-query',
-      'room-sweep',
-      'typing-start',
-      'typing-stop',
-      'typing-query',
-      'typing-sweep',
-    ]) {
-      const errors = await metricValue(registry, 'presence_errors_total', { operation });
+    for (const operation of presenceOperations) {
+      const errors = await registryValue(registry, 'presence_errors_total', { operation });
       assert.ok((errors ?? 0) >= 1, `${operation} errors counted (${errors})`);
     }
 

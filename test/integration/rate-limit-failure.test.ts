@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
-
-/** Calls of one command since the server started, from INFO commandstats; `failed` counts
- *  those that answered an error (EVALSHA of a script Redis does not know: NOSCRIPT). */
-async function commandCalls(admin: Redis, command: string) {
-  const stats = await admin.info('commandstats');
-  const line = new RegExp(`cmdstat_${command}:calls=(\\d+).*failed_calls=(\\d+)`).exec(stats);
-  return { calls: Number(line?.[1] ?? 0), failed: Number(line?.[2] ?? 0) };
-}
 
 // A private redis-server, because these tests stop it, pause it and restart it. The limiter
 // uses the production client (lib/redis/redis-client.ts, role `command`, ACL user api).
@@ -31,20 +24,10 @@ describe('rate limits when Redis is slow, down, and back (private redis-server)'
     { write: (line: string) => logLines.push(JSON.parse(line) as { level: number; msg: string }) },
   );
 
-  const connectAdmin = () => {
-    const client = new Redis({
-      port: server.port,
-      password: server.passwords.default,
-      retryStrategy: () => 50,
-    });
-    client.on('error', () => {});
-    return client;
-  };
-
   before(async () => {
     server = await startRedisServer('state');
     redis = createRedisClient(server.endpoint('api'), 'command', 'rate-limit-test', logger);
-    admin = connectAdmin();
+    admin = connectAdmin(server);
     await waitFor('redis ready', async () => redis.status === 'ready' && admin.status === 'ready');
     limiter = new RateLimiter({
       redis,

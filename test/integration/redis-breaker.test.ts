@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { RedisBreaker, RedisUnavailableError } from '../../lib/redis/redis-breaker.js';
 import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { registryValue } from '../harness/service-metrics.js';
 import { waitFor } from '../harness/wait-for.js';
 
-/** Calls of one command the server has processed since it started (INFO commandstats). */
-async function commandCalls(admin: Redis, command: string): Promise<number> {
-  const stats = await admin.info('commandstats');
-  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-}
-
-async function metricValue(registry: Registry, name: string): Promise<number | undefined> {
-  const metric = await registry.getSingleMetric(name)?.get();
-  return metric?.values.find((value) => value.labels.redis === 'cache')?.value;
-}
+const metricValue = (registry: Registry, name: string) =>
+  registryValue(registry, name, { redis: 'cache' });
 
 // The breaker over the production client (lib/redis/redis-client.ts, role `command`, ACL user
 // api) and a private redis-server that the tests hang (CLIENT PAUSE), stop and restart. The
@@ -41,12 +35,7 @@ describe('redis breaker against a real redis-server that hangs, dies and comes b
   before(async () => {
     server = await startRedisServer('cache');
     redis = createRedisClient(server.endpoint('api'), 'command', 'breaker-test', logger);
-    admin = new Redis({
-      port: server.port,
-      password: server.passwords.default,
-      retryStrategy: () => 50,
-    });
-    admin.on('error', () => {});
+    admin = connectAdmin(server);
     await waitFor('redis ready', async () => redis.status === 'ready' && admin.status === 'ready');
     breaker = new RedisBreaker({ name: 'cache', redis, registry, logger, now: () => clock });
   });
@@ -65,7 +54,7 @@ describe('redis breaker against a real redis-server that hangs, dies and comes b
   });
 
   it('Redis hung: five calls wait out the command timeout, then nothing more reaches Redis', async () => {
-    const getsBefore = await commandCalls(admin, 'get');
+    const getsBefore = (await commandCalls(admin, 'get')).calls;
     // Redis stays connected but answers nobody (the admin client included) for 1 s.
     await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
 
@@ -88,7 +77,7 @@ describe('redis breaker against a real redis-server that hangs, dies and comes b
     // PING waits behind the pause like every command: its answer is the pause's end.
     assert.equal(await admin.ping(), 'PONG');
     assert.equal(
-      (await commandCalls(admin, 'get')) - getsBefore,
+      (await commandCalls(admin, 'get')).calls - getsBefore,
       5,
       'Redis processed the 5 calls that opened the breaker and none of the 100 after',
     );

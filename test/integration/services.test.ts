@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { startRedisPair } from '../harness/private-servers.js';
 import { scrapeSeries } from '../harness/service-metrics.js';
 import { type QuadService, startService } from '../harness/service-process.js';
 import {
@@ -25,6 +25,28 @@ const guardedRedis: Record<QuadService, string[]> = {
 async function readyz(baseUrl: string) {
   const response = await fetch(`${baseUrl}/readyz`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/**
+ * `names` started on a pair of Redis servers of their own, so that stopping them disturbs no
+ * other test, and each waited for until ready. The caller stops the services and disposes of
+ * the pair.
+ */
+async function startOnPrivateRedis(names: readonly QuadService[], databaseUrl: string) {
+  const pair = await startRedisPair();
+  const started = await Promise.all(
+    names.map((name) => startService(name, pair.environment(name, databaseUrl))),
+  );
+  try {
+    for (const service of started) {
+      await waitFor('ready', async () => (await readyz(service.baseUrl)).body.status === 'ready');
+    }
+  } catch (error) {
+    await Promise.all(started.map((service) => service.stop('SIGKILL')));
+    await pair.dispose();
+    throw error;
+  }
+  return { state: pair.state, cache: pair.cache, started };
 }
 
 describe('service skeletons against real Redis and PostgreSQL', () => {
@@ -119,22 +141,8 @@ describe('service skeletons against real Redis and PostgreSQL', () => {
   });
 
   it('api and worker: degrade (not die) while Redis is down and recover when it returns', async () => {
-    // A private pair of Redis servers, so stopping them disturbs no other test.
-    const state: TestRedisServer = await startRedisServer('state');
-    const cache = await startRedisServer('cache', state.passwords);
-    const ports = { state: state.port, cache: cache.port };
-    const started = await Promise.all(
-      (['api', 'worker'] as const).map((name) =>
-        startService(name, {
-          ...serviceEnvironment(name, database.url, ports),
-          REDIS_PASSWORD: state.passwords[name],
-        }),
-      ),
-    );
+    const { state, cache, started } = await startOnPrivateRedis(['api', 'worker'], database.url);
     try {
-      for (const service of started) {
-        await waitFor('ready', async () => (await readyz(service.baseUrl)).body.status === 'ready');
-      }
       await Promise.all([state.stop(), cache.stop()]);
       for (const service of started) {
         const degraded = await waitFor('degraded', async () => {
@@ -160,21 +168,8 @@ describe('service skeletons against real Redis and PostgreSQL', () => {
   });
 
   it('every service shuts down cleanly and promptly while Redis is down', async () => {
-    const state = await startRedisServer('state');
-    const cache = await startRedisServer('cache', state.passwords);
-    const ports = { state: state.port, cache: cache.port };
-    const started = await Promise.all(
-      services.map((name) =>
-        startService(name, {
-          ...serviceEnvironment(name, database.url, ports),
-          REDIS_PASSWORD: state.passwords[name],
-        }),
-      ),
-    );
+    const { state, cache, started } = await startOnPrivateRedis(services, database.url);
     try {
-      for (const service of started) {
-        await waitFor('ready', async () => (await readyz(service.baseUrl)).body.status === 'ready');
-      }
       await Promise.all([state.stop(), cache.stop()]);
       for (const service of started) {
         await waitFor(

@@ -3,15 +3,23 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
-import { createLogger } from '../../lib/observability/logger.js';
-import { runMigrations } from '../../lib/postgres/migrations.js';
-import { callApi, createAccount, loginAs } from '../harness/api-client.js';
+import {
+  callApi,
+  createAccount,
+  createConversation,
+  loginAs,
+  sendMessage,
+} from '../harness/api-client.js';
 import type { Person } from '../harness/private-api.js';
-import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import {
+  generousRateLimits,
+  type PrivateServers,
+  startPrivateServers,
+} from '../harness/private-servers.js';
+import type { TestRedisServer } from '../harness/redis-server.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
 import { connectSocket, followConversations, record, request } from '../harness/socket-client.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // Two socket gateways, an api and a worker as real processes on a Redis pair of their own
@@ -31,10 +39,9 @@ const names = ['ann', 'ben', 'alice', 'bob', 'carol'] as const;
 type Name = (typeof names)[number];
 
 describe('socket gateways across a state Redis outage (private servers)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let servers: PrivateServers;
   let sql: pg.Pool;
   let state: TestRedisServer;
-  let cache: TestRedisServer;
   /** Gateway A's only way to the state Redis. */
   let linkA: TcpProxy;
   let stateAdmin: Redis;
@@ -45,22 +52,14 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
   const sockets: Socket[] = [];
   const people = {} as Record<Name, Person>;
 
-  const send = async (who: Person, conversationId: string, body: string) => {
-    const reply = await callApi(api.baseUrl, 'POST', `/conversations/${conversationId}/messages`, {
-      token: who.token,
-      body: { body, idempotencyKey: crypto.randomUUID() },
+  const send = (who: Person, conversationId: string, body: string) =>
+    sendMessage(api.baseUrl, who.token, conversationId, body);
+  const createGroup = (owner: Person, members: readonly Person[], title: string) =>
+    createConversation(api.baseUrl, owner.token, {
+      kind: 'group',
+      title,
+      memberIds: members.map((member) => member.id),
     });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
-  const createGroup = async (owner: Person, members: readonly Person[], title: string) => {
-    const reply = await callApi(api.baseUrl, 'POST', '/conversations', {
-      token: owner.token,
-      body: { kind: 'group', title, memberIds: members.map((member) => member.id) },
-    });
-    assert.equal(reply.status, 201, JSON.stringify(reply.body));
-    return String(reply.body.id);
-  };
 
   /** Outbox rows of these messages whose live event has not reached Redis yet. */
   const unpublished = async (messageIds: readonly string[]) =>
@@ -109,25 +108,20 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
     });
 
   before(async () => {
-    database = await createTestDatabase();
-    await runMigrations(database.url, createLogger('test', 'silent'));
+    servers = await startPrivateServers();
+    state = servers.state;
+    const { database } = servers;
     sql = new pg.Pool({ connectionString: database.url });
-    state = await startRedisServer('state');
-    cache = await startRedisServer('cache', state.passwords);
     linkA = await startTcpProxy(state.port);
     stateAdmin = new Redis({ port: state.port, password: state.passwords.default });
     // This file stops the state Redis on purpose; the connection comes back with it.
     stateAdmin.on('error', () => {});
     // The default key prefix: the Redis ACL grants the services the pub/sub channels under it.
-    const environment = (service: QuadService, statePort = state.port) => ({
-      ...serviceEnvironment(service, database.url, { state: statePort, cache: cache.port }),
-      REDIS_PASSWORD: state.passwords[service],
-      RATE_LIMITS: JSON.stringify({
-        'login-ip': { limit: 1_000, windowMs: 60_000 },
-        'message-send': { limit: 10_000, windowMs: 10_000 },
-        'api-user': { limit: 100_000, windowMs: 60_000 },
-      }),
-    });
+    const environment = (service: QuadService, statePort = state.port) =>
+      servers.environment(service, {
+        REDIS_PORT: String(statePort),
+        RATE_LIMITS: generousRateLimits,
+      });
     // One after the other: four processes compiling at once on a busy machine can take longer
     // than a start-up is given.
     api = await startService('api', environment('api'));
@@ -146,8 +140,7 @@ describe('socket gateways across a state Redis outage (private servers)', () => 
     stateAdmin?.disconnect();
     await linkA?.close();
     await sql?.end();
-    await Promise.all([state?.dispose(), cache?.dispose()]);
-    await database?.drop();
+    await servers?.dispose();
   });
 
   // A member removed while the state Redis is down: the api commits the removal, but its

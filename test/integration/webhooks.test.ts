@@ -156,14 +156,66 @@ const event = (conversationId = randomUUID()): OutboxEvent => {
   };
 };
 
+/**
+ * The api and the worker both suites run, with `settings` (which name the key prefix), a
+ * PostgreSQL pool and the `webhooks` outbox consumer filling the worker's queue under that
+ * prefix. `workerEnvironment` is what `quad jobs` runs with, as an operator would.
+ */
+async function startWebhookStack(
+  databaseUrl: string,
+  settings: Record<string, string> & { REDIS_KEY_PREFIX: string },
+  maxAttempts: number,
+) {
+  const workerEnvironment: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    ...serviceEnvironment('worker', databaseUrl),
+    ...settings,
+  };
+  const [api, worker] = await Promise.all([
+    startService('api', { ...serviceEnvironment('api', databaseUrl), ...settings }),
+    startService('worker', workerEnvironment),
+  ]);
+  const postgres = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const servers = sharedServers();
+  const queueClient = new Redis({
+    port: servers.redis.port,
+    host: '127.0.0.1',
+    username: 'worker',
+    password: servers.redis.passwords.worker,
+    maxRetriesPerRequest: null,
+  });
+  const queue = new Queue(WEBHOOK_QUEUE, {
+    connection: queueClient,
+    prefix: `${settings.REDIS_KEY_PREFIX}bull`,
+  });
+  const consumer = new WebhookOutboxConsumer({
+    postgres,
+    queue: new DeliveryQueue({ queue, maxAttempts }),
+  });
+  return {
+    api,
+    worker,
+    workerEnvironment,
+    postgres,
+    consumer,
+    async stop() {
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      queueClient.disconnect();
+      await postgres.end();
+      await Promise.all([api.stop(), worker.stop()]);
+    },
+  };
+}
+
 describe('webhooks: signed deliveries, retries, dead letters, admin API', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let api: ServiceProcess;
   let worker: ServiceProcess;
   let postgres: pg.Pool;
-  let queueClient: Redis;
-  let queue: Queue;
   let consumer: WebhookOutboxConsumer;
+  let stack: Awaited<ReturnType<typeof startWebhookStack>> | undefined;
   const receiver = startReceiver();
   let receiverUrl = '';
   const keyPrefix = `quad:${uniqueName('wh')}:`;
@@ -213,43 +265,17 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
       WEBHOOK_BACKOFF_BASE_MS: '20',
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     };
-    workerEnvironment = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      ...serviceEnvironment('worker', database.url),
-      ...settings,
-    };
-    [api, worker] = await Promise.all([
-      startService('api', { ...serviceEnvironment('api', database.url), ...settings }),
-      startService('worker', workerEnvironment),
-    ]);
+    stack = await startWebhookStack(database.url, settings, MAX_ATTEMPTS);
+    ({ api, worker, workerEnvironment, postgres, consumer } = stack);
     for (const role of ['admin', 'teacher', 'student'] as const) {
       people[role].token = (await loginAs(api.baseUrl, people[role].username)).token;
     }
-    postgres = new pg.Pool({ connectionString: database.url, max: 2 });
-    const servers = sharedServers();
-    queueClient = new Redis({
-      port: servers.redis.port,
-      host: '127.0.0.1',
-      username: 'worker',
-      password: servers.redis.passwords.worker,
-      maxRetriesPerRequest: null,
-    });
-    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: `${keyPrefix}bull` });
-    consumer = new WebhookOutboxConsumer({
-      postgres,
-      queue: new DeliveryQueue({ queue, maxAttempts: MAX_ATTEMPTS }),
-    });
   });
 
   after(async () => {
     // The hung request first, so the worker's attempt ends and it stops at once.
     await receiver.close();
-    await queue?.obliterate({ force: true }).catch(() => undefined);
-    await queue?.close();
-    queueClient?.disconnect();
-    await postgres?.end();
-    await Promise.all([api?.stop(), worker?.stop()]);
+    await stack?.stop();
     await database?.drop();
   });
 
@@ -654,11 +680,9 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
 describe('webhooks without an allow-list: internal addresses are refused', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let api: ServiceProcess;
-  let worker: ServiceProcess;
   let postgres: pg.Pool;
-  let queueClient: Redis;
-  let queue: Queue;
   let consumer: WebhookOutboxConsumer;
+  let stack: Awaited<ReturnType<typeof startWebhookStack>> | undefined;
   // Listens on 127.0.0.1 and must never be reached: it records whatever arrives.
   const internal = startReceiver();
   let internalPort = 0;
@@ -679,38 +703,14 @@ describe('webhooks without an allow-list: internal addresses are refused', () =>
       WEBHOOK_MAX_ATTEMPTS: '3',
       WEBHOOK_BACKOFF_BASE_MS: '20',
     };
-    [api, worker] = await Promise.all([
-      startService('api', { ...serviceEnvironment('api', database.url), ...settings }),
-      startService('worker', {
-        LOG_LEVEL: 'warn',
-        ...serviceEnvironment('worker', database.url),
-        ...settings,
-      }),
-    ]);
+    stack = await startWebhookStack(database.url, settings, 3);
+    ({ api, postgres, consumer } = stack);
     adminToken = (await loginAs(api.baseUrl, admin.username)).token;
-    postgres = new pg.Pool({ connectionString: database.url, max: 2 });
-    const servers = sharedServers();
-    queueClient = new Redis({
-      port: servers.redis.port,
-      host: '127.0.0.1',
-      username: 'worker',
-      password: servers.redis.passwords.worker,
-      maxRetriesPerRequest: null,
-    });
-    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: `${keyPrefix}bull` });
-    consumer = new WebhookOutboxConsumer({
-      postgres,
-      queue: new DeliveryQueue({ queue, maxAttempts: 3 }),
-    });
   });
 
   after(async () => {
     await internal.close();
-    await queue?.obliterate({ force: true }).catch(() => undefined);
-    await queue?.close();
-    queueClient?.disconnect();
-    await postgres?.end();
-    await Promise.all([api?.stop(), worker?.stop()]);
+    await stack?.stop();
     await database?.drop();
   });
 

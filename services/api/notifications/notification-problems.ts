@@ -1,4 +1,4 @@
-import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { invalidCursorProblem, type ProblemMapper } from '../../../lib/http/error-handler.js';
 import { problemFor } from '../../../lib/http/problem-codes.js';
 import {
   InvalidNotificationCursorError,
@@ -14,16 +14,7 @@ export const notificationProblems: ProblemMapper = (error) => {
     };
   }
   if (error instanceof InvalidNotificationCursorError) {
-    return {
-      problem: validationProblem([
-        {
-          in: 'query',
-          field: 'cursor',
-          code: 'invalid_cursor',
-          message: 'is not a cursor of this list',
-        },
-      ]),
-    };
+    return { problem: invalidCursorProblem('this list') };
   }
   return undefined;
 };

@@ -1,4 +1,4 @@
-import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { invalidCursorProblem, type ProblemMapper } from '../../../lib/http/error-handler.js';
 import { problemFor } from '../../../lib/http/problem-codes.js';
 import {
   InvalidPollCursorError,
@@ -34,16 +34,7 @@ export const pollProblems: ProblemMapper = (error) => {
     };
   }
   if (error instanceof InvalidPollCursorError) {
-    return {
-      problem: validationProblem([
-        {
-          in: 'query',
-          field: 'cursor',
-          code: 'invalid_cursor',
-          message: 'is not a cursor of this list',
-        },
-      ]),
-    };
+    return { problem: invalidCursorProblem('this list') };
   }
   return undefined;
 };

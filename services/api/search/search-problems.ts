@@ -1,5 +1,5 @@
 import { conversationProblems } from '../../../lib/conversations/conversation-problems.js';
-import { type ProblemMapper, validationProblem } from '../../../lib/http/error-handler.js';
+import { invalidCursorProblem, type ProblemMapper } from '../../../lib/http/error-handler.js';
 import { InvalidSearchCursorError } from '../../../lib/search/index.js';
 
 /*
@@ -8,16 +8,7 @@ import { InvalidSearchCursorError } from '../../../lib/search/index.js';
  */
 export const searchProblems: ProblemMapper = (error) => {
   if (error instanceof InvalidSearchCursorError) {
-    return {
-      problem: validationProblem([
-        {
-          in: 'query',
-          field: 'cursor',
-          code: 'invalid_cursor',
-          message: 'is not a cursor of a search',
-        },
-      ]),
-    };
+    return { problem: invalidCursorProblem('a search') };
   }
   return conversationProblems(error);
 };
