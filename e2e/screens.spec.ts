@@ -44,8 +44,31 @@ test('admin creates a user who then logs in', async ({ browser }) => {
   await logIn(carol.page, { username, password });
   await carol.page.getByRole('link', { name: 'Profile' }).click();
   await expect(carol.page.getByLabel('Display name')).toHaveValue('Carol');
-  await admin.context.close();
   await carol.context.close();
+
+  // API keys: shown once, listed by name, revoked.
+  const keyName = `bot-${Date.now()}`;
+  await admin.page.getByLabel('Key name').fill(keyName);
+  await admin.page.getByRole('button', { name: 'Create key' }).click();
+  await expect(admin.page.getByText(/Copy this key now; it is not shown again: qk_/)).toBeVisible();
+  const key = admin.page.getByTestId('api-key').filter({ hasText: keyName });
+  await expect(key).toHaveCount(1);
+  await key.getByRole('button', { name: `Revoke key ${keyName}` }).click();
+  await expect(key).toContainText('(revoked)');
+  await expect(key.getByRole('button')).toHaveCount(0);
+
+  // Webhooks: added with their secret shown once, with an (empty) dead-letter list, deleted.
+  const hookUrl = `http://127.0.0.1:9/quad-${Date.now()}`;
+  await admin.page.getByLabel('Webhook URL').fill(hookUrl);
+  await admin.page.getByRole('button', { name: 'Add webhook' }).click();
+  await expect(admin.page.getByText(/Signing secret \(shown once\)/)).toBeVisible();
+  const hook = admin.page.getByTestId('webhook').filter({ hasText: hookUrl });
+  await expect(hook).toContainText('active');
+  await hook.getByText('Dead letters (0)').click();
+  await expect(hook.getByText('No dead letters.')).toBeVisible();
+  await hook.getByRole('button', { name: 'Delete' }).click();
+  await expect(hook).toHaveCount(0);
+  await admin.context.close();
 });
 
 test('every screen: no serious or critical accessibility violations', async ({ browser }) => {

@@ -320,6 +320,9 @@ function ConversationView({ conversationId }: { conversationId: string }) {
     : [];
   const typists = current.typingOf(conversationId).map((id) => current.displayName(id));
   const myRole = conversation.members.find((m) => m.userId === me?.id)?.role;
+  const canManage = conversation.kind === 'group' && (myRole === 'owner' || myRole === 'admin');
+  const reloadConversation = () =>
+    api<Conversation>('GET', `/conversations/${conversationId}`).then(setConversation);
 
   const onScroll = async (event: JSX.TargetedEvent<HTMLOListElement>) => {
     const list = event.currentTarget;
@@ -358,9 +361,41 @@ function ConversationView({ conversationId }: { conversationId: string }) {
               <li key={member.userId}>
                 <PresenceDot userId={member.userId} /> {current.displayName(member.userId)} (
                 {t(`role_${member.role}`)})
+                {canManage && member.userId !== me?.id && member.role !== 'owner' && (
+                  <button
+                    type="button"
+                    class="link"
+                    onClick={() =>
+                      void api(
+                        'DELETE',
+                        `/conversations/${conversationId}/members/${member.userId}`,
+                      ).then(reloadConversation)
+                    }
+                  >
+                    {t('remove', { name: current.displayName(member.userId) })}
+                  </button>
+                )}
               </li>
             ))}
           </ul>
+          {canManage && (
+            <form
+              onSubmit={(event) => {
+                event.preventDefault();
+                const userId = String(new FormData(event.currentTarget).get('userId')).trim();
+                void api('POST', `/conversations/${conversationId}/members`, {
+                  userId,
+                  role: 'member',
+                }).then(reloadConversation);
+              }}
+            >
+              <label>
+                {t('addMember')}
+                <input name="userId" placeholder={t('userId')} required />
+              </label>
+              <button type="submit">{t('add')}</button>
+            </form>
+          )}
           {conversation.kind === 'group' && myRole && (
             <button
               type="button"
@@ -769,6 +804,17 @@ function SearchScreen() {
 function AdminScreen() {
   const [status, setStatus] = useState('');
   const [keyStatus, setKeyStatus] = useState('');
+  const [deactivateStatus, setDeactivateStatus] = useState('');
+  const deactivate = async (event: JSX.TargetedSubmitEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const userId = String(new FormData(event.currentTarget).get('userId')).trim();
+    try {
+      await api('POST', `/admin/users/${userId}/deactivate`);
+      setDeactivateStatus(t('userDeactivated'));
+    } catch (caught) {
+      setDeactivateStatus(errorText(caught));
+    }
+  };
   const createUser = async (event: JSX.TargetedSubmitEvent<HTMLFormElement>) => {
     event.preventDefault();
     const formElement = event.currentTarget;
@@ -841,6 +887,187 @@ function AdminScreen() {
         <button type="submit">{t('createKey')}</button>
       </form>
       {keyStatus && <p role="status">{keyStatus}</p>}
+      <ApiKeyList refreshKey={keyStatus} />
+      <h2>{t('deactivateUser')}</h2>
+      <form onSubmit={deactivate}>
+        <label>
+          {t('userId')}
+          <input name="userId" required />
+        </label>
+        <button type="submit">{t('deactivate')}</button>
+      </form>
+      {deactivateStatus && <p role="status">{deactivateStatus}</p>}
+      <Webhooks />
     </section>
+  );
+}
+
+interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  revokedAt: string | null;
+}
+
+function ApiKeyList({ refreshKey }: { refreshKey: string }) {
+  const [keys, setKeys] = useState<ApiKey[]>([]);
+  const reload = () =>
+    api<{ apiKeys: ApiKey[] }>('GET', '/admin/api-keys').then((a) => setKeys(a.apiKeys));
+  useEffect(() => {
+    void reload();
+  }, [refreshKey]);
+  return (
+    <ul class="plain">
+      {keys.map((key) => (
+        <li key={key.id} data-testid="api-key">
+          {key.name} <code>{key.prefix}…</code>{' '}
+          {key.revokedAt ? (
+            `(${t('revoked')})`
+          ) : (
+            <button
+              type="button"
+              aria-label={t('revokeKey', { name: key.name })}
+              onClick={() => void api('DELETE', `/admin/api-keys/${key.id}`).then(reload)}
+            >
+              {t('revoke')}
+            </button>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  active: boolean;
+}
+interface Delivery {
+  id: string;
+  eventType: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
+const webhookEventTypes = [
+  'message.created',
+  'message.updated',
+  'message.deleted',
+  'receipt.advanced',
+  'member.added',
+  'member.removed',
+];
+
+function Webhooks() {
+  const [hooks, setHooks] = useState<Webhook[]>([]);
+  const [status, setStatus] = useState('');
+  const reload = () =>
+    api<{ webhooks: Webhook[] }>('GET', '/admin/webhooks').then((a) => setHooks(a.webhooks));
+  useEffect(() => {
+    void reload();
+  }, []);
+  const create = async (event: JSX.TargetedSubmitEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    try {
+      const created = await api<{ secret: string }>('POST', '/admin/webhooks', {
+        url: String(form.get('url')),
+        events: form.getAll('events').map(String),
+      });
+      formElement.reset();
+      setStatus(t('webhookSecret', { secret: created.secret }));
+      await reload();
+    } catch (caught) {
+      setStatus(errorText(caught));
+    }
+  };
+  return (
+    <>
+      <h2>{t('webhooks')}</h2>
+      <ul class="plain">
+        {hooks.map((hook) => (
+          <li key={hook.id} data-testid="webhook">
+            <code>{hook.url}</code> ({hook.active ? t('active') : t('paused')}){' '}
+            {hook.events.join(', ')}{' '}
+            <button
+              type="button"
+              onClick={() =>
+                void api('PATCH', `/admin/webhooks/${hook.id}`, { active: !hook.active }).then(
+                  reload,
+                )
+              }
+            >
+              {hook.active ? t('pause') : t('resume')}
+            </button>{' '}
+            <button
+              type="button"
+              onClick={() => void api('DELETE', `/admin/webhooks/${hook.id}`).then(reload)}
+            >
+              {t('delete')}
+            </button>
+            <DeadLetters webhookId={hook.id} />
+          </li>
+        ))}
+      </ul>
+      <form onSubmit={create}>
+        <label>
+          {t('webhookUrl')}
+          <input name="url" type="url" required />
+        </label>
+        <fieldset>
+          <legend>{t('webhookEvents')}</legend>
+          {webhookEventTypes.map((type) => (
+            <label key={type} class="inline">
+              <input type="checkbox" name="events" value={type} defaultChecked /> {type}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit">{t('createWebhook')}</button>
+      </form>
+      {status && <p role="status">{status}</p>}
+    </>
+  );
+}
+
+function DeadLetters({ webhookId }: { webhookId: string }) {
+  const [dead, setDead] = useState<Delivery[]>([]);
+  const reload = () =>
+    api<{ deliveries: Delivery[] }>(
+      'GET',
+      `/admin/webhooks/${webhookId}/deliveries?status=dead`,
+    ).then((a) => setDead(a.deliveries));
+  useEffect(() => {
+    void reload();
+  }, [webhookId]);
+  return (
+    <details>
+      <summary>
+        {t('deadLetters')} ({dead.length})
+      </summary>
+      {dead.length === 0 && <p>{t('noDeadLetters')}</p>}
+      <ul class="plain">
+        {dead.map((delivery) => (
+          <li key={delivery.id}>
+            {delivery.eventType} · {delivery.attempts} · {delivery.lastStatusCode ?? '—'}{' '}
+            {delivery.lastError ?? ''}{' '}
+            <button
+              type="button"
+              onClick={() =>
+                void api(
+                  'POST',
+                  `/admin/webhooks/${webhookId}/deliveries/${delivery.id}/retry`,
+                ).then(reload)
+              }
+            >
+              {t('retry')}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }
