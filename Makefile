@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help preflight install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean
+.PHONY: help preflight install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,8 +53,33 @@ down: ## Stop the compose stack (data volumes are kept)
 logs: ## Follow the compose stack's logs
 	scripts/logs.sh
 
-dev: preflight node_modules ## Run the whole stack natively (no Docker); restarts crashed parts; Ctrl-C stops it
+dev: preflight node_modules web ## Run the whole stack natively (no Docker); restarts crashed parts; Ctrl-C stops it
 	scripts/dev.sh
+
+# The web client and the end-to-end suite are npm projects of their own (web/, e2e/, each with
+# its lock file): Vite, Preact, Playwright and axe stay out of the server's node_modules, its
+# image and `make install`, and are installed only by the targets that use them.
+web/node_modules: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch web/node_modules
+
+web/dist/index.html: web/node_modules web/index.html web/vite.config.ts web/tsconfig.json $(wildcard web/src/*)
+	cd web && npm run build
+
+web: web/dist/index.html ## Build the web client into web/dist (the edge serves it)
+
+e2e/node_modules: e2e/package.json e2e/package-lock.json
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch e2e/node_modules
+
+e2e: preflight node_modules web e2e/node_modules ## Playwright suite in Chromium against a make dev stack it starts and stops
+	scripts/check-deps.sh --e2e >/dev/null 2>&1 || scripts/deps.sh --e2e
+	cd e2e && npx tsc -p tsconfig.json --noEmit
+	scripts/e2e.sh
+
+screenshot: preflight node_modules web e2e/node_modules ## Regenerate docs/images/conversation.png (the README's picture) from the suite
+	scripts/check-deps.sh --e2e >/dev/null 2>&1 || scripts/deps.sh --e2e
+	E2E_SCREENSHOT=1 scripts/e2e.sh --grep screenshot
 
 deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
@@ -71,4 +96,4 @@ loadtest: ## Smoke load test with your own k6 against a running stack (API_URL, 
 	k6 run loadtests/smoke.js
 
 clean: ## Remove build output (keeps .env and .data)
-	rm -rf dist
+	rm -rf dist web/dist

@@ -11,15 +11,17 @@
 #                                          Skips node_modules, which make installs next.
 #        scripts/check-deps.sh --system    check everything but node_modules
 #        scripts/check-deps.sh --pg-bindir print the PostgreSQL bin directory used (exit 1 if none)
+#        scripts/check-deps.sh --e2e       check (and with --install, install) what `make e2e`
+#                                          adds: Debian's /usr/bin/chromium
 # Reads: QUAD_PG_BINDIR (optional: the PostgreSQL bin directory to use instead of searching)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-}
 case "$mode" in
-  "" | --install | --system | --pg-bindir) ;;
+  "" | --install | --system | --pg-bindir | --e2e) ;;
   *)
-    echo "usage: $0 [--install | --system | --pg-bindir]" >&2
+    echo "usage: $0 [--install | --system | --pg-bindir | --e2e]" >&2
     exit 64
     ;;
 esac
@@ -56,6 +58,15 @@ if [[ $mode == --pg-bindir ]]; then
   exit
 fi
 
+if [[ $mode == --e2e ]]; then
+  if [[ -x /usr/bin/chromium ]]; then
+    echo "check-deps: ok: $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+    exit 0
+  fi
+  echo "check-deps: make e2e needs Debian's Chromium at /usr/bin/chromium: run \`scripts/deps.sh --e2e\` (apt-get install chromium)" >&2
+  exit 1
+fi
+
 missing=()
 found=()
 need_apt=0
@@ -79,6 +90,13 @@ if command -v prometheus >/dev/null 2>&1; then
   found+=("prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}')")
 else
   missing+=("prometheus: package prometheus")
+  need_apt=1
+fi
+
+if command -v caddy >/dev/null 2>&1; then
+  found+=("caddy $(caddy version 2>/dev/null | awk 'NR==1{print $1}')")
+else
+  missing+=("caddy (the edge of make dev): package caddy")
   need_apt=1
 fi
 

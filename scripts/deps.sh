@@ -7,11 +7,20 @@
 #
 # Usage: scripts/deps.sh          install (uses sudo when not root), then check
 #        scripts/deps.sh --list   print the package names
+#        scripts/deps.sh --e2e    install the browser of `make e2e` (chromium) instead
 set -euo pipefail
 
+# caddy: the edge of `make dev` (one port for the web client, the api and the gateways).
 # procps: `ps` for concurrently's tree-kill. setpriv and setsid come with util-linux, which is
 # Essential on Debian and Ubuntu.
-packages=(redis-server postgresql prometheus procps)
+packages=(redis-server postgresql prometheus caddy procps)
+# `make e2e` alone also needs a browser: Debian's Chromium, which Playwright drives
+# (`npx playwright install` downloads nothing here). Kept out of the list above, so make dev and
+# make test do not install a browser.
+if [[ ${1:-} == --e2e ]]; then
+  packages=(chromium)
+  shift
+fi
 if [[ ${1:-} == --list ]]; then
   echo "${packages[*]}"
   exit 0
@@ -51,7 +60,7 @@ echo "deps: apt-get install ${packages[*]}"
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   for package in "${was_missing[@]}"; do
     case "$package" in
-      redis-server | postgresql | prometheus)
+      redis-server | postgresql | prometheus | caddy)
         if installed "$package" && systemctl is-active --quiet "$package"; then
           echo "deps: stopping and disabling the system service $package that the package started (make dev runs its own)"
           "${sudo[@]}" systemctl disable --now "$package"
@@ -70,4 +79,5 @@ if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ${packages[*]} == chromium ]]; then exec "$root/scripts/check-deps.sh" --e2e; fi
 "$root/scripts/check-deps.sh" --system

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: the whole Quad stack as native processes, without Docker. Redis (state and
 # cache, with the same ACL users as compose), PostgreSQL, the migrations, the api, two socket
-# gateway instances, the worker and Prometheus run side by side under `concurrently`, with
+# gateway instances, the worker, Prometheus and the edge (Caddy: the web client, /api/ and
+# /socket.io/ on one port) run side by side under `concurrently`, with
 # their output prefixed in this terminal. A component that crashes (exits non-zero or is killed)
 # is restarted after 1 s, then 2 s, 4 s... for that component, as compose's
 # `restart: unless-stopped` would; the others keep running. Only Ctrl-C or SIGTERM stops them
@@ -19,6 +20,7 @@
 #                          redis-cache/, prometheus/, prometheus.yml
 #        QUAD_DEV_TIMEOUT  seconds to wait for everything to be ready (default 120)
 #        SOCKET2_PORT      port of the second socket gateway (default SOCKET_PORT + 10)
+#        EDGE_PORT         the one port to open in a browser (default 8080)
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
 #        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT)
 # Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
@@ -30,7 +32,7 @@ set -Eeuo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 self=$root/scripts/dev.sh
-components=(redis redis-cache postgres migrate api socket-1 socket-2 worker prometheus)
+components=(redis redis-cache postgres migrate api socket-1 socket-2 worker prometheus edge)
 
 log() { printf '[%s] dev: %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() {
@@ -204,6 +206,13 @@ run_component() {
         --storage.tsdb.path="$data/prometheus" \
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
       ;;
+    edge)
+      # The same Caddyfile as compose; the built client comes from `make web` (make dev runs it).
+      export EDGE_ADDRESS=http://127.0.0.1:$EDGE_PORT EDGE_API=127.0.0.1:$API_PORT
+      export EDGE_SOCKETS="127.0.0.1:$SOCKET_PORT 127.0.0.1:$SOCKET2_PORT"
+      export EDGE_WEB_ROOT=$root/web/dist XDG_CONFIG_HOME=$data/edge XDG_DATA_HOME=$data/edge
+      guarded TERM caddy run --config "$root/config/edge/Caddyfile" --adapter caddyfile
+      ;;
     *) die "unknown component '${1:-}' (one of: ${components[*]})" ;;
   esac
 }
@@ -244,7 +253,7 @@ export API_PORT=${API_PORT:-3000} SOCKET_PORT=${SOCKET_PORT:-3001} WORKER_PORT=$
 export REDIS_PORT=${REDIS_PORT:-6379} REDIS_CACHE_PORT=${REDIS_CACHE_PORT:-6380}
 export POSTGRES_PORT=${POSTGRES_PORT:-5432} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 export POSTGRES_USER=${POSTGRES_USER:-quad} POSTGRES_DB=${POSTGRES_DB:-quad}
-export SOCKET2_PORT=${SOCKET2_PORT:-$((SOCKET_PORT + 10))}
+export SOCKET2_PORT=${SOCKET2_PORT:-$((SOCKET_PORT + 10))} EDGE_PORT=${EDGE_PORT:-8080}
 
 problems=()
 for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
@@ -252,7 +261,7 @@ for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCK
   [[ -n ${!name:-} ]] || problems+=("$name is empty in $env_file")
 done
 port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT
-  PROMETHEUS_PORT)
+  PROMETHEUS_PORT EDGE_PORT)
 declare -A port_owner=()
 for name in "${port_names[@]}"; do
   port=${!name}
@@ -283,7 +292,7 @@ done
 data=$QUAD_DEV_DATA
 mkdir -p "$data"
 # Private per component, except that the postgres user (as root) must be able to traverse $data.
-mkdir -p "$data/redis" "$data/redis-cache" "$data/prometheus"
+mkdir -p "$data/redis" "$data/redis-cache" "$data/prometheus" "$data/edge"
 chmod 700 "$data/redis" "$data/redis-cache" "$data/prometheus"
 if is_root; then
   if ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$data" -a -r "$data"; then
@@ -455,15 +464,15 @@ http_get() {
 
 declare -A probe_port=(
   [api]=$API_PORT [socket-1]=$SOCKET_PORT [socket-2]=$SOCKET2_PORT [worker]=$WORKER_PORT
-  [prometheus]=$PROMETHEUS_PORT
+  [prometheus]=$PROMETHEUS_PORT [edge]=$EDGE_PORT
 )
 declare -A last_answer=()
-waiting=(api socket-1 socket-2 worker prometheus)
+waiting=(api socket-1 socket-2 worker prometheus edge)
 timeout_s=${QUAD_DEV_TIMEOUT:-120}
 started=$SECONDS
 deadline=$((started + timeout_s))
 next_progress=$((started + 5))
-log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker and Prometheus"
+log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker, Prometheus and the edge"
 while ((${#waiting[@]} > 0)); do
   if ! kill -0 "$stack_pid" 2>/dev/null; then
     code=0
@@ -475,11 +484,13 @@ while ((${#waiting[@]} > 0)); do
   still=()
   for name in "${waiting[@]}"; do
     if [[ $name == prometheus ]]; then path=/-/ready; else path=/readyz; fi
+    # Through the edge, the api's readiness: the edge is ready once it proxies.
+    if [[ $name == edge ]]; then path=/api/v1/; fi
     answer=$(http_get "${probe_port[$name]}" "$path" || true)
     last_answer[$name]=${answer:-no answer}
     status_line=${answer%%$'\r'*}
     if [[ $status_line =~ ^HTTP/1\.[01]\ 200 ]] &&
-      { [[ $name == prometheus ]] || [[ $answer == *'"status":"ready"'* ]]; }; then
+      { [[ $name == prometheus || $name == edge ]] || [[ $answer == *'"status":"ready"'* ]]; }; then
       log "$name ready after $((SECONDS - started))s"
     else
       still+=("$name")
@@ -507,6 +518,9 @@ done
 stack_ready=1
 cat <<EOF
 [$(date +%H:%M:%S)] dev: Quad is ready in ${SECONDS}s; Ctrl-C stops everything.
+
+  Open Quad:   http://127.0.0.1:$EDGE_PORT/
+
   api          http://127.0.0.1:$API_PORT        (/api/v1, /readyz, /metrics)
   socket 1     http://127.0.0.1:$SOCKET_PORT
   socket 2     http://127.0.0.1:$SOCKET2_PORT

@@ -25,7 +25,7 @@ project=quadtest
 base_image=quad-test/base:bookworm
 node_image=quad-test/node:20
 quad_image=quad-test/quad:local
-expected_services=(redis redis-cache postgres migrate api socket worker prometheus)
+expected_services=(redis redis-cache postgres migrate api socket worker prometheus edge)
 
 t0=$SECONDS
 log() { printf '[%s %4ds] %s\n' "$(date +%H:%M:%S)" $((SECONDS - t0)) "$*"; }
@@ -325,21 +325,26 @@ build quad-test/redis:7 redis "$root/test/compose/redis"
 build quad-test/postgres:15 postgres "$root/test/compose/postgres"
 build quad-test/prometheus:2 prometheus "$root/test/compose/prometheus"
 build "$node_image" node -f "$root/test/compose/node/Dockerfile" "$node_ctx"
+build quad-test/caddy:2 caddy "$root/test/compose/caddy"
 
 # --- 4. Quad's own image, with the real Dockerfile --------------------------------------------
 build "$quad_image" quad --build-arg "NODE_IMAGE=$node_image" "$root"
+# The edge image with its real Dockerfile: the web client built on the node stand-in, served
+# by the caddy stand-in.
+build quad-test/edge:local edge --build-arg "NODE_IMAGE=$node_image" \
+  --build-arg CADDY_IMAGE=quad-test/caddy:2 "$root/web"
 # The build stages' images are untagged: they are the layer cache of the next run, so only
 # those left over from builds more than a week old are pruned.
 $docker image prune -f --filter until=168h >/dev/null 2>&1 || true
 
 # --- 5. make up -------------------------------------------------------------------------------
 # Free ports on 127.0.0.1 so a developer's running stack (3000, 5432, 6379...) is never hit.
-read -r api_port socket_port worker_port redis_port cache_port pg_port prom_port grafana_port livekit_port < <(
+read -r api_port socket_port worker_port redis_port cache_port pg_port prom_port grafana_port livekit_port edge_port < <(
   node -e '
     const net = require("node:net");
     const servers = [];
     const take = () => {
-      if (servers.length === 9) {
+      if (servers.length === 10) {
         console.log(servers.map((s) => s.address().port).join(" "));
         servers.forEach((s) => s.close());
         return;
@@ -368,6 +373,8 @@ set_env POSTGRES_PORT "$pg_port"
 set_env PROMETHEUS_PORT "$prom_port"
 set_env GRAFANA_PORT "$grafana_port"
 set_env LIVEKIT_PORT "$livekit_port"
+set_env EDGE_PORT "$edge_port"
+set_env EDGE_IMAGE quad-test/edge:local
 set_env QUAD_IMAGE "$quad_image"
 set_env NODE_IMAGE "$node_image"
 set_env REDIS_IMAGE quad-test/redis:7
@@ -426,6 +433,23 @@ if [[ $code == 200 ]] && grep -qi 'ready' <<<"$body"; then
   pass "api /readyz answers 200: $body"
 else
   fail "api /readyz: HTTP $code, body: $body"
+fi
+
+# The edge: the login page (the built client) with its Content-Security-Policy, the api behind
+# /api/, and long-polling refused (the gateways take WebSockets only).
+headers=$(curl -sS -m 10 -D - -o "$state/logs/edge-index.html" "http://127.0.0.1:$edge_port/" 2>&1 || true)
+if [[ $headers == *" 200"* ]] && grep -qi "^content-security-policy: default-src 'self'" <<<"$headers" \
+  && grep -q '<div id="app">' "$state/logs/edge-index.html"; then
+  pass "edge serves the web client with a Content-Security-Policy on 127.0.0.1:$edge_port"
+else
+  fail "edge /: $(head -n 1 <<<"$headers"); CSP: $(grep -i '^content-security-policy' <<<"$headers" || echo none)"
+fi
+code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$edge_port/api/v1/openapi.json" 2>&1 || true)
+poll=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$edge_port/socket.io/?EIO=4&transport=polling" 2>&1 || true)
+if [[ $code == 200 && $poll == 400 ]]; then
+  pass "edge proxies /api/ (200) and refuses Socket.IO long-polling (400)"
+else
+  fail "edge /api/v1/openapi.json: HTTP $code; /socket.io/ polling: HTTP $poll (want 200, 400)"
 fi
 
 redis_ping() { # port [password]

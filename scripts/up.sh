@@ -146,6 +146,10 @@ services=" $(snapshot | awk '{print $2}' | sort -u | tr '\n' ' ') "
 log "all services are up and healthy in $((SECONDS - started))s"
 echo
 row() { printf '  %-11s %-31s %s\n' "$@"; }
+if [[ $services == *" edge "* ]]; then
+  echo "  Open Quad:  http://127.0.0.1:$(setting EDGE_PORT 8080)/"
+  echo
+fi
 row api "http://127.0.0.1:$(setting API_PORT 3000)" "REST under /api/v1; /readyz, /metrics"
 row socket "http://127.0.0.1:$(setting SOCKET_PORT 3001)" "Socket.IO; /metrics"
 row worker "http://127.0.0.1:$(setting WORKER_PORT 3002)/metrics" ""

@@ -38,6 +38,7 @@ const portVariables = [
   'REDIS_CACHE_PORT',
   'POSTGRES_PORT',
   'PROMETHEUS_PORT',
+  'EDGE_PORT',
 ] as const;
 type PortVariable = (typeof portVariables)[number];
 
@@ -369,6 +370,16 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
     for (const name of ['SOCKET_PORT', 'SOCKET2_PORT', 'WORKER_PORT'] as const) {
       assert.equal((await readyz(ports[name])).body.status, 'ready', name);
     }
+
+    // One URL to open: the edge, with the client's security headers, proxying the api.
+    const edge = `http://127.0.0.1:${ports.EDGE_PORT}`;
+    assert.match(output, new RegExp(`Open Quad: +${edge}/\n`));
+    const page = await fetch(`${edge}/`);
+    await page.arrayBuffer();
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const throughEdge = await fetch(`${edge}/api/v1/openapi.json`);
+    assert.equal(throughEdge.status, 200);
+    await throughEdge.arrayBuffer();
 
     // Redis never answers without a password, and the service users cannot administer it.
     for (const name of ['REDIS_PORT', 'REDIS_CACHE_PORT'] as const) {
@@ -704,10 +715,13 @@ describe('scripts/check-deps.sh', () => {
     const result = preflight('works');
     assert.deepEqual(result.aptCalls, [
       'apt-get update',
-      'apt-get install -y --no-install-recommends redis-server postgresql prometheus procps',
+      'apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy procps',
     ]);
     assert.match(result.stderr, /installing the system packages now/);
-    assert.match(result.stdout, /deps: apt-get install redis-server postgresql prometheus procps/);
+    assert.match(
+      result.stdout,
+      /deps: apt-get install redis-server postgresql prometheus caddy procps/,
+    );
     // The stand-in installed nothing, so the check after the install still fails.
     assert.equal(result.status, 1);
     assert.match(result.stderr, /PostgreSQL server programs/);
@@ -720,7 +734,7 @@ describe('scripts/check-deps.sh', () => {
     assert.match(result.stderr, /cannot install packages \(not root, no working sudo\)/);
     assert.match(
       result.stderr,
-      /Run as root:\n {2}apt-get update && apt-get install -y --no-install-recommends redis-server postgresql prometheus procps\n/,
+      /Run as root:\n {2}apt-get update && apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy procps\n/,
     );
   });
 

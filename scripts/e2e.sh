@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `make e2e`: the Playwright suite (e2e/) in Debian's Chromium against a whole native stack
+# started here by scripts/dev.sh (the same as `make dev`: two gateways behind the Caddy edge)
+# and stopped at the end, pass or fail. The stack gets its own env file (fresh secrets), data
+# directory and free ports, so it runs beside a developer's own `make dev`.
+#
+# Usage: scripts/e2e.sh [playwright arguments...]   e.g. scripts/e2e.sh --grep offline
+# Reads: E2E_KEEP_DATA=1  keep the temporary data directory (printed) for a look afterwards
+# Writes: e2e/test-results/ (traces and screenshots of failures; gitignored),
+#         docs/images/conversation.png when E2E_SCREENSHOT=1 (make screenshot)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { printf '[%s] e2e: %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/quad-e2e.XXXXXX")
+# PostgreSQL runs as the postgres user when we are root: it must reach its data directory.
+chmod 755 "$work"
+dev_pid=
+
+cleanup() {
+  local code=$?
+  if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
+    log "stopping the stack"
+    kill -TERM "$dev_pid" 2>/dev/null || true
+    wait "$dev_pid" 2>/dev/null || true
+  fi
+  if [[ ${E2E_KEEP_DATA:-} == 1 ]]; then log "data kept in $work"; else rm -rf "$work"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free port on 127.0.0.1, different from every one handed out before.
+declare -A taken=()
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    [[ -z ${taken[$port]:-} ]] || continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      taken[$port]=1
+      echo "$port"
+      return
+    fi
+  done
+}
+
+env_file=$work/env
+sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
+for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
+  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT; do
+  port=$(free_port)
+  sed -i "/^$name=/d" "$env_file"
+  printf '%s=%s\n' "$name" "$port" >>"$env_file"
+  export "$name=$port"
+done
+# The admin test registers a webhook on 127.0.0.1 (no delivery to anywhere else).
+sed -i '/^WEBHOOK_ALLOWED_HOSTS=/d' "$env_file"
+printf '%s\n' 'WEBHOOK_ALLOWED_HOSTS=127.0.0.1' >>"$env_file"
+# The suite measures 50 sends in a row and logs in many fresh accounts from one address: the
+# stack under test gets room for that; every other limit stays as shipped.
+sed -i '/^RATE_LIMITS=/d' "$env_file"
+printf '%s\n' "RATE_LIMITS='{\"message-send\":{\"limit\":1000,\"windowMs\":10000},\"login-ip\":{\"limit\":1000,\"windowMs\":600000}}'" >>"$env_file"
+set -a
+# shellcheck disable=SC1090
+. "$env_file"
+set +a
+
+log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
+QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
+dev_pid=$!
+deadline=$((SECONDS + 180))
+until grep -q 'dev: Quad is ready' "$work/dev.log"; do
+  if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+    tail -n 60 "$work/dev.log" >&2
+    log "the stack did not start" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+log "stack ready at http://127.0.0.1:$EDGE_PORT/"
+
+# The first admin, as an operator would make it (docs/api.md).
+admin_password="e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+(
+  cd "$root"
+  QUAD_PROFILE=host QUAD_ADMIN_PASSWORD=$admin_password npm run --silent quad -- admin create \
+    --username e2e-admin --email e2e-admin@school.example --display-name "E2E Admin" >/dev/null
+)
+
+cd "$root/e2e"
+export E2E_BASE_URL=http://127.0.0.1:$EDGE_PORT E2E_ADMIN_USERNAME=e2e-admin
+export E2E_ADMIN_PASSWORD=$admin_password E2E_SOCKET_PORTS="$SOCKET_PORT $SOCKET2_PORT"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+log "running the suite"
+status=0
+npx playwright test "$@" || status=$?
+exit "$status"
