@@ -4,14 +4,16 @@
 # matches the pinned version is skipped.
 #
 #   livekit-server  voice/video (compose `media`)   built from its module (see below)
+#   jaeger          trace backend (compose `observability`, make dev, make test-observability)
 #
 # k6, which runs the load tests in loadtests/, is deliberately not built here: it is AGPL-licensed,
 # so those scripts are for the user's own k6 (see `make loadtest`).
 #
-# Usage: scripts/build-tools.sh [livekit-server]   (default: all)
+# Usage: scripts/build-tools.sh [livekit-server] [jaeger]   (default: all)
 set -eu
 
 LIVEKIT_VERSION=${LIVEKIT_VERSION:-v1.13.5}
+JAEGER_VERSION=${JAEGER_VERSION:-v1.75.0}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/tools/bin
@@ -38,12 +40,25 @@ build_livekit() {
   log "livekit-server: $("$bin/livekit-server" --version 2>/dev/null | head -n1)"
 }
 
-tools=${*:-livekit-server}
+# Jaeger's go.mod has `replace` directives too, so it is built the same way; its all-in-one
+# binary (collector with OTLP/HTTP, query API and UI, in-memory storage) is all make dev needs.
+build_jaeger() {
+  if up_to_date jaeger "$JAEGER_VERSION"; then log "jaeger $JAEGER_VERSION already built"; return 0; fi
+  log "building jaeger $JAEGER_VERSION (first build takes about three minutes)"
+  dir=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "build-tools: could not download jaeger $JAEGER_VERSION" >&2; return 1; }
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$bin/jaeger" ./cmd/jaeger)
+  echo "$JAEGER_VERSION" > "$bin/.jaeger.version"
+  log "jaeger: $("$bin/jaeger" version 2>/dev/null | head -n1)"
+}
+
+tools=${*:-livekit-server jaeger}
 failed=""
 for tool in $tools; do
   case "$tool" in
     livekit-server) build_livekit || failed="$failed livekit-server" ;;
-    *) echo "build-tools: unknown tool $tool (livekit-server)" >&2; exit 64 ;;
+    jaeger) build_jaeger || failed="$failed jaeger" ;;
+    *) echo "build-tools: unknown tool $tool (livekit-server, jaeger)" >&2; exit 64 ;;
   esac
 done
 if [ -n "$failed" ]; then
