@@ -29,11 +29,17 @@ export function spawnEntrypoint(
   env: Record<string, string>,
   args: string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, relativePath), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // The tracing preload, as every launcher runs it: a no-op unless `env` sets an OTLP endpoint.
+  const preload = join(root, 'lib', 'observability', 'tracing.ts');
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', preload, join(root, relativePath), ...args],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 /** Collects stdout+stderr and the exit of a child process. */
