@@ -21,9 +21,36 @@ mkdir -p "$bin"
 export GOBIN="$bin"
 export GOFLAGS="${GOFLAGS:-} -trimpath"
 
-command -v go >/dev/null 2>&1 || { echo "build-tools: go is not installed (apt-get install golang, or see go.dev/doc/install)" >&2; exit 1; }
-
 log() { printf '[%s] build-tools: %s\n' "$(date +%T)" "$*"; }
+
+# Go 1.21 or newer is needed (it fetches the newer toolchain a module asks for by itself).
+# Debian 12's golang is 1.19, so without a recent go on PATH the official toolchain is fetched
+# from the Go module proxy, where it is published as the module golang.org/toolchain.
+GO_BOOTSTRAP_VERSION=${GO_BOOTSTRAP_VERSION:-go1.25.3}
+go_is_recent() {
+  command -v go >/dev/null 2>&1 || return 1
+  minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+  [ -n "$minor" ] && [ "$minor" -ge 21 ]
+}
+if ! go_is_recent; then
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) arch=unknown ;; esac
+  gohome=$bin/.toolchain-$GO_BOOTSTRAP_VERSION
+  if [ ! -x "$gohome/bin/go" ]; then
+    command -v curl >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1 || {
+      echo "build-tools: needs go >= 1.21, or curl and unzip to fetch it (apt-get install curl unzip)" >&2; exit 1; }
+    log "fetching $GO_BOOTSTRAP_VERSION from the Go module proxy"
+    work=$(mktemp -d)
+    module=golang.org/toolchain@v0.0.1-$GO_BOOTSTRAP_VERSION.linux-$arch
+    curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-$GO_BOOTSTRAP_VERSION.linux-$arch.zip" -o "$work/go.zip"
+    unzip -q "$work/go.zip" -d "$work"
+    # Module zips keep no file modes: make the toolchain's programs executable again.
+    chmod +x "$work/$module/bin/"* "$work/$module/pkg/tool/"*/*
+    mv "$work/$module" "$gohome"
+    rm -rf "$work"
+  fi
+  export PATH="$gohome/bin:$PATH"
+fi
+
 
 up_to_date() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
 

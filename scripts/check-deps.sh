@@ -82,6 +82,15 @@ else
   need_apt=1
 fi
 
+for program in prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter; do
+  if command -v "$program" >/dev/null 2>&1; then
+    found+=("$program")
+  else
+    missing+=("$program: package $program")
+    need_apt=1
+  fi
+done
+
 # tree-kill (used by concurrently to stop each component with its children) runs `ps`.
 if ! command -v ps >/dev/null 2>&1; then
   missing+=("ps: package procps")

@@ -10,8 +10,9 @@
 set -euo pipefail
 
 # procps: `ps` for concurrently's tree-kill. setpriv and setsid come with util-linux, which is
-# Essential on Debian and Ubuntu.
-packages=(redis-server postgresql prometheus procps)
+# Essential on Debian and Ubuntu. The exporters and Alertmanager: make dev's and make
+# test-observability's operator view (docs/operations.md).
+packages=(redis-server postgresql prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter procps)
 if [[ ${1:-} == --list ]]; then
   echo "${packages[*]}"
   exit 0
@@ -51,7 +52,7 @@ echo "deps: apt-get install ${packages[*]}"
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   for package in "${was_missing[@]}"; do
     case "$package" in
-      redis-server | postgresql | prometheus)
+      redis-server | postgresql | prometheus | prometheus-alertmanager | prometheus-redis-exporter | prometheus-postgres-exporter)
         if installed "$package" && systemctl is-active --quiet "$package"; then
           echo "deps: stopping and disabling the system service $package that the package started (make dev runs its own)"
           "${sudo[@]}" systemctl disable --now "$package"

@@ -64,6 +64,9 @@ export function collectOutput(child: ChildProcess) {
 export async function startService(
   name: QuadService,
   env: Record<string, string>,
+  /** How long the start may take; the default suits one file's tests, a whole stack on a busy
+   *  machine may need more. */
+  startTimeoutMs = 20_000,
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawnEntrypoint(`services/${name}/main.ts`, {
@@ -85,10 +88,18 @@ export async function startService(
   void exited.then((code) => {
     exitCode = code;
   });
-  await waitFor(`${name} /healthz`, async () => {
-    if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}: ${output()}`);
-    const response = await fetch(`${baseUrl}/healthz`);
-    return response.ok;
+  await waitFor(
+    `${name} /healthz`,
+    async () => {
+      if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}: ${output()}`);
+      const response = await fetch(`${baseUrl}/healthz`);
+      return response.ok;
+    },
+    startTimeoutMs,
+  ).catch((error: unknown) => {
+    // A process that did not come up in time must not outlive the failure.
+    if (exitCode === undefined) child.kill('SIGKILL');
+    throw error;
   });
   return {
     name,
