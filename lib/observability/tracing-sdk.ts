@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { register } from 'node:module';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -74,7 +74,11 @@ export async function startTracing(environment: TracingEnvironment, url: string)
         ignoreIncomingRequestHook: (request: IncomingMessage) =>
           UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
       }),
-      new ExpressInstrumentation(),
+      // The route's handler only: a span per middleware and router layer (a dozen per request)
+      // told operators nothing the handler span does not, and cost the most of any instrumentation.
+      new ExpressInstrumentation({
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+      }),
       // A span only inside a trace: BullMQ's blocking polls and the relay's idle reads would
       // otherwise each start a trace of their own, many per second, for nothing.
       new IORedisInstrumentation({
