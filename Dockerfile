@@ -1,5 +1,5 @@
 # One image for every Quad role; the command picks it (see compose/docker-compose.yml):
-#   node dist/services/api/main.js | socket/main.js | worker/main.js
+#   node --import ./dist/lib/observability/tracing.js dist/services/api/main.js | socket/… | worker/…
 #   node dist/services/cli/main.js migrate
 # NODE_IMAGE is a build argument so a mirror or a local stand-in can replace the Docker Hub image.
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -35,4 +35,4 @@ COPY package.json ./
 COPY migrations ./migrations
 USER node
 EXPOSE 3000 3001 3002
-CMD ["node", "dist/services/api/main.js"]
+CMD ["node", "--import", "./dist/lib/observability/tracing.js", "dist/services/api/main.js"]

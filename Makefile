@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help preflight install build typecheck lint format test test-unit test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
+.PHONY: help preflight install build typecheck lint format test test-unit test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,8 +35,14 @@ lint: node_modules ## Lint and format-check (Biome)
 format: node_modules ## Apply Biome formatting and safe fixes
 	npm run format
 
-test: preflight typecheck lint ## Typecheck, lint, then unit + integration tests against real Redis/PostgreSQL
+test: preflight typecheck lint test-rules ## Typecheck, lint, alert-rule tests, then unit + integration tests against real Redis/PostgreSQL
 	npm test
+
+test-rules: ## Check the Prometheus alert rules and run their unit tests (promtool)
+	scripts/test-rules.sh
+
+test-observability: preflight node_modules ## Prove every dashboard panel, one trace and alert delivery on a live native stack
+	scripts/test-observability.sh
 
 test-unit: node_modules ## Unit tests only (no servers)
 	npm run test:unit
@@ -84,7 +90,7 @@ screenshot: preflight node_modules web e2e/node_modules ## Regenerate docs/image
 deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
 
-tools: ## Build pinned livekit-server into tools/bin (Go module proxy)
+tools: ## Build pinned livekit-server and jaeger into tools/bin (Go module proxy)
 	scripts/build-tools.sh
 
 migrate: node_modules ## Apply PostgreSQL migrations using .env

@@ -99,6 +99,14 @@ else
   missing+=("caddy (the edge of make dev): package caddy")
   need_apt=1
 fi
+for program in prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter; do
+  if command -v "$program" >/dev/null 2>&1; then
+    found+=("$program")
+  else
+    missing+=("$program: package $program")
+    need_apt=1
+  fi
+done
 
 # tree-kill (used by concurrently to stop each component with its children) runs `ps`.
 if ! command -v ps >/dev/null 2>&1; then

@@ -12,8 +12,9 @@ set -euo pipefail
 
 # caddy: the edge of `make dev` (one port for the web client, the api and the gateways).
 # procps: `ps` for concurrently's tree-kill. setpriv and setsid come with util-linux, which is
-# Essential on Debian and Ubuntu.
-packages=(redis-server postgresql prometheus caddy procps)
+# Essential on Debian and Ubuntu. The exporters and Alertmanager: make dev's and make
+# test-observability's operator view (docs/operations.md).
+packages=(redis-server postgresql prometheus caddy prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter procps)
 # `make e2e` alone also needs a browser: Debian's Chromium, which Playwright drives
 # (`npx playwright install` downloads nothing here). Kept out of the list above, so make dev and
 # make test do not install a browser.
@@ -60,7 +61,7 @@ echo "deps: apt-get install ${packages[*]}"
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   for package in "${was_missing[@]}"; do
     case "$package" in
-      redis-server | postgresql | prometheus | caddy)
+      redis-server | postgresql | prometheus | caddy | prometheus-alertmanager | prometheus-redis-exporter | prometheus-postgres-exporter)
         if installed "$package" && systemctl is-active --quiet "$package"; then
           echo "deps: stopping and disabling the system service $package that the package started (make dev runs its own)"
           "${sudo[@]}" systemctl disable --now "$package"

@@ -181,8 +181,9 @@ run_service() {
   unset REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD \
     GRAFANA_ADMIN_PASSWORD
   cd "$root"
-  # node --import tsx, not the tsx CLI: one process, so a signal is delivered exactly once.
-  guarded TERM node --import tsx "services/$service/main.ts"
+  # node --import tsx, not the tsx CLI: one process, so a signal is delivered exactly once. The
+  # tracing preload comes before main.ts; it does nothing unless an OTLP endpoint is set.
+  guarded TERM node --import tsx --import ./lib/observability/tracing.ts "services/$service/main.ts"
 }
 
 run_component() {

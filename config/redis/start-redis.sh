@@ -6,7 +6,8 @@
 # Usage: start-redis.sh state|cache [extra redis-server arguments...]
 # Reads: REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD
 #        REDIS_KEY_PREFIX (default quad:), REDIS_ACL_DIR (a private directory for the rendered
-#        file: a tmpfs in compose, the data directory in `make dev`, a temp dir in tests)
+#        file: a tmpfs in compose, the data directory in `make dev`, a temp dir in tests),
+#        REDIS_EXPORTER_PASSWORD (optional: enables the `exporter` user of redis_exporter)
 set -eu
 
 role=${1:-}
@@ -34,6 +35,9 @@ esac
 
 hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
+exporter_auth=off
+if [ -n "${REDIS_EXPORTER_PASSWORD:-}" ]; then exporter_auth="on #$(hash "$REDIS_EXPORTER_PASSWORD")"; fi
+
 acl_dir=$REDIS_ACL_DIR
 umask 077
 mkdir -p "$acl_dir"
@@ -42,6 +46,7 @@ sed -e "s/{{PREFIX}}/$prefix/g" \
     -e "s/{{API_HASH}}/$(hash "$REDIS_API_PASSWORD")/" \
     -e "s/{{SOCKET_HASH}}/$(hash "$REDIS_SOCKET_PASSWORD")/" \
     -e "s/{{WORKER_HASH}}/$(hash "$REDIS_WORKER_PASSWORD")/" \
+    -e "s/{{EXPORTER_AUTH}}/$exporter_auth/" \
     -e '/^#/d' -e '/^$/d' \
     "$here/users.acl.template" > "$acl_dir/users.acl"
 

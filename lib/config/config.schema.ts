@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { policy } from '../policy/policy.js';
 import { parseRateLimitOverrides } from '../policy/rate-limit.policies.js';
 import { parseSecretKey } from './secret-key.js';
+import { tracingEnvironmentShape } from './tracing.schema.js';
 
 /**
  * Every environment variable any Quad process reads, with its default. This is the only place
@@ -207,6 +208,9 @@ export const environmentSchema = z.object({
     policy.presence.ttlMs,
     'must be a whole number of milliseconds between 1000 and 600000 (10 min)',
   ),
+
+  /** OpenTelemetry tracing (read first by the tracing preload; see tracing.schema.ts). */
+  ...tracingEnvironmentShape,
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

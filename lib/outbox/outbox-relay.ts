@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger.js';
+import { startHopSpan, type TraceCarrier } from '../observability/trace-context.js';
 import { policy } from '../policy/policy.js';
 import { newOutboxEventSchema, type OutboxConsumer, type OutboxEvent } from './outbox.types.js';
 
@@ -32,6 +33,7 @@ interface OutboxRow {
   conversation_id: string;
   payload: unknown;
   occurred_at: Date;
+  trace_context: unknown;
   txid: string;
   age_ms: number;
 }
@@ -335,7 +337,7 @@ export class OutboxRelay {
     // Only rows of transactions that finished before this snapshot: none below the bound can
     // appear later (migrations/0007_outbox_notifications.sql).
     const found = await this.#postgres.query<OutboxRow>(
-      `SELECT id::text, type, conversation_id, payload, occurred_at, txid::text,
+      `SELECT id::text, type, conversation_id, payload, occurred_at, trace_context, txid::text,
          (extract(epoch FROM now() - occurred_at) * 1000)::float8 AS age_ms
        FROM outbox
        WHERE (txid, id) > ($1::xid8, $2::bigint)
@@ -356,7 +358,7 @@ export class OutboxRelay {
         if (event.success) events.push(event.data);
         else await this.#deadLetter(consumer, row, event.error);
       }
-      if (events.length > 0) await consumer.handle(events);
+      if (events.length > 0) await this.#handOver(consumer, events);
       const last = ready[ready.length - 1] as OutboxRow;
       const next = { txid: last.txid, id: last.id };
       await this.#postgres.query(
@@ -371,6 +373,34 @@ export class OutboxRelay {
     }
     if (waiting) return { kind: 'settling', waitMs: Math.max(1, settleMs - waiting.age_ms) };
     return found.rows.length === this.#batchSize ? { kind: 'full' } : { kind: 'idle' };
+  }
+
+  /**
+   * Hands a batch over, each row inside a span continuing the trace of the write that made it
+   * (when that write was traced); the consumer receives this span's context, so a job it
+   * enqueues continues the same trace.
+   */
+  async #handOver(consumer: OutboxConsumer, events: OutboxEvent[]): Promise<void> {
+    const hops = events.map((event) =>
+      startHopSpan(event.traceContext, `outbox relay ${consumer.name}`, {
+        'messaging.system': 'postgresql-outbox',
+        'messaging.operation.type': 'process',
+        'messaging.consumer.group.name': consumer.name,
+        'messaging.message.id': event.id,
+        'quad.outbox.type': event.type,
+      }),
+    );
+    let failure: unknown;
+    try {
+      await consumer.handle(
+        events.map((event, index) => ({ ...event, traceContext: hops[index]?.carrier })),
+      );
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      for (const hop of hops) hop.end(failure);
+    }
   }
 
   /**
@@ -393,6 +423,16 @@ export class OutboxRelay {
   }
 }
 
+/** The stored trace context, if it is one (a hand-written row may hold anything). */
+function traceCarrierOf(stored: unknown): TraceCarrier | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const carrier: TraceCarrier = {};
+  for (const [key, value] of Object.entries(stored)) {
+    if (typeof value === 'string') carrier[key] = value;
+  }
+  return carrier.traceparent ? carrier : undefined;
+}
+
 function toEvent(
   row: OutboxRow,
 ): { success: true; data: OutboxEvent } | { success: false; error: z.ZodError } {
@@ -404,6 +444,11 @@ function toEvent(
   if (!event.success) return event;
   return {
     success: true as const,
-    data: { ...event.data, id: row.id, occurredAt: row.occurred_at.toISOString() },
+    data: {
+      ...event.data,
+      id: row.id,
+      occurredAt: row.occurred_at.toISOString(),
+      traceContext: traceCarrierOf(row.trace_context),
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
+import { activeTraceCarrier } from '../observability/trace-context.js';
 import { type Queryable, returnedRow } from '../postgres/transaction.js';
 import { type NewOutboxEvent, newOutboxEventSchema } from './outbox.types.js';
 
@@ -26,8 +27,15 @@ export class OutboxWriter {
   async append(tx: Queryable, event: NewOutboxEvent): Promise<string> {
     const checked = newOutboxEventSchema.parse(event);
     const inserted = await tx.query<{ id: string }>(
-      'INSERT INTO outbox (type, conversation_id, payload) VALUES ($1, $2, $3) RETURNING id',
-      [checked.type, checked.conversationId, JSON.stringify(checked.payload)],
+      `INSERT INTO outbox (type, conversation_id, payload, trace_context)
+       VALUES ($1, $2, $3, $4) RETURNING id`,
+      [
+        checked.type,
+        checked.conversationId,
+        JSON.stringify(checked.payload),
+        // The request's trace, so the worker's relay continues it (NULL when untraced).
+        activeTraceCarrier() ?? null,
+      ],
     );
     return returnedRow(inserted).id;
   }

@@ -16,6 +16,7 @@
 
 import { z } from 'zod';
 import { messageSchema, readReceiptSchema } from '../conversations/conversation.types.js';
+import type { TraceCarrier } from '../observability/trace-context.js';
 
 const messageChange = z.object({
   /** The message as committed by that change. */
@@ -83,6 +84,9 @@ export type OutboxEvent = z.output<typeof newOutboxEventSchema> & {
   id: string;
   /** ISO 8601, the commit's transaction time. */
   occurredAt: string;
+  /** The trace this row's hand-over continues (W3C fields), when the write was traced; a
+   *  consumer that enqueues jobs passes it on (lib/observability/trace-context.ts). */
+  traceContext?: TraceCarrier;
 };
 
 /** Something the relay hands every outbox row to, in id order, in batches. */

@@ -4,6 +4,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { AccountEvents } from '../accounts/index.js';
 import type { Message, MessagingEvents, ReadReceipt } from '../conversations/index.js';
 import type { Logger } from '../observability/logger.js';
+import { withSpan } from '../observability/trace-context.js';
 import { conversationRoom, type ServerEvents, sessionRoom, userRoom } from './events.js';
 import { tolerantPublisher } from './tolerant-publisher.js';
 
@@ -143,7 +144,12 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
     payload: Omit<Parameters<ServerEvents[E]>[0], 'emittedAt'>,
   ) {
     const stamped = { ...payload, emittedAt: Date.now() } as Parameters<ServerEvents[E]>[0];
-    this.#emitter.to(rooms).emit(event, ...([stamped] as Parameters<ServerEvents[E]>));
+    // A span of its own: the PUBLISH under it is the emit every gateway's sockets receive.
+    withSpan(
+      `socket.io emit ${event}`,
+      { 'messaging.system': 'socket.io', 'messaging.destination.name': rooms.join(',') },
+      () => this.#emitter.to(rooms).emit(event, ...([stamped] as Parameters<ServerEvents[E]>)),
+    );
     this.#published.inc({ event });
   }
 }

@@ -11,6 +11,7 @@ import { listen } from '../lifecycle/http-server.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
+import { isTracingStarted, shutdownTracing } from '../observability/trace-context.js';
 import { Runtime } from './runtime.js';
 
 /** A service process' runtime: its clients and parts (Runtime), plus what a long-running
@@ -39,6 +40,16 @@ export class ServiceRuntime extends Runtime {
       ],
     });
     this.shutdown = new Shutdown(this.logger).listen();
+  }
+
+  /** Closes the runtime's clients, then exports the spans still buffered (so the last
+   *  requests' traces survive a restart). */
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await shutdownTracing();
+    }
   }
 
   /** Binds `server` to the configured host and port; if that fails (port taken), logs why and
@@ -76,6 +87,7 @@ export function startServiceRuntime(
       postgres: config.postgres.display,
       redis: config.redis.state.display,
       redisCache: config.redis.cache.display,
+      tracing: isTracingStarted(),
     },
     'configuration loaded',
   );

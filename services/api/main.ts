@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
 import { answerClientErrorsWithProblems } from '../../lib/http/client-errors.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
+import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import { readPackageVersion, startServiceRuntime } from '../../lib/runtime/index.js';
 import {
   DeliveryQueue,
@@ -35,6 +36,7 @@ const presence = runtime.presence();
 const webhookQueue = new Queue(WEBHOOK_QUEUE, {
   connection: runtime.redis.state,
   prefix: `${config.redis.keyPrefix}bull`,
+  telemetry: queueTelemetry(),
 });
 webhookQueue.on('error', (error) => logger.debug({ err: error.message }, 'webhook queue error'));
 const webhooks = new WebhookService({

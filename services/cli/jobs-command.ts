@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
+import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import {
   type OutboxDeadLetter,
   OutboxDeadLetters,
@@ -102,6 +103,7 @@ export async function jobsCommand(
   const queue = new Queue(queueName, {
     connection: runtime.redis.state,
     prefix: `${config.redis.keyPrefix}bull`,
+    telemetry: queueTelemetry(),
   });
   queue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
   try {

@@ -2,6 +2,7 @@ import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { MessageDelivery } from '../../lib/notifications/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { jobTraceOptions } from '../../lib/observability/trace-context.js';
 import type { OutboxConsumer } from '../../lib/outbox/outbox.types.js';
 import { policy } from '../../lib/policy/policy.js';
 
@@ -50,6 +51,8 @@ export function deliveryConsumer(queue: Queue): OutboxConsumer {
               backoff: { type: 'exponential', delay: policy.delivery.retryDelayMs },
               removeOnComplete: { age: policy.delivery.keepCompletedMs / 1_000 },
               removeOnFail: { age: policy.delivery.keepFailedMs / 1_000 },
+              // The job's spans continue the send's trace (the relay's span for this row).
+              ...jobTraceOptions(event.traceContext),
             },
           },
         ];

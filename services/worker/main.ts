@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
+import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import { startServiceRuntime } from '../../lib/runtime/index.js';
 import { webhookSecretBox } from '../../lib/webhooks/index.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
@@ -75,6 +76,7 @@ const maintenance = createMaintenanceTasks({
 const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix,
+  telemetry: queueTelemetry(),
 });
 maintenanceQueue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));
 // Repeatable upkeep (retention, sessions, leftovers, cache warm-up, webhook re-queue). A
@@ -92,6 +94,7 @@ worker = new Worker(
     // Inside the global prefix, which is all the Redis ACL grants the worker.
     prefix: queuePrefix,
     concurrency: config.worker.concurrency,
+    telemetry: queueTelemetry(),
   },
 );
 worker.on('completed', () => jobs.inc({ queue: MAINTENANCE_QUEUE, result: 'completed' }));

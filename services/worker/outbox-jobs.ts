@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { MessagingServices } from '../../lib/conversations/index.js';
 import { MessageDelivery } from '../../lib/notifications/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import type { OutboxConsumer } from '../../lib/outbox/outbox.types.js';
 import { OutboxRelay } from '../../lib/outbox/outbox-relay.js';
 import { realtimeConsumer } from '../../lib/outbox/realtime-consumer.js';
@@ -52,7 +53,11 @@ export function startOutboxJobs(deps: {
 
   // The producer uses the fail-fast command client: an enqueue during an outage rejects at
   // once and the relay retries, instead of waiting in an offline queue.
-  const deliveryQueue = new Queue(DELIVERY_QUEUE, { connection: deps.commands, prefix });
+  const deliveryQueue = new Queue(DELIVERY_QUEUE, {
+    connection: deps.commands,
+    prefix,
+    telemetry: queueTelemetry(),
+  });
   queueMetrics.addQueue(deliveryQueue);
   const delivery = new MessageDelivery({ postgres, presence: deps.presence });
   const deliveryWorker = new Worker(DELIVERY_QUEUE, createDeliveryProcessor(delivery, logger), {
@@ -61,6 +66,7 @@ export function startOutboxJobs(deps: {
     concurrency: deps.deliveryConcurrency,
     lockDuration: policy.delivery.lockDurationMs,
     stalledInterval: policy.delivery.stalledCheckMs,
+    telemetry: queueTelemetry(),
   });
   queueMetrics.watch(deliveryWorker);
   deliveryWorker.on('error', (error) =>

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/observability/logger.js';
+import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import { policy } from '../../lib/policy/policy.js';
 import {
   createDeliveryProcessor,
@@ -53,7 +54,11 @@ export function startWebhookJobs(deps: {
     backoffMaxMs: policy.webhooks.backoffMaxMs,
     requestTimeoutMs: policy.webhooks.requestTimeoutMs,
   };
-  const queue = new Queue(WEBHOOK_QUEUE, { connection: deps.connection, prefix: deps.prefix });
+  const queue = new Queue(WEBHOOK_QUEUE, {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    telemetry: queueTelemetry(),
+  });
   // Redis errors are the connection's, logged where it is created; without a listener BullMQ
   // would print each one to the console.
   queue.on('error', (error) => deps.logger.debug({ err: error.message }, 'webhook queue error'));
@@ -83,6 +88,7 @@ export function startWebhookJobs(deps: {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: deps.concurrency,
+      telemetry: queueTelemetry(),
       settings: { backoffStrategy: deliveryBackoff(settings) },
     },
   );

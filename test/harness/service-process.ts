@@ -29,11 +29,17 @@ export function spawnEntrypoint(
   env: Record<string, string>,
   args: string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, relativePath), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // The tracing preload, as every launcher runs it: a no-op unless `env` sets an OTLP endpoint.
+  const preload = join(root, 'lib', 'observability', 'tracing.ts');
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', preload, join(root, relativePath), ...args],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 /** Collects stdout+stderr and the exit of a child process. */
@@ -58,6 +64,9 @@ export function collectOutput(child: ChildProcess) {
 export async function startService(
   name: QuadService,
   env: Record<string, string>,
+  /** How long the start may take; the default suits one file's tests, a whole stack on a busy
+   *  machine may need more. */
+  startTimeoutMs = 20_000,
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawnEntrypoint(`services/${name}/main.ts`, {
@@ -79,10 +88,18 @@ export async function startService(
   void exited.then((code) => {
     exitCode = code;
   });
-  await waitFor(`${name} /healthz`, async () => {
-    if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}: ${output()}`);
-    const response = await fetch(`${baseUrl}/healthz`);
-    return response.ok;
+  await waitFor(
+    `${name} /healthz`,
+    async () => {
+      if (exitCode !== undefined) throw new Error(`${name} exited with ${exitCode}: ${output()}`);
+      const response = await fetch(`${baseUrl}/healthz`);
+      return response.ok;
+    },
+    startTimeoutMs,
+  ).catch((error: unknown) => {
+    // A process that did not come up in time must not outlive the failure.
+    if (exitCode === undefined) child.kill('SIGKILL');
+    throw error;
   });
   return {
     name,

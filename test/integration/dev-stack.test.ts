@@ -715,12 +715,12 @@ describe('scripts/check-deps.sh', () => {
     const result = preflight('works');
     assert.deepEqual(result.aptCalls, [
       'apt-get update',
-      'apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy procps',
+      'apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter procps',
     ]);
     assert.match(result.stderr, /installing the system packages now/);
     assert.match(
       result.stdout,
-      /deps: apt-get install redis-server postgresql prometheus caddy procps/,
+      /deps: apt-get install redis-server postgresql prometheus caddy prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter procps/,
     );
     // The stand-in installed nothing, so the check after the install still fails.
     assert.equal(result.status, 1);
@@ -734,7 +734,7 @@ describe('scripts/check-deps.sh', () => {
     assert.match(result.stderr, /cannot install packages \(not root, no working sudo\)/);
     assert.match(
       result.stderr,
-      /Run as root:\n {2}apt-get update && apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy procps\n/,
+      /Run as root:\n {2}apt-get update && apt-get install -y --no-install-recommends redis-server postgresql prometheus caddy prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter procps\n/,
     );
   });
 

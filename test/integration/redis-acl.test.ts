@@ -105,4 +105,39 @@ describe('Redis ACL users (config/redis)', () => {
       'allkeys-lru',
     ]);
   });
+
+  it('exporter: cannot log in unless REDIS_EXPORTER_PASSWORD is set', async () => {
+    assert.match(await rawExchange(state.port, 'AUTH exporter anything\r\n'), /^-WRONGPASS/);
+  });
+
+  it('exporter: with its password, reads statistics and the slow log, never a key', async () => {
+    // start-redis.sh reads the variable from its environment, as compose and make dev pass it.
+    process.env.REDIS_EXPORTER_PASSWORD = 'exporter-secret-for-the-test';
+    const monitored = await startRedisServer('cache', state.passwords).finally(() => {
+      delete process.env.REDIS_EXPORTER_PASSWORD;
+    });
+    const exporter = new Redis({
+      host: '127.0.0.1',
+      port: monitored.port,
+      username: 'exporter',
+      password: 'exporter-secret-for-the-test',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableReadyCheck: false,
+      retryStrategy: () => null,
+    });
+    exporter.on('error', () => {});
+    try {
+      await exporter.connect();
+      assert.match(await exporter.info('memory'), /maxmemory:/);
+      assert.equal(typeof (await exporter.slowlog('LEN')), 'number');
+      await assert.rejects(exporter.get('quad:anything'), /NOPERM/);
+      await assert.rejects(exporter.config('GET', 'requirepass'), /NOPERM/);
+      await assert.rejects(exporter.keys('*'), /NOPERM/);
+      await assert.rejects(exporter.publish('quad:events', 'x'), /NOPERM/);
+    } finally {
+      exporter.disconnect();
+      await monitored.dispose();
+    }
+  });
 });
