@@ -225,7 +225,7 @@ export class Store {
       }> = await socket.emitWithAck('sync', {
         conversations: wanted.slice(0, syncPageLimit).map((conversationId) => ({
           conversationId,
-          lastMessageId: this.#newest(conversationId)?.id ?? null,
+          lastMessageId: this.#newestBeforeGap(conversationId)?.id ?? null,
         })),
       });
       if (!answer.ok) return;
@@ -297,6 +297,21 @@ export class Store {
   /** Messages of a conversation, oldest first. */
   messagesOf(conversationId: string): Message[] {
     return [...(this.messages.get(conversationId)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Where a catch-up starts: the newest message before the first hole in `seq` (which has no
+   * gaps on the server). Live messages can arrive after a stretch this client missed (its
+   * gateway's Redis subscription was down, and the resync notice comes once it is back), and
+   * catching up from the newest of those would skip the stretch.
+   */
+  #newestBeforeGap(conversationId: string): Message | undefined {
+    let last: Message | undefined;
+    for (const message of this.messagesOf(conversationId)) {
+      if (last && message.seq !== last.seq + 1) break;
+      last = message;
+    }
+    return last;
   }
 
   #newest(conversationId: string): Message | undefined {
