@@ -30,6 +30,10 @@ const membersChange = z.object({
   actorId: z.uuid(),
 });
 
+/** Calls (lib/calls): what changed, never a media key (keys live only in Redis). */
+const callChange = z.object({ callId: z.uuid() });
+const callParticipantChange = callChange.extend({ userId: z.uuid(), at: z.iso.datetime() });
+
 /**
  * The payload of each event type, one schema per type: what the services write
  * (OutboxWriter.append takes exactly this), what the relay validates every row against before
@@ -45,6 +49,13 @@ export const outboxPayloadSchemas = {
   'receipt.advanced': z.object({ receipt: readReceiptSchema }),
   'member.added': membersChange,
   'member.removed': membersChange,
+  'call.started': callChange.extend({ startedBy: z.uuid(), startedAt: z.iso.datetime() }),
+  'call.participant-joined': callParticipantChange,
+  'call.participant-left': callParticipantChange,
+  'call.ended': callChange.extend({
+    endedAt: z.iso.datetime(),
+    reason: z.enum(['empty', 'ended_by_admin', 'room_finished']),
+  }),
 } as const;
 
 /** What happened, named as integrations see it in webhook payloads. */
@@ -70,6 +81,10 @@ export const newOutboxEventSchema = z.discriminatedUnion('type', [
   outboxEventOf('receipt.advanced'),
   outboxEventOf('member.added'),
   outboxEventOf('member.removed'),
+  outboxEventOf('call.started'),
+  outboxEventOf('call.participant-joined'),
+  outboxEventOf('call.participant-left'),
+  outboxEventOf('call.ended'),
 ]);
 
 /** An outbox row before it is written: the database assigns id, occurredAt and the txid.
@@ -84,6 +99,12 @@ export type OutboxEvent = z.output<typeof newOutboxEventSchema> & {
   /** ISO 8601, the commit's transaction time. */
   occurredAt: string;
 };
+
+/** The outbox rows of calls (lib/calls). */
+export type CallOutboxEvent = Extract<
+  OutboxEvent,
+  { type: 'call.started' | 'call.participant-joined' | 'call.participant-left' | 'call.ended' }
+>;
 
 /** Something the relay hands every outbox row to, in id order, in batches. */
 export interface OutboxConsumer {
