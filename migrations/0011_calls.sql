@@ -49,7 +49,21 @@ CREATE TABLE livekit_webhook_events (
   received_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Call changes reach real-time clients and integrations through the outbox like messages.
+ALTER TABLE outbox DROP CONSTRAINT outbox_type;
+ALTER TABLE outbox ADD CONSTRAINT outbox_type CHECK (
+  type IN ('message.created', 'message.updated', 'message.deleted', 'receipt.advanced',
+           'member.added', 'member.removed',
+           'call.started', 'call.participant-joined', 'call.participant-left', 'call.ended')
+);
+
 -- Down Migration
+DELETE FROM outbox WHERE type LIKE 'call.%';
+ALTER TABLE outbox DROP CONSTRAINT outbox_type;
+ALTER TABLE outbox ADD CONSTRAINT outbox_type CHECK (
+  type IN ('message.created', 'message.updated', 'message.deleted', 'receipt.advanced',
+           'member.added', 'member.removed')
+);
 DROP TABLE livekit_webhook_events;
 DROP TABLE call_participants;
 DROP TABLE calls;

@@ -90,6 +90,9 @@ export class CallService {
       });
     }
     const key = await this.#currentKey(call);
+    await this.#tolerateRedis(() =>
+      this.#store.saveSession({ conversationId, callId: call.id, startedAt: call.startedAt }),
+    );
     const publishers = await calls.callSettings(this.#postgres, conversationId);
     const canPublish = publishers === 'members' || membership.role !== 'member';
     const token = await this.#livekit.joinToken({
