@@ -38,6 +38,8 @@ const portVariables = [
   'REDIS_CACHE_PORT',
   'POSTGRES_PORT',
   'PROMETHEUS_PORT',
+  // Used when tools/bin/livekit-server exists (`make tools`): the stack then runs LiveKit too.
+  'LIVEKIT_PORT',
 ] as const;
 type PortVariable = (typeof portVariables)[number];
 
