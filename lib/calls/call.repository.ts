@@ -150,6 +150,28 @@ export const callRepository = {
     return (result.rowCount ?? 0) > 0;
   },
 
+  /** The live calls of `userId`'s conversations, with who is in each. */
+  async liveForMember(db: Queryable, userId: string) {
+    const result = await db.query<{
+      id: string;
+      conversationId: string;
+      startedAt: Date;
+      participantIds: string[];
+    }>(
+      `SELECT c.id, c.conversation_id AS "conversationId", c.started_at AS "startedAt",
+              coalesce(array_agg(p.user_id ORDER BY p.joined_at)
+                         FILTER (WHERE p.user_id IS NOT NULL), '{}') AS "participantIds"
+         FROM conversation_members m
+         JOIN calls c ON c.conversation_id = m.conversation_id AND c.ended_at IS NULL
+         LEFT JOIN call_participants p ON p.call_id = c.id AND p.left_at IS NULL
+        WHERE m.user_id = $1
+        GROUP BY c.id
+        ORDER BY c.started_at DESC`,
+      [userId],
+    );
+    return result.rows;
+  },
+
   /** The calls `userId` was in, newest first, with their own time in each. */
   async history(db: Queryable, userId: string, limit: number) {
     const result = await db.query<{

@@ -156,6 +156,12 @@ export class CallService {
     await this.endCall(call, 'ended_by_admin');
   }
 
+  /** The live calls of my conversations and who is in each: the conversation list's "call in
+   *  progress", and "in a call" for the people listed (the same on every gateway instance). */
+  liveCalls(userId: string) {
+    return calls.liveForMember(this.#postgres, userId);
+  }
+
   /** The calls `userId` was in, newest first. */
   history(userId: string) {
     return calls.history(this.#postgres, userId, policy.calls.historyPageSize);

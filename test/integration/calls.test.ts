@@ -215,6 +215,12 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       expect: { stranger: 404, anonymous: 401 },
     }));
     table.push({ method: 'GET', path: '/calls', route: '/calls', expect: { anonymous: 401 } });
+    table.push({
+      method: 'GET',
+      path: '/calls/live',
+      route: '/calls/live',
+      expect: { anonymous: 401 },
+    });
     await assertAccessTable(api.baseUrl, table, {
       stranger: { token: people.eve.token },
       anonymous: {},
@@ -285,6 +291,18 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       );
     }
     assert.ok(await inCall('ann'));
+    // The conversation list's "call in progress" and "in a call": for members only.
+    const live = await call('ben', 'GET', '/calls/live');
+    assertStatus(live, 200);
+    assert.deepEqual(live.body.calls, [
+      {
+        id: answer.call.id,
+        conversationId,
+        startedAt: (live.body.calls as Array<{ startedAt: string }>)[0]?.startedAt,
+        participantIds: [people.ann.id],
+      },
+    ]);
+    assert.deepEqual((await call('eve', 'GET', '/calls/live')).body, { calls: [] });
     // The live state is in Redis, on redis-om's hashes under the prefix and the call's hash tag.
     const sessionKey = `${keyPrefix}call-session:{${conversationId}}`;
     assert.equal(await stateAdmin.hget(sessionKey, 'callId'), answer.call.id);

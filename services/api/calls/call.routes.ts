@@ -11,6 +11,7 @@ import {
   callSchema,
   conversationParams,
   joinAnswerSchema,
+  liveCallsSchema,
   participantParams,
   toCall,
   toJoinAnswer,
@@ -131,6 +132,30 @@ export function callRoutes(deps: {
       async handle({ params }, req) {
         await calls.removeParticipant(requirePrincipal(req).userId, params.id, params.userId);
         return undefined;
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/calls/live',
+      operationId: 'listLiveCalls',
+      summary: 'The live calls of my conversations, with who is in each',
+      description:
+        'What the conversation list shows as a call in progress, and who is “in a call” among the people I share a conversation with. From PostgreSQL, so every gateway instance and api agrees; the socket events `call:*` keep it current.',
+      tags,
+      security: security.any,
+      success: { status: 200, description: 'Live calls, newest first', body: liveCallsSchema },
+      authorize: [requireCredentials],
+      handle: async (_input, req) => {
+        const rows = await calls.liveCalls(requirePrincipal(req).userId);
+        return {
+          calls: rows.map((row) => ({
+            id: row.id,
+            conversationId: row.conversationId,
+            startedAt: row.startedAt.toISOString(),
+            participantIds: row.participantIds,
+          })),
+        };
       },
     }),
 

@@ -75,6 +75,19 @@ export const callHistorySchema = z
   })
   .meta({ id: 'CallHistory' });
 
+export const liveCallsSchema = z
+  .object({
+    calls: z.array(
+      z.object({
+        id: z.uuid(),
+        conversationId: z.uuid(),
+        startedAt: timestamp,
+        participantIds: z.array(z.uuid()).meta({ description: 'Who is in it, first joined first' }),
+      }),
+    ),
+  })
+  .meta({ id: 'LiveCalls' });
+
 export const webhookAnswerSchema = z
   .object({ result: z.enum(['applied', 'duplicate', 'ignored']) })
   .meta({ id: 'LiveKitWebhookAnswer' });
