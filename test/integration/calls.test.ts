@@ -332,7 +332,10 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     await connect(benAnswer);
     await waitFor('ben in the call', () => inCall('ben'), 15_000);
     const before = benAnswer.e2ee;
-    const left = Date.now();
+    const benKeys = record<KeyEvent>(
+      await socketFor('ben', gateways[0] as ServiceProcess),
+      'call:key',
+    );
     assertStatus(await call('ben', 'POST', `${callPath()}/leave`), 204);
     const rotated = await waitForEntry(
       annKeys,
@@ -340,26 +343,20 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       'the rotated key pushed to ann',
       5_000,
     );
-    console.log(
-      `leave → rotated key on the remaining participant's socket: ${Date.now() - left} ms`,
-    );
     keysSeen.add(rotated.key);
     assert.notEqual(rotated.key, before.key);
     const current = await call('ann', 'GET', `${callPath()}/key`);
     assertStatus(current, 200);
     assert.deepEqual(current.body, { key: rotated.key, keyIndex: rotated.keyIndex });
     assert.ok(!(await inCall('ben')));
-    const benKeys = record<KeyEvent>(
-      await socketFor('ben', gateways[0] as ServiceProcess),
-      'call:key',
-    );
-    // Ten leaves within the batching window cost one rotation.
-    const rotations = await postgres.query<{ keyIndex: number }>(
+    // PostgreSQL has the index (never the key), so a rebuilt Redis continues from it; the
+    // leaver's own devices were not sent the new key.
+    const stored = await postgres.query<{ keyIndex: number }>(
       'SELECT key_index AS "keyIndex" FROM calls WHERE id = $1',
       [rotated.callId],
     );
-    assert.equal(rotations.rows[0]?.keyIndex, rotated.keyIndex);
-    assert.equal(benKeys.length, 0);
+    assert.equal(stored.rows[0]?.keyIndex, rotated.keyIndex);
+    assert.ok(!benKeys.some((event) => event.key === rotated.key));
   });
 
   it('several leaves within the batching window make one rotation', async () => {
@@ -565,13 +562,6 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       scrapeMetric(worker.baseUrl, 'call_reconciliation_corrections_total', {
         kind: 'missed_join',
       });
-    const text = await (await fetch(`${worker.baseUrl}/metrics`)).text();
-    console.log(
-      text
-        .split('\n')
-        .filter((l) => l.includes('call'))
-        .join('\n'),
-    );
     assert.ok((await corrections()) >= 1);
     await ann.leave();
     await waitFor(
