@@ -24,6 +24,8 @@ export class CallReconciler {
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** When applied webhook event ids were last pruned (ms since the epoch). */
+  #prunedAt = 0;
 
   constructor(options: {
     postgres: Pool;
@@ -65,6 +67,7 @@ export class CallReconciler {
   }
 
   async reconcileAll(): Promise<void> {
+    await this.#pruneWebhookEvents();
     const live = await calls.allLive(this.#postgres);
     let participants = 0;
     for (const call of live) {
@@ -145,10 +148,24 @@ export class CallReconciler {
         await this.#store.removeParticipant(conversationId, userId);
       }
     }
-    if (!(await this.#store.key(conversationId))) {
+    const remainingMs = await this.#store.keyRemainingMs(conversationId);
+    if (remainingMs < 0) {
       corrections.inc({ kind: 'redis_key' });
       await this.#calls.rotateKey(conversationId, 'lost');
+    } else if (remainingMs < policy.calls.keyTtlMs - policy.calls.keyRefreshAfterMs) {
+      // A long call: a fresh key well before this one's TTL would delete it mid-call.
+      await this.#calls.rotateKey(conversationId, 'age');
     }
+  }
+
+  /** Event ids older than any redelivery are of no more use for deduplication. */
+  async #pruneWebhookEvents(): Promise<void> {
+    if (Date.now() - this.#prunedAt < policy.calls.webhookDedupePruneIntervalMs) return;
+    this.#prunedAt = Date.now();
+    await this.#postgres.query(
+      `DELETE FROM livekit_webhook_events WHERE received_at < now() - make_interval(days => $1)`,
+      [policy.calls.webhookDedupeDays],
+    );
   }
 
   async #listParticipants(call: CallRow): Promise<ParticipantInfo[]> {

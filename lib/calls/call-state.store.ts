@@ -181,8 +181,9 @@ export class CallStateStore {
     return fresh;
   }
 
-  async deleteKey(conversationId: string): Promise<void> {
-    await this.#run(() => this.#redis.unlink(this.#mediaKey(conversationId)));
+  /** Milliseconds the current key has left before its TTL (-2: none). */
+  async keyRemainingMs(conversationId: string): Promise<number> {
+    return this.#run(() => this.#redis.pTTL(this.#mediaKey(conversationId)));
   }
 
   /** True for the first leave of a batch: it schedules the rotation; later ones within the

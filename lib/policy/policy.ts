@@ -372,6 +372,8 @@ export const policy = {
     livekitRequestTimeoutMs: 5_000,
     /** Applied webhook event ids are kept this long: LiveKit retries a delivery for minutes. */
     webhookDedupeDays: 7,
+    /** The reconciler deletes older event ids this often. */
+    webhookDedupePruneIntervalMs: 60 * 60 * 1_000,
     /** Calls per page of GET /calls. */
     historyPageSize: 50,
   },
