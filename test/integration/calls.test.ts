@@ -7,9 +7,11 @@ import { Redis } from 'ioredis';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
+import type { z } from 'zod';
 import { roomOfCall } from '../../lib/calls/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { joinAnswerSchema } from '../../services/api/calls/call.schemas.js';
 import {
   type AccessRow,
   assertAccessTable,
@@ -42,11 +44,8 @@ interface Person {
   id: string;
   token: string;
 }
-interface JoinBody {
-  call: { id: string; participants: Array<{ userId: string; muted: boolean }> };
-  livekit: { url: string; token: string };
-  e2ee: { key: string; keyIndex: number };
-}
+/** The join answer, checked against the schema the api documents it with. */
+type JoinBody = z.output<typeof joinAnswerSchema>;
 interface KeyEvent {
   conversationId: string;
   callId: string;
@@ -98,7 +97,7 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
   const join = async (who: Name): Promise<JoinBody> => {
     const reply = await call(who, 'POST', callPath());
     assertStatus(reply, 200);
-    const body = reply.body as unknown as JoinBody;
+    const body = joinAnswerSchema.parse(reply.body);
     keysSeen.add(body.e2ee.key);
     return body;
   };
