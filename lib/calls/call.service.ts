@@ -213,6 +213,20 @@ export class CallService {
         muted: false,
       }),
     );
+    // A rotation between their join answer and their arrival went only to those present then:
+    // the newcomer gets the current key on their own devices too.
+    let key: CallKey | undefined;
+    try {
+      key = await this.#store.key(call.conversationId);
+    } catch (error) {
+      if (!isRedisTrouble(error)) throw error;
+    }
+    if (key)
+      await this.#events?.callKey([userId], {
+        conversationId: call.conversationId,
+        callId,
+        ...key,
+      });
     await this.#published(joined.outboxId, {
       type: 'call.participant-joined',
       conversationId: call.conversationId,
