@@ -133,6 +133,13 @@ export const callRepository = {
     return result.rows[0]?.callPublishers ?? 'members';
   },
 
+  async setCallSettings(db: Queryable, conversationId: string, publishers: 'members' | 'admins') {
+    await db.query('UPDATE conversations SET call_publishers = $2 WHERE id = $1', [
+      conversationId,
+      publishers,
+    ]);
+  },
+
   async displayName(db: Queryable, userId: string) {
     const result = await db.query<{ displayName: string }>(
       'SELECT display_name AS "displayName" FROM users WHERE id = $1',

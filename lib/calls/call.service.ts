@@ -162,6 +162,17 @@ export class CallService {
     return calls.liveForMember(this.#postgres, userId);
   }
 
+  /** Who may publish in the conversation's calls: every member, or only owners and admins (a
+   *  lecture). Applies to the tokens handed out from now on. Owners and admins only. */
+  async setPublishers(actorId: string, conversationId: string, publishers: 'members' | 'admins') {
+    const membership = await this.#conversations.membership(conversationId, actorId);
+    if (membership.role === 'member') {
+      throw new CallPermissionError('only owners and admins change who publishes in calls');
+    }
+    await calls.setCallSettings(this.#postgres, conversationId, publishers);
+    return { publishers };
+  }
+
   /** The calls `userId` was in, newest first. */
   history(userId: string) {
     return calls.history(this.#postgres, userId, policy.calls.historyPageSize);

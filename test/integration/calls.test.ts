@@ -202,6 +202,7 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       ['DELETE', `/conversations/${id}/call`, '/conversations/{id}/call'],
       ['GET', `/conversations/${id}/call/key`, '/conversations/{id}/call/key'],
       ['POST', `/conversations/${id}/call/leave`, '/conversations/{id}/call/leave'],
+      ['PUT', `/conversations/${id}/call/settings`, '/conversations/{id}/call/settings'],
       [
         'POST',
         `/conversations/${id}/call/participants/${people.ann.id}/remove`,
@@ -251,16 +252,14 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     assert.ok(ttl > 0 && ttl <= 120, `token lives ${ttl} s`);
 
     // "Only admins publish": members join as listeners, admins still publish.
-    await postgres.query("UPDATE conversations SET call_publishers = 'admins' WHERE id = $1", [
-      conversationId,
-    ]);
+    const settings = `${callPath()}/settings`;
+    assertStatus(await call('cat', 'PUT', settings, { publishers: 'admins' }), 403);
+    assertStatus(await call('ben', 'PUT', settings, { publishers: 'admins' }), 200);
     const listener = claimsOf((await join('cat')).livekit.token).video as Record<string, unknown>;
     const speaker = claimsOf((await join('ben')).livekit.token).video as Record<string, unknown>;
     assert.equal(listener.canPublish, false);
     assert.equal(speaker.canPublish, true);
-    await postgres.query("UPDATE conversations SET call_publishers = 'members' WHERE id = $1", [
-      conversationId,
-    ]);
+    assertStatus(await call('ann', 'PUT', settings, { publishers: 'members' }), 200);
     // Nobody connected: the call is ended as abandoned later; end it now for the next tests.
     assertStatus(await call('ann', 'DELETE', callPath()), 204);
   });

@@ -9,6 +9,7 @@ import {
   callHistorySchema,
   callKeySchema,
   callSchema,
+  callSettingsSchema,
   conversationParams,
   joinAnswerSchema,
   liveCallsSchema,
@@ -133,6 +134,23 @@ export function callRoutes(deps: {
         await calls.removeParticipant(requirePrincipal(req).userId, params.id, params.userId);
         return undefined;
       },
+    }),
+
+    defineRoute({
+      method: 'put',
+      path: '/conversations/:id/call/settings',
+      operationId: 'setCallSettings',
+      summary: 'Who publishes in this conversation’s calls (owner or admin)',
+      description: `\`admins\`: members join as listeners (a lecture). Applies to join tokens handed out from now on (they live ${policy.calls.tokenTtlSeconds} s). ${NOT_A_MEMBER}`,
+      tags,
+      security: security.any,
+      params: conversationParams,
+      body: callSettingsSchema,
+      problems: ['not_found', 'forbidden'],
+      success: { status: 200, description: 'The settings', body: callSettingsSchema },
+      authorize: member,
+      handle: async ({ params, body }, req) =>
+        calls.setPublishers(requirePrincipal(req).userId, params.id, body.publishers),
     }),
 
     defineRoute({

@@ -88,6 +88,14 @@ export const liveCallsSchema = z
   })
   .meta({ id: 'LiveCalls' });
 
+export const callSettingsSchema = z
+  .strictObject({
+    publishers: z.enum(['members', 'admins']).meta({
+      description: 'Who publishes audio and video: every member, or only owners and admins',
+    }),
+  })
+  .meta({ id: 'CallSettings' });
+
 export const webhookAnswerSchema = z
   .object({ result: z.enum(['applied', 'duplicate', 'ignored']) })
   .meta({ id: 'LiveKitWebhookAnswer' });
