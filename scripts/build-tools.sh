@@ -23,34 +23,35 @@ export GOFLAGS="${GOFLAGS:-} -trimpath"
 
 log() { printf '[%s] build-tools: %s\n' "$(date +%T)" "$*"; }
 
-# Go 1.21 or newer is needed (it fetches the newer toolchain a module asks for by itself).
-# Debian 12's golang is 1.19, so without a recent go on PATH the official toolchain is fetched
-# from the Go module proxy, where it is published as the module golang.org/toolchain.
-GO_BOOTSTRAP_VERSION=${GO_BOOTSTRAP_VERSION:-go1.25.3}
+# livekit-server needs a recent Go (its go.mod says which); Debian's golang-go is far older and
+# too old to switch toolchains by itself. Without a Go that is new enough, the pinned toolchain
+# is fetched once from the Go module proxy (golang.org/toolchain is an ordinary module there,
+# as `GOTOOLCHAIN=auto` would fetch it) into tools/go.
+GO_TOOLCHAIN_VERSION=${GO_TOOLCHAIN_VERSION:-1.26.8}
 go_is_recent() {
-  command -v go >/dev/null 2>&1 || return 1
-  minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
-  [ -n "$minor" ] && [ "$minor" -ge 21 ]
+  version=$("$1" env GOVERSION 2>/dev/null | sed -n 's/^go\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  [ -n "$version" ] || return 1
+  set -- $version
+  [ "$1" -gt 1 ] || [ "$2" -ge 26 ]
 }
-if ! go_is_recent; then
-  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) arch=unknown ;; esac
-  gohome=$bin/.toolchain-$GO_BOOTSTRAP_VERSION
-  if [ ! -x "$gohome/bin/go" ]; then
-    command -v curl >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1 || {
-      echo "build-tools: needs go >= 1.21, or curl and unzip to fetch it (apt-get install curl unzip)" >&2; exit 1; }
-    log "fetching $GO_BOOTSTRAP_VERSION from the Go module proxy"
-    work=$(mktemp -d)
-    module=golang.org/toolchain@v0.0.1-$GO_BOOTSTRAP_VERSION.linux-$arch
-    curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/v0.0.1-$GO_BOOTSTRAP_VERSION.linux-$arch.zip" -o "$work/go.zip"
-    unzip -q "$work/go.zip" -d "$work"
-    # Module zips keep no file modes: make the toolchain's programs executable again.
-    chmod +x "$work/$module/bin/"* "$work/$module/pkg/tool/"*/*
-    mv "$work/$module" "$gohome"
-    rm -rf "$work"
+ensure_go() {
+  if command -v go >/dev/null 2>&1 && go_is_recent go; then return 0; fi
+  toolchain=$root/tools/go/golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-amd64
+  if [ ! -x "$toolchain/bin/go" ]; then
+    [ "$(uname -sm)" = "Linux x86_64" ] || { echo "build-tools: no Go >= 1.26 here; install one (go.dev/doc/install)" >&2; exit 1; }
+    command -v curl >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1 ||
+      { echo "build-tools: no Go >= 1.26, and curl or unzip is missing to fetch one" >&2; exit 1; }
+    log "fetching Go $GO_TOOLCHAIN_VERSION from the Go module proxy into tools/go"
+    mkdir -p "$root/tools/go"
+    zip=$root/tools/go/toolchain.zip
+    curl -fsSL "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-amd64.zip" -o "$zip"
+    unzip -q -o "$zip" -d "$root/tools/go"
+    rm -f "$zip"
+    chmod +x "$toolchain/bin/"* "$toolchain/pkg/tool/"*/* 2>/dev/null || true
   fi
-  export PATH="$gohome/bin:$PATH"
-fi
-
+  PATH=$toolchain/bin:$PATH
+  export PATH GOTOOLCHAIN=local
+}
 
 up_to_date() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
 
@@ -59,7 +60,8 @@ up_to_date() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "
 # the main module, so the replacements apply exactly as in LiveKit's own release builds.
 build_livekit() {
   if up_to_date livekit-server "$LIVEKIT_VERSION"; then log "livekit-server $LIVEKIT_VERSION already built"; return 0; fi
-  log "building livekit-server $LIVEKIT_VERSION (first build takes several minutes)"
+  ensure_go
+  log "building livekit-server $LIVEKIT_VERSION with $(go version) (first build takes several minutes)"
   dir=$(go mod download -json "github.com/livekit/livekit-server@$LIVEKIT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -n "$dir" ] || { echo "build-tools: could not download livekit-server $LIVEKIT_VERSION" >&2; return 1; }
   (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$bin/livekit-server" ./cmd/server)
@@ -71,6 +73,7 @@ build_livekit() {
 # binary (collector with OTLP/HTTP, query API and UI, in-memory storage) is all make dev needs.
 build_jaeger() {
   if up_to_date jaeger "$JAEGER_VERSION"; then log "jaeger $JAEGER_VERSION already built"; return 0; fi
+  ensure_go
   log "building jaeger $JAEGER_VERSION (first build takes about three minutes)"
   dir=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -n "$dir" ] || { echo "build-tools: could not download jaeger $JAEGER_VERSION" >&2; return 1; }

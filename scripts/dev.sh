@@ -22,7 +22,10 @@
 #        SOCKET2_PORT      port of the second socket gateway (default SOCKET_PORT + 10)
 #        EDGE_PORT         the one port to open in a browser (default 8080)
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
-#        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT)
+#        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT LIVEKIT_PORT)
+# Calls: when `make tools` has built tools/bin/livekit-server, LiveKit runs too (signalling on
+# LIVEKIT_PORT, media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook pointed at
+# the api (config/livekit/start-livekit.sh renders its config from the env file).
 # Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
 # does not become ready in time.
 #
@@ -199,6 +202,15 @@ run_component() {
       export SOCKET_PORT=$SOCKET2_PORT
       run_service socket
       ;;
+    livekit)
+      # LiveKit needs its own key and secret only; none of the other secrets.
+      unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
+        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD WEBHOOK_SECRET_KEY WEBHOOK_SECRET_KEY_PREVIOUS
+      export LIVEKIT_WEBHOOK_URL="http://127.0.0.1:$API_PORT/api/v1/livekit/webhook"
+      export LIVEKIT_RTC_TCP_PORT=$((LIVEKIT_PORT + 1))
+      guarded TERM sh "$root/config/livekit/start-livekit.sh" --bind 127.0.0.1 \
+        --node-ip 127.0.0.1 --udp-port $((LIVEKIT_PORT + 2))
+      ;;
     prometheus)
       unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
         REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD LIVEKIT_API_SECRET WEBHOOK_SECRET_KEY \
@@ -256,13 +268,24 @@ export POSTGRES_PORT=${POSTGRES_PORT:-5432} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9
 export POSTGRES_USER=${POSTGRES_USER:-quad} POSTGRES_DB=${POSTGRES_DB:-quad}
 export SOCKET2_PORT=${SOCKET2_PORT:-$((SOCKET_PORT + 10))} EDGE_PORT=${EDGE_PORT:-8080}
 
+# Calls need LiveKit, which `make tools` builds (Go): started when it is there.
+port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT
+  PROMETHEUS_PORT EDGE_PORT)
+if [[ -x $root/tools/bin/livekit-server ]]; then
+  components+=(livekit)
+  export LIVEKIT_PORT=${LIVEKIT_PORT:-7880}
+  port_names+=(LIVEKIT_PORT)
+elif [[ -z ${LIVEKIT_URL:-} ]]; then
+  log "note: calls are off: there is no tools/bin/livekit-server; \`make tools\` builds it (needs Go), and make dev then starts it"
+  # No LiveKit to talk to: the api serves no call routes rather than tokens for nothing.
+  unset LIVEKIT_API_KEY LIVEKIT_API_SECRET
+fi
+
 problems=()
 for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
   REDIS_WORKER_PASSWORD; do
   [[ -n ${!name:-} ]] || problems+=("$name is empty in $env_file")
 done
-port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT
-  PROMETHEUS_PORT EDGE_PORT)
 declare -A port_owner=()
 for name in "${port_names[@]}"; do
   port=${!name}
@@ -532,6 +555,9 @@ cat <<EOF
   postgres     postgres://$POSTGRES_USER@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB
   passwords in $env_file; data in $data
 EOF
+if [[ " ${components[*]} " == *" livekit "* ]]; then
+  log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls; webhook to the api)"
+fi
 
 code=0
 wait "$stack_pid" || code=$?

@@ -80,6 +80,12 @@ export const problemCodes = {
     meaning: 'PostgreSQL unreachable; nothing was changed; see Retry-After',
     ack: 'unavailable',
   },
+  calls_unavailable: {
+    status: 503,
+    title: 'Calls Unavailable',
+    meaning:
+      'the call’s live state (its media key) cannot be reached right now; nothing was changed; see Retry-After',
+  },
   presence_unavailable: {
     status: 503,
     title: 'Presence Unavailable',

@@ -31,6 +31,10 @@ const membersChange = z.object({
   actorId: z.uuid(),
 });
 
+/** Calls (lib/calls): what changed, never a media key (keys live only in Redis). */
+const callChange = z.object({ callId: z.uuid() });
+const callParticipantChange = callChange.extend({ userId: z.uuid(), at: z.iso.datetime() });
+
 /**
  * The payload of each event type, one schema per type: what the services write
  * (OutboxWriter.append takes exactly this), what the relay validates every row against before
@@ -46,6 +50,13 @@ export const outboxPayloadSchemas = {
   'receipt.advanced': z.object({ receipt: readReceiptSchema }),
   'member.added': membersChange,
   'member.removed': membersChange,
+  'call.started': callChange.extend({ startedBy: z.uuid(), startedAt: z.iso.datetime() }),
+  'call.participant-joined': callParticipantChange,
+  'call.participant-left': callParticipantChange,
+  'call.ended': callChange.extend({
+    endedAt: z.iso.datetime(),
+    reason: z.enum(['empty', 'ended_by_admin', 'room_finished']),
+  }),
 } as const;
 
 /** What happened, named as integrations see it in webhook payloads. */
@@ -71,6 +82,10 @@ export const newOutboxEventSchema = z.discriminatedUnion('type', [
   outboxEventOf('receipt.advanced'),
   outboxEventOf('member.added'),
   outboxEventOf('member.removed'),
+  outboxEventOf('call.started'),
+  outboxEventOf('call.participant-joined'),
+  outboxEventOf('call.participant-left'),
+  outboxEventOf('call.ended'),
 ]);
 
 /** An outbox row before it is written: the database assigns id, occurredAt and the txid.
@@ -88,6 +103,12 @@ export type OutboxEvent = z.output<typeof newOutboxEventSchema> & {
    *  consumer that enqueues jobs passes it on (lib/observability/trace-context.ts). */
   traceContext?: TraceCarrier;
 };
+
+/** The outbox rows of calls (lib/calls). */
+export type CallOutboxEvent = Extract<
+  OutboxEvent,
+  { type: 'call.started' | 'call.participant-joined' | 'call.participant-left' | 'call.ended' }
+>;
 
 /** Something the relay hands every outbox row to, in id order, in batches. */
 export interface OutboxConsumer {

@@ -5,7 +5,7 @@ import type {
   ReadReceiptService,
 } from '../conversations/index.js';
 import { policy } from '../policy/policy.js';
-import type { OutboxConsumer, OutboxEvent } from './outbox.types.js';
+import type { CallOutboxEvent, OutboxConsumer, OutboxEvent } from './outbox.types.js';
 
 /** The live event of a row did not reach Redis: the relay retries the batch with backoff. */
 export class RealtimeReplayError extends Error {
@@ -35,8 +35,11 @@ export function realtimeConsumer(deps: {
   messages: MessageService;
   receipts: ReadReceiptService;
   conversations: ConversationService;
+  /** Re-announces a call's change (lib/calls). Without it (no LiveKit configured, so no call
+   *  can have started here) such a row counts as published. */
+  calls?: { afterCommit(event: CallOutboxEvent): Promise<boolean> };
 }): OutboxConsumer {
-  const { postgres, messages, receipts, conversations } = deps;
+  const { postgres, messages, receipts, conversations, calls } = deps;
 
   /** Resolves whether the event was published. The relay validated the event against its
    *  type's schema, so every payload here is exactly what its writer committed. */
@@ -65,6 +68,11 @@ export function realtimeConsumer(deps: {
           added: [],
           removed: event.payload.userIds,
         });
+      case 'call.started':
+      case 'call.participant-joined':
+      case 'call.participant-left':
+      case 'call.ended':
+        return calls ? calls.afterCommit(event) : true;
     }
   }
 

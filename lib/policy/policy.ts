@@ -344,4 +344,37 @@ export const policy = {
     webhookRequeueIntervalMs: 60_000,
     webhookRequeueAfterMs: 2 * 60 * 1_000,
   },
+  /** Voice and video calls on LiveKit (lib/calls, docs/calls.md). */
+  calls: {
+    /** Lifetime of a LiveKit join token. A token only opens the connection (LiveKit renews it
+     *  for a connected participant), so it is short: a member removed from the conversation
+     *  holds a token that opens the room for at most this long, and is removed again by the
+     *  webhook of that join (and never given the key of the media that follows). */
+    tokenTtlSeconds: 120,
+    /** Cap of a call's media key in Redis (`SET ... PX`): ended calls delete theirs at once;
+     *  this bounds what a lost end (a crash, a missed webhook) leaves behind. A call that
+     *  lasts longer gets a fresh key from the reconciler before this runs out. */
+    keyTtlMs: 2 * 60 * 60 * 1_000,
+    /** A key older than this is rotated by the reconciler, well before its TTL. */
+    keyRefreshAfterMs: 90 * 60 * 1_000,
+    /** Bytes of a media key: LiveKit's frame encryption derives AES-GCM keys from it. */
+    keyBytes: 32,
+    /** Slots of LiveKit's key ring: key indexes go 0..15 and wrap. */
+    keyRingSize: 16,
+    /** Leaves within this window after the first share one rotation: ten people leaving at
+     *  the end of a class cost one new key, not ten. Short enough that what a leaver could
+     *  still decrypt is a fraction of a second. */
+    rotationBatchMs: 250,
+    /** The worker compares live state with LiveKit's own (listRooms, listParticipants) this
+     *  often while calls are live: it catches lost, late and missing webhooks. */
+    reconcileIntervalMs: 3_000,
+    /** Bound of one call to LiveKit's server API. */
+    livekitRequestTimeoutMs: 5_000,
+    /** Applied webhook event ids are kept this long: LiveKit retries a delivery for minutes. */
+    webhookDedupeDays: 7,
+    /** The reconciler deletes older event ids this often. */
+    webhookDedupePruneIntervalMs: 60 * 60 * 1_000,
+    /** Calls per page of GET /calls. */
+    historyPageSize: 50,
+  },
 } as const;

@@ -59,6 +59,45 @@ export const serverEventSchemas = {
   'room:viewers': stamped.extend({ conversationId: z.uuid(), userIds: z.array(z.uuid()) }),
   /** Someone started or stopped typing (to the conversation's room). */
   typing: stamped.extend({ conversationId: z.uuid(), userId: z.uuid(), typing: z.boolean() }),
+  /** A call started in a conversation (to its room and every member's devices). */
+  'call:started': stamped.extend({
+    conversationId: z.uuid(),
+    callId: z.uuid(),
+    startedBy: z.uuid(),
+    startedAt: z.iso.datetime(),
+  }),
+  /** Someone joined a call, as LiveKit reported it (to the room and every member). */
+  'call:participant-joined': stamped.extend({
+    conversationId: z.uuid(),
+    callId: z.uuid(),
+    userId: z.uuid(),
+    at: z.iso.datetime(),
+  }),
+  /** Someone left a call, was removed, or dropped (to the room and every member). */
+  'call:participant-left': stamped.extend({
+    conversationId: z.uuid(),
+    callId: z.uuid(),
+    userId: z.uuid(),
+    at: z.iso.datetime(),
+  }),
+  /** The call is over (to the room and every member). */
+  'call:ended': stamped.extend({
+    conversationId: z.uuid(),
+    callId: z.uuid(),
+    endedAt: z.iso.datetime(),
+    reason: z.enum(['empty', 'ended_by_admin', 'room_finished']),
+  }),
+  /**
+   * The call's media key, to one participant's own devices only: at a rotation (someone left
+   * or was removed), to each who remains. Never through the outbox (the key is never written to
+   * PostgreSQL); a participant who misses it asks again with GET /conversations/:id/call/key.
+   */
+  'call:key': stamped.extend({
+    conversationId: z.uuid(),
+    callId: z.uuid(),
+    key: z.base64(),
+    keyIndex: z.int().min(0).max(15),
+  }),
   /**
    * Live events may have been missed: this gateway instance's Redis subscription was
    * interrupted (a Redis outage, a dropped subscriber connection) and is back. The socket stays

@@ -109,6 +109,33 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
     });
   }
 
+  /** A call's change (lib/calls), to the conversation's room and every member's devices, each
+   *  socket once. Resolves whether it reached Redis. */
+  callChanged<
+    E extends 'call:started' | 'call:participant-joined' | 'call:participant-left' | 'call:ended',
+  >(
+    memberIds: readonly string[],
+    event: E,
+    payload: Omit<Parameters<ServerEvents[E]>[0], 'emittedAt'> & { conversationId: string },
+  ): Promise<boolean> {
+    return this.#capture(() =>
+      this.#emit(
+        [conversationRoom(payload.conversationId), ...memberIds.map(userRoom)],
+        event,
+        payload,
+      ),
+    );
+  }
+
+  /** A call's media key, to the devices of `userIds` only (never a room others share). */
+  callKey(
+    userIds: readonly string[],
+    payload: Omit<Parameters<ServerEvents['call:key']>[0], 'emittedAt'>,
+  ): Promise<boolean> {
+    if (userIds.length === 0) return Promise.resolve(true);
+    return this.#capture(() => this.#emit(userIds.map(userRoom), 'call:key', payload));
+  }
+
   async sessionRevoked(sessionId: string): Promise<void> {
     this.#disconnect(sessionRoom(sessionId));
   }

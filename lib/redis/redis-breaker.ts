@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 import { policy } from '../policy/policy.js';
+import { isNodeRedisReply } from './node-redis-client.js';
 
 /**
  * A circuit breaker for one Redis client, so that a dead or hung Redis costs a request nothing
@@ -77,7 +78,12 @@ const RedisReplyError: abstract new (...args: never[]) => Error = ReplyError;
 
 /** True when `error` is an answer from Redis itself (so Redis is alive), not a lost call. */
 export function isRedisReply(error: unknown): boolean {
-  return error instanceof RedisReplyError && !UNAVAILABLE_REPLY.test(error.message);
+  // ioredis' replies, and node-redis' (the client redis-om is given, lib/calls).
+  return (
+    (error instanceof RedisReplyError || isNodeRedisReply(error)) &&
+    error instanceof Error &&
+    !UNAVAILABLE_REPLY.test(error.message)
+  );
 }
 
 export class RedisBreaker {

@@ -1,5 +1,6 @@
 export type { CacheStores, DomainServices } from './domain-services.js';
 export {
+  type CallServices,
   type ExtraConnectionRole,
   type RedisRole,
   Runtime,

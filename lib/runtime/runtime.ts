@@ -1,6 +1,13 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import {
+  CallService,
+  CallStateStore,
+  createLiveKit,
+  type LiveKit,
+  LiveKitWebhooks,
+} from '../calls/index.js';
 import type { ServiceConfig } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createPostgresPool, type PostgresPool } from '../postgres/postgres-pool.js';
@@ -14,6 +21,12 @@ import {
   Typing,
   tolerantPublisher,
 } from '../realtime/index.js';
+import {
+  closeNodeRedisClient,
+  createNodeRedisClient,
+  type NodeRedisClient,
+  nodeRedisStatus,
+} from '../redis/node-redis-client.js';
 import { RedisBreaker } from '../redis/redis-breaker.js';
 import {
   closeRedisClient,
@@ -44,6 +57,14 @@ export interface RuntimeOptions {
   /** false: the domain services announce nothing in real time (benchmarks with no gateway to
    *  announce to). Default true. */
   realtimeEvents?: boolean;
+}
+
+/** What calls on LiveKit are made of, for the api and the worker. */
+export interface CallServices {
+  livekit: LiveKit;
+  store: CallStateStore;
+  service: CallService;
+  webhooks: LiveKitWebhooks;
 }
 
 interface Opened {
@@ -85,6 +106,8 @@ export class Runtime {
   #cacheStores: CacheStores | undefined;
   #domain: DomainServices | undefined;
   #rateLimiter: RateLimiter | undefined;
+  #callStateRedis: { client: NodeRedisClient; breaker: RedisBreaker } | undefined;
+  #calls: CallServices | undefined;
 
   constructor(options: RuntimeOptions) {
     const { name, config, logger } = options;
@@ -150,6 +173,31 @@ export class Runtime {
       this.#breakers.set(role, breaker);
     }
     return breaker;
+  }
+
+  /**
+   * The state Redis through node-redis, for redis-om (live call state, lib/calls), with its own
+   * breaker `state-om` (`redis_breaker_state{redis="state-om"}`): a second client to the same
+   * server is a second way to fail, and its breaker speaks for it alone. Connects as this
+   * process's ACL user, named `quad-<name>-om`; created on first ask.
+   */
+  callStateRedis(): { client: NodeRedisClient; breaker: RedisBreaker } {
+    if (!this.#callStateRedis) {
+      const client = createNodeRedisClient(
+        this.config.redis.state,
+        `quad-${this.#name}-om`,
+        this.logger,
+      );
+      this.#opened.push({ name: 'redis-om', close: () => closeNodeRedisClient(client) });
+      const breaker = new RedisBreaker({
+        name: 'state-om',
+        redis: nodeRedisStatus(client),
+        registry: this.metrics,
+        logger: this.logger,
+      });
+      this.#callStateRedis = { client, breaker };
+    }
+    return this.#callStateRedis;
   }
 
   /**
@@ -254,6 +302,44 @@ export class Runtime {
       events: this.#options.realtimeEvents === false ? undefined : this.publisher(),
     });
     return this.#domain;
+  }
+
+  /**
+   * Calls on LiveKit (lib/calls), when LiveKit is configured (LIVEKIT_API_KEY and its
+   * secret); undefined otherwise, and the api then serves no call routes. Live state through
+   * callStateRedis(); changes announced through publisher().
+   */
+  calls(): CallServices | undefined {
+    const { url, apiKey, apiSecret } = this.config.livekit;
+    if (apiKey === undefined || apiSecret === undefined) return undefined;
+    if (!this.#calls) {
+      const livekit = createLiveKit({ url, apiKey, apiSecret });
+      const { client, breaker } = this.callStateRedis();
+      const store = new CallStateStore({
+        redis: client,
+        breaker,
+        keyPrefix: this.config.redis.keyPrefix,
+      });
+      const service = new CallService({
+        postgres: this.postgres,
+        conversations: this.domain().messaging.conversations,
+        store,
+        livekit,
+        outbox: this.domain().outbox,
+        events: this.#options.realtimeEvents === false ? undefined : this.publisher(),
+        logger: this.logger,
+        registry: this.metrics,
+      });
+      const webhooks = new LiveKitWebhooks({
+        postgres: this.postgres,
+        livekit,
+        calls: service,
+        logger: this.logger,
+      });
+      this.#opened.push({ name: 'calls', close: async () => service.stop() });
+      this.#calls = { livekit, store, service, webhooks };
+    }
+    return this.#calls;
   }
 
   /**

@@ -8,6 +8,10 @@ export const webhookEventTypes = [
   'receipt.advanced',
   'member.added',
   'member.removed',
+  'call.started',
+  'call.participant-joined',
+  'call.participant-left',
+  'call.ended',
 ] as const satisfies readonly OutboxEventType[];
 
 export type WebhookEventType = (typeof webhookEventTypes)[number];

@@ -90,6 +90,8 @@ export function createApiApp(deps: ApiDependencies) {
     ...coreRoutes(version, () => openApiDocument),
     ...capabilities.flatMap((capability) => capability.routes),
   ];
+  const signedRoutes = capabilities.flatMap((capability) => capability.signedRoutes ?? []);
+  routes.push(...signedRoutes);
   // Built once, from the same route table that is mounted below: it cannot miss a route.
   openApiDocument = {
     ...buildOpenApiDocument(routes, {
@@ -101,6 +103,15 @@ export function createApiApp(deps: ApiDependencies) {
       securitySchemes,
     }),
   };
+
+  if (signedRoutes.length > 0) {
+    const signed = express.Router();
+    signed.use(
+      rateLimitMiddleware(rateLimiter, { policy: 'api-anonymous', subject: (req) => req.ip }),
+    );
+    mountRoutes(signed, signedRoutes);
+    app.use(API_BASE_PATH, signed);
+  }
 
   const v1 = express.Router();
   if (deps.authenticator) v1.use(authenticate(deps.authenticator));

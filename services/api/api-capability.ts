@@ -9,5 +9,9 @@ import type { ProblemMapper } from '../../lib/http/error-handler.js';
 export interface ApiCapability {
   name: string;
   routes: readonly ApiRoute[];
+  /** Routes whose caller proves itself by a signature over the raw body (LiveKit's webhook),
+   *  not by a Quad credential: mounted before the credential check and the JSON parser, under
+   *  the anonymous rate limit, and documented like the others. */
+  signedRoutes?: readonly ApiRoute[];
   problems?: ProblemMapper;
 }

@@ -12,6 +12,7 @@ import {
 } from '../../lib/webhooks/index.js';
 import { accountsAuthenticator, accountsCapability } from './accounts/accounts.capability.js';
 import { createApiApp } from './api-app.js';
+import { callsCapability } from './calls/calls.capability.js';
 import { conversationsCapability } from './conversations/conversations.capability.js';
 import { notificationsCapability } from './notifications/notifications.capability.js';
 import { pollsCapability } from './polls/polls.capability.js';
@@ -30,6 +31,8 @@ const rateLimiter = runtime.rateLimiter();
 const { accounts, messaging, polls, search, notifications } = runtime.domain();
 // Presence is kept by the socket gateway in the state Redis; the api only reads it.
 const presence = runtime.presence();
+// Calls on LiveKit, when it is configured (LIVEKIT_API_KEY/SECRET).
+const calls = runtime.calls();
 
 // Webhooks are delivered by the worker; the api enqueues the retries admins ask for, on the
 // state Redis client (fails fast when Redis is away; the worker's re-queue sweep then sends it).
@@ -63,6 +66,15 @@ const app = createApiApp({
     notificationsCapability({ notifications }),
     presenceCapability(presence),
     webhooksCapability({ webhooks }),
+    ...(calls
+      ? [
+          callsCapability({
+            calls: calls.service,
+            webhooks: calls.webhooks,
+            conversations: messaging.conversations,
+          }),
+        ]
+      : []),
   ],
 });
 const server = createServer(app);

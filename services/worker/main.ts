@@ -1,5 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
+import { CallReconciler, callsConsumer } from '../../lib/calls/index.js';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { queueTelemetry } from '../../lib/observability/trace-context.js';
@@ -106,6 +107,20 @@ const queueMetrics = new QueueMetrics(metrics, jobs)
   .addQueue(maintenanceQueue)
   .addQueue(webhooks.queue);
 queueMetrics.time(worker).time(webhooks.worker);
+// Calls on LiveKit, when configured: members removed from a conversation leave its call (outbox
+// consumer `calls`), and the reconciler keeps the recorded state equal to LiveKit's.
+const calls = runtime.calls();
+const callReconciler = calls
+  ? new CallReconciler({
+      postgres: runtime.postgres,
+      livekit: calls.livekit,
+      calls: calls.service,
+      store: calls.store,
+      logger,
+    })
+  : undefined;
+callReconciler?.start();
+
 const outbox = startOutboxJobs({
   postgres: runtime.postgres,
   logger,
@@ -117,7 +132,8 @@ const outbox = startOutboxJobs({
   prefix: queuePrefix,
   deliveryConcurrency: config.worker.deliveryConcurrency,
   queueMetrics,
-  consumers: [webhooks.consumer],
+  calls: calls?.service,
+  consumers: [webhooks.consumer, ...(calls ? [callsConsumer(calls.service)] : [])],
 });
 
 const httpServer = createOpsServer(ops);
@@ -131,6 +147,7 @@ shutdown
     const force = queueConnection.status !== 'ready';
     // The relay first: no consumer enqueues into a queue being closed.
     await outbox.relay.stop();
+    await callReconciler?.stop();
     await Promise.all([
       worker?.close(force),
       webhooks.close(force),

@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import type { CallService } from '../../lib/calls/index.js';
 import type { MessagingServices } from '../../lib/conversations/index.js';
 import { MessageDelivery } from '../../lib/notifications/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
@@ -46,6 +47,8 @@ export function startOutboxJobs(deps: {
   /** Delivery jobs run at once (DELIVERY_CONCURRENCY). */
   deliveryConcurrency: number;
   queueMetrics: QueueMetrics;
+  /** Re-announces call changes (lib/calls), when LiveKit is configured. */
+  calls?: CallService;
   /** Consumers beyond the built-in two, each with its own position. */
   consumers: readonly OutboxConsumer[];
 }): OutboxJobs {
@@ -81,6 +84,7 @@ export function startOutboxJobs(deps: {
         messages: messaging.messages,
         receipts: messaging.receipts,
         conversations: messaging.conversations,
+        calls: deps.calls,
       }),
       deliveryConsumer(deliveryQueue),
       ...deps.consumers,

@@ -39,6 +39,8 @@ const portVariables = [
   'POSTGRES_PORT',
   'PROMETHEUS_PORT',
   'EDGE_PORT',
+  // Used when tools/bin/livekit-server exists (`make tools`): the stack then runs LiveKit too.
+  'LIVEKIT_PORT',
 ] as const;
 type PortVariable = (typeof portVariables)[number];
 

@@ -15,11 +15,28 @@ import { waitFor } from '../harness/wait-for.js';
 const services: QuadService[] = ['api', 'socket', 'worker'];
 
 /** The Redis servers each service reaches through a breaker: the cache Redis for its cache
- *  stores, and the state Redis for the rate limiter of the user-facing services. */
+ *  stores, the state Redis for the rate limiter of the user-facing services, and the state
+ *  Redis through node-redis (`state-om`: live call state, lib/calls) where calls are on. */
 const guardedRedis: Record<QuadService, string[]> = {
-  api: ['cache', 'state'],
+  api: ['cache', 'state', 'state-om'],
   socket: ['cache', 'state'],
-  worker: ['cache'],
+  worker: ['cache', 'state-om'],
+};
+
+/** Calls on (a LiveKit configured, though none is reached while no call is live), as the
+ *  api and the worker run in compose. */
+const livekitEnvironment: Record<QuadService, Record<string, string>> = {
+  api: {
+    LIVEKIT_URL: 'ws://127.0.0.1:9',
+    LIVEKIT_API_KEY: 'APIservices',
+    LIVEKIT_API_SECRET: 'services-test-secret-0123456789abcdef',
+  },
+  socket: {},
+  worker: {
+    LIVEKIT_URL: 'ws://127.0.0.1:9',
+    LIVEKIT_API_KEY: 'APIservices',
+    LIVEKIT_API_SECRET: 'services-test-secret-0123456789abcdef',
+  },
 };
 
 async function readyz(baseUrl: string) {
@@ -62,7 +79,10 @@ describe('service skeletons against real Redis and PostgreSQL', () => {
 
   for (const name of services) {
     it(`${name}: healthz, readyz, metrics, JSON logs and a graceful SIGTERM`, async () => {
-      const service = await startService(name, serviceEnvironment(name, database.url));
+      const service = await startService(name, {
+        ...serviceEnvironment(name, database.url),
+        ...livekitEnvironment[name],
+      });
       try {
         const health = await fetch(`${service.baseUrl}/healthz`);
         assert.equal(health.status, 200);

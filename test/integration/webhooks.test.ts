@@ -343,7 +343,7 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
     await refused('file:///etc/passwd', 'invalid_format');
     const unknownType = await asAdmin('POST', '/admin/webhooks', {
       url: `${receiverUrl}/x`,
-      events: ['call.started'],
+      events: ['no.such.event'],
     });
     assert.equal(unknownType.status, 400);
 

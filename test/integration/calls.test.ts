@@ -1,0 +1,605 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { dispose } from '@livekit/rtc-node';
+import { Redis } from 'ioredis';
+import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import pg from 'pg';
+import type { Socket } from 'socket.io-client';
+import type { z } from 'zod';
+import { roomOfCall } from '../../lib/calls/index.js';
+import { createLogger } from '../../lib/observability/logger.js';
+import { runMigrations } from '../../lib/postgres/migrations.js';
+import { joinAnswerSchema } from '../../services/api/calls/call.schemas.js';
+import {
+  type AccessRow,
+  assertAccessTable,
+  assertTableCoversTags,
+} from '../harness/access-table.js';
+import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import { joinLiveKit, type TestParticipant } from '../harness/livekit-participant.js';
+import {
+  reserveLiveKit,
+  startLiveKitServer,
+  type TestLiveKitServer,
+} from '../harness/livekit-server.js';
+import { postgresBinary } from '../harness/postgres-server.js';
+import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
+import { scrapeMetric } from '../harness/service-metrics.js';
+import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
+import { connectSocket, record, waitForEntry } from '../harness/socket-client.js';
+import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
+import { waitFor } from '../harness/wait-for.js';
+
+// Calls against a real livekit-server (tools/bin, `make tools`) on free loopback ports, real
+// participants through @livekit/rtc-node, an api, a worker and two socket gateways on a private
+// Redis pair (FLUSHALL concerns this test alone) and PostgreSQL: tokens, webhooks, live state,
+// socket events on both gateways, key rotation, removal, end, history, forged and replayed
+// webhooks, FLUSHALL mid-call, and the media keys absent from PostgreSQL and every log.
+
+const names = ['ann', 'ben', 'cat', 'dan', 'eve'] as const;
+type Name = (typeof names)[number];
+interface Person {
+  id: string;
+  token: string;
+}
+/** The join answer, checked against the schema the api documents it with. */
+type JoinBody = z.output<typeof joinAnswerSchema>;
+interface KeyEvent {
+  conversationId: string;
+  callId: string;
+  key: string;
+  keyIndex: number;
+}
+interface CallEvent {
+  conversationId: string;
+  callId: string;
+  userId?: string;
+  reason?: string;
+}
+
+function assertStatus(reply: Reply, status: number) {
+  assert.equal(reply.status, status, JSON.stringify(reply.body));
+}
+
+/** The claims of a JWT, read without checking it (the test checks what was granted). */
+function claimsOf(jwt: string): Record<string, unknown> {
+  const payload = jwt.split('.')[1] ?? '';
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let postgres: pg.Pool;
+  let state: TestRedisServer;
+  let cache: TestRedisServer;
+  let stateAdmin: Redis;
+  let livekit: TestLiveKitServer;
+  let reserved: Awaited<ReturnType<typeof reserveLiveKit>>;
+  let rooms: RoomServiceClient;
+  let api: ServiceProcess;
+  let worker: ServiceProcess;
+  let gateways: ServiceProcess[] = [];
+  const sockets: Socket[] = [];
+  const participants: TestParticipant[] = [];
+  const people = {} as Record<Name, Person>;
+  /** Every media key any participant was handed, to look for them where they must not be. */
+  const keysSeen = new Set<string>();
+  // The private Redis' ACL grants the default prefix (PSUBSCRIBE patterns are checked
+  // literally), and this Redis is this test's alone.
+  const keyPrefix = 'quad:';
+  let conversationId = '';
+
+  const call = (who: Name, method: string, path: string, body?: unknown) =>
+    callApi(api.baseUrl, method, path, { token: people[who].token, body });
+  const callPath = () => `/conversations/${conversationId}/call`;
+  const join = async (who: Name): Promise<JoinBody> => {
+    const reply = await call(who, 'POST', callPath());
+    assertStatus(reply, 200);
+    const body = joinAnswerSchema.parse(reply.body);
+    keysSeen.add(body.e2ee.key);
+    return body;
+  };
+  const connect = async (answer: JoinBody, publishAudio = false) => {
+    const participant = await joinLiveKit(answer.livekit.url, answer.livekit.token, {
+      publishAudio,
+    });
+    participants.push(participant);
+    return participant;
+  };
+  const inCall = async (who: Name) => {
+    const reply = await call('ann', 'GET', callPath());
+    if (reply.status !== 200) return false;
+    const list = reply.body.participants as Array<{ userId: string }>;
+    return list.some((participant) => participant.userId === people[who].id);
+  };
+  const socketFor = async (who: Name, gateway: ServiceProcess) => {
+    const socket = await connectSocket(gateway.baseUrl, people[who].token);
+    sockets.push(socket);
+    return socket;
+  };
+  const signedWebhook = async (body: string, secret = livekit.apiSecret) => {
+    const token = new AccessToken(livekit.apiKey, secret);
+    token.sha256 = createHash('sha256').update(body).digest('base64');
+    return fetch(`${api.baseUrl}/api/v1/livekit/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await token.toJwt() },
+      body,
+    });
+  };
+
+  before(async () => {
+    database = await createTestDatabase();
+    await runMigrations(database.url, createLogger('test', 'silent'));
+    postgres = new pg.Pool({ connectionString: database.url, max: 2 });
+    state = await startRedisServer('state');
+    cache = await startRedisServer('cache', state.passwords);
+    stateAdmin = new Redis({ port: state.port, password: state.passwords.default });
+    reserved = await reserveLiveKit();
+    const environment = (service: QuadService) => ({
+      ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
+      REDIS_PASSWORD: state.passwords[service],
+      RATE_LIMITS: JSON.stringify({
+        'login-ip': { limit: 1_000, windowMs: 60_000 },
+        'api-user': { limit: 100_000, windowMs: 60_000 },
+      }),
+      ...reserved.serviceEnvironment,
+    });
+    // One after the other: four processes compiling at once on a shared 2-core machine can
+    // take longer than the harness waits for each.
+    api = await startService('api', environment('api'));
+    worker = await startService('worker', environment('worker'));
+    gateways = [
+      await startService('socket', environment('socket')),
+      await startService('socket', environment('socket')),
+    ];
+    livekit = await startLiveKitServer(reserved, `${api.baseUrl}/api/v1/livekit/webhook`);
+    rooms = new RoomServiceClient(
+      `http://127.0.0.1:${livekit.port}`,
+      livekit.apiKey,
+      livekit.apiSecret,
+    );
+    for (const name of names) {
+      const account = await createAccount(database.url, name);
+      people[name] = { id: account.id, token: (await loginAs(api.baseUrl, name)).token };
+    }
+    const { ann, ben, cat, dan } = people;
+    const group = await call('ann', 'POST', '/conversations', {
+      kind: 'group',
+      title: 'Physics study group',
+      memberIds: [cat.id, dan.id],
+    });
+    assertStatus(group, 201);
+    conversationId = String(group.body.id);
+    assertStatus(
+      await call('ann', 'POST', `/conversations/${conversationId}/members`, {
+        userId: ben.id,
+        role: 'admin',
+      }),
+      200,
+    );
+    assert.ok(ann.id);
+  });
+
+  after(async () => {
+    for (const participant of participants) await participant.leave().catch(() => undefined);
+    for (const socket of sockets) socket.close();
+    await Promise.all([api?.stop(), worker?.stop(), ...gateways.map((gateway) => gateway.stop())]);
+    await livekit?.stop();
+    stateAdmin?.disconnect();
+    await postgres?.end();
+    await Promise.all([state?.dispose(), cache?.dispose()]);
+    await database?.drop();
+    await dispose();
+  });
+
+  it('a stranger gets 404 on every call route, without credentials 401; the table covers them', async () => {
+    const id = conversationId;
+    const table: AccessRow<'stranger' | 'anonymous'>[] = [
+      ['POST', `/conversations/${id}/call`, '/conversations/{id}/call'],
+      ['GET', `/conversations/${id}/call`, '/conversations/{id}/call'],
+      ['DELETE', `/conversations/${id}/call`, '/conversations/{id}/call'],
+      ['GET', `/conversations/${id}/call/key`, '/conversations/{id}/call/key'],
+      ['POST', `/conversations/${id}/call/leave`, '/conversations/{id}/call/leave'],
+      ['PUT', `/conversations/${id}/call/settings`, '/conversations/{id}/call/settings'],
+      [
+        'POST',
+        `/conversations/${id}/call/participants/${people.ann.id}/remove`,
+        '/conversations/{id}/call/participants/{userId}/remove',
+      ],
+    ].map(([method, path, route]) => ({
+      method: String(method),
+      path: String(path),
+      route: String(route),
+      expect: { stranger: 404, anonymous: 401 },
+    }));
+    table.push({ method: 'GET', path: '/calls', route: '/calls', expect: { anonymous: 401 } });
+    table.push({
+      method: 'GET',
+      path: '/calls/live',
+      route: '/calls/live',
+      expect: { anonymous: 401 },
+    });
+    await assertAccessTable(api.baseUrl, table, {
+      stranger: { token: people.eve.token },
+      anonymous: {},
+    });
+    await assertTableCoversTags(api.baseUrl, table, ['calls']);
+  });
+
+  it('twenty starts at once make one call; the token is for its room only, publishing by role', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => join(index % 2 === 0 ? 'cat' : 'dan')),
+    );
+    const callIds = new Set(answers.map((answer) => answer.call.id));
+    assert.equal(callIds.size, 1);
+    const live = await postgres.query('SELECT id FROM calls WHERE ended_at IS NULL');
+    assert.equal(live.rowCount, 1);
+    const [first] = answers;
+    assert.ok(first);
+    assert.equal(new Set(answers.map((answer) => answer.e2ee.key)).size, 1);
+    assert.equal(Buffer.from(first.e2ee.key, 'base64').length, 32);
+    const claims = claimsOf(first.livekit.token);
+    const grant = claims.video as Record<string, unknown>;
+    assert.equal(grant.room, roomOfCall(first.call.id));
+    assert.equal(grant.roomJoin, true);
+    assert.equal(grant.canPublish, true);
+    assert.equal(grant.roomAdmin, undefined);
+    assert.equal(grant.roomCreate, undefined);
+    assert.equal(claims.sub, people.cat.id);
+    const ttl = Number(claims.exp) - Number(claims.nbf);
+    assert.ok(ttl > 0 && ttl <= 120, `token lives ${ttl} s`);
+
+    // "Only admins publish": members join as listeners, admins still publish.
+    const settings = `${callPath()}/settings`;
+    assertStatus(await call('cat', 'PUT', settings, { publishers: 'admins' }), 403);
+    assertStatus(await call('ben', 'PUT', settings, { publishers: 'admins' }), 200);
+    const listener = claimsOf((await join('cat')).livekit.token).video as Record<string, unknown>;
+    const speaker = claimsOf((await join('ben')).livekit.token).video as Record<string, unknown>;
+    assert.equal(listener.canPublish, false);
+    assert.equal(speaker.canPublish, true);
+    assertStatus(await call('ann', 'PUT', settings, { publishers: 'members' }), 200);
+    // Nobody connected: the call is ended as abandoned later; end it now for the next tests.
+    assertStatus(await call('ann', 'DELETE', callPath()), 204);
+  });
+
+  it('join → webhook → live state → call events on both gateway instances', async () => {
+    const onFirst = await socketFor('ben', gateways[0] as ServiceProcess);
+    const onSecond = await socketFor('ben', gateways[1] as ServiceProcess);
+    const started = [
+      record<CallEvent>(onFirst, 'call:started'),
+      record<CallEvent>(onSecond, 'call:started'),
+    ];
+    const joined = [
+      record<CallEvent>(onFirst, 'call:participant-joined'),
+      record<CallEvent>(onSecond, 'call:participant-joined'),
+    ];
+    const answer = await join('ann');
+    for (const events of started) {
+      await waitForEntry(events, (event) => event.callId === answer.call.id, 'call:started');
+    }
+    await connect(answer, true);
+    for (const events of joined) {
+      await waitForEntry(
+        events,
+        (event) => event.callId === answer.call.id && event.userId === people.ann.id,
+        'call:participant-joined on each gateway',
+        15_000,
+      );
+    }
+    assert.ok(await inCall('ann'));
+    // The conversation list's "call in progress" and "in a call": for members only.
+    const live = await call('ben', 'GET', '/calls/live');
+    assertStatus(live, 200);
+    assert.deepEqual(live.body.calls, [
+      {
+        id: answer.call.id,
+        conversationId,
+        startedAt: (live.body.calls as Array<{ startedAt: string }>)[0]?.startedAt,
+        participantIds: [people.ann.id],
+      },
+    ]);
+    assert.deepEqual((await call('eve', 'GET', '/calls/live')).body, { calls: [] });
+    // The live state is in Redis, on redis-om's hashes under the prefix and the call's hash tag.
+    const sessionKey = `${keyPrefix}call-session:{${conversationId}}`;
+    assert.equal(await stateAdmin.hget(sessionKey, 'callId'), answer.call.id);
+    assert.equal(
+      await stateAdmin.sismember(
+        `${keyPrefix}call-participants:{${conversationId}}`,
+        people.ann.id,
+      ),
+      1,
+    );
+    // Muted as LiveKit reports it: ann publishes an unmuted tone; the reconciler reads it.
+    await waitFor(
+      'ann unmuted',
+      async () => {
+        const reply = await call('ann', 'GET', callPath());
+        const list = reply.body.participants as Array<{ userId: string; muted: boolean }>;
+        return list.some((row) => row.userId === people.ann.id && !row.muted);
+      },
+      15_000,
+    );
+  });
+
+  it('a leave rotates the key: the leaver’s index is no longer current, who remains gets the new one', async () => {
+    const annSocket = await socketFor('ann', gateways[1] as ServiceProcess);
+    const annKeys = record<KeyEvent>(annSocket, 'call:key');
+    const benAnswer = await join('ben');
+    await connect(benAnswer);
+    await waitFor('ben in the call', () => inCall('ben'), 15_000);
+    const before = benAnswer.e2ee;
+    const benKeys = record<KeyEvent>(
+      await socketFor('ben', gateways[0] as ServiceProcess),
+      'call:key',
+    );
+    assertStatus(await call('ben', 'POST', `${callPath()}/leave`), 204);
+    const rotated = await waitForEntry(
+      annKeys,
+      (event) => event.keyIndex === (before.keyIndex + 1) % 16,
+      'the rotated key pushed to ann',
+      5_000,
+    );
+    keysSeen.add(rotated.key);
+    assert.notEqual(rotated.key, before.key);
+    const current = await call('ann', 'GET', `${callPath()}/key`);
+    assertStatus(current, 200);
+    assert.deepEqual(current.body, { key: rotated.key, keyIndex: rotated.keyIndex });
+    assert.ok(!(await inCall('ben')));
+    // PostgreSQL has the index (never the key), so a rebuilt Redis continues from it; the
+    // leaver's own devices were not sent the new key.
+    const stored = await postgres.query<{ keyIndex: number }>(
+      'SELECT key_index AS "keyIndex" FROM calls WHERE id = $1',
+      [rotated.callId],
+    );
+    assert.equal(stored.rows[0]?.keyIndex, rotated.keyIndex);
+    assert.ok(!benKeys.some((event) => event.key === rotated.key));
+  });
+
+  it('several leaves within the batching window make one rotation', async () => {
+    const answers = await Promise.all((['ben', 'cat', 'dan'] as const).map((who) => join(who)));
+    for (const answer of answers) await connect(answer);
+    for (const who of ['ben', 'cat', 'dan'] as const) {
+      await waitFor(`${who} in the call`, () => inCall(who), 15_000);
+    }
+    const indexBefore = (await call('ann', 'GET', `${callPath()}/key`)).body.keyIndex as number;
+    await Promise.all(
+      (['ben', 'cat', 'dan'] as const).map(async (who) =>
+        assertStatus(await call(who, 'POST', `${callPath()}/leave`), 204),
+      ),
+    );
+    await waitFor('the batched rotation', async () => {
+      const reply = await call('ann', 'GET', `${callPath()}/key`);
+      return reply.body.keyIndex !== indexBefore;
+    });
+    // Past the window: still exactly one step.
+    await waitFor('the rotation flag released', async () => {
+      const flag = await stateAdmin.exists(`${keyPrefix}call-rotation:{${conversationId}}`);
+      return flag === 0;
+    });
+    const reply = await call('ann', 'GET', `${callPath()}/key`);
+    keysSeen.add(String(reply.body.key));
+    assert.equal(reply.body.keyIndex, (indexBefore + 1) % 16);
+  });
+
+  it('a forged or unsigned webhook answers 401 and changes nothing; a replayed one is applied once', async () => {
+    const live = await postgres.query<{ id: string }>(
+      'SELECT id FROM calls WHERE ended_at IS NULL AND conversation_id = $1',
+      [conversationId],
+    );
+    const callId = live.rows[0]?.id;
+    assert.ok(callId);
+    const leaveOfAnn = JSON.stringify({
+      event: 'participant_left',
+      id: `EV_${randomUUID()}`,
+      createdAt: String(Math.floor(Date.now() / 1000) + 1),
+      room: { name: roomOfCall(callId) },
+      participant: { identity: people.ann.id },
+    });
+    const unsigned = await fetch(`${api.baseUrl}/api/v1/livekit/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json' },
+      body: leaveOfAnn,
+    });
+    assert.equal(unsigned.status, 401);
+    const forged = await signedWebhook(leaveOfAnn, 'not-the-secret-not-the-secret-00');
+    assert.equal(forged.status, 401);
+    // A body changed after signing: the signature is over another body.
+    const token = new AccessToken(livekit.apiKey, livekit.apiSecret);
+    token.sha256 = createHash('sha256').update('{}').digest('base64');
+    const tampered = await fetch(`${api.baseUrl}/api/v1/livekit/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await token.toJwt() },
+      body: leaveOfAnn,
+    });
+    assert.equal(tampered.status, 401);
+    assert.ok(await inCall('ann'), 'a refused webhook changed nothing');
+    const refusedRows = await postgres.query('SELECT 1 FROM livekit_webhook_events');
+    const appliedBefore = refusedRows.rowCount ?? 0;
+
+    // A genuine event about a participant who joined (recorded) and is still there, delivered
+    // twice: the first applies, the second is a duplicate.
+    const joinOfEve = JSON.stringify({
+      event: 'participant_joined',
+      id: `EV_${randomUUID()}`,
+      createdAt: String(Math.floor(Date.now() / 1000)),
+      room: { name: roomOfCall(callId) },
+      participant: { identity: people.ann.id },
+    });
+    const first = await signedWebhook(joinOfEve);
+    assert.equal(first.status, 200);
+    assert.deepEqual(await first.json(), { result: 'applied' });
+    const again = await signedWebhook(joinOfEve);
+    assert.deepEqual(await again.json(), { result: 'duplicate' });
+    const stays = await postgres.query(
+      'SELECT 1 FROM call_participants WHERE call_id = $1 AND user_id = $2 AND left_at IS NULL',
+      [callId, people.ann.id],
+    );
+    assert.equal(stays.rowCount, 1);
+    const rows = await postgres.query('SELECT 1 FROM livekit_webhook_events');
+    assert.equal(rows.rowCount, appliedBefore + 1);
+  });
+
+  it('a member removed from the conversation is out of the call at once and cannot get back in', async () => {
+    const danAnswer = await join('dan');
+    const dan = await connect(danAnswer);
+    await waitFor('dan in the call', () => inCall('dan'), 15_000);
+    const annKeys = record<KeyEvent>(
+      await socketFor('ann', gateways[0] as ServiceProcess),
+      'call:key',
+    );
+    assertStatus(
+      await call('ann', 'DELETE', `/conversations/${conversationId}/members/${people.dan.id}`),
+      204,
+    );
+    await dan.disconnected;
+    await waitFor('dan out of the call', async () => !(await inCall('dan')), 15_000);
+    const rotated = await waitForEntry(
+      annKeys,
+      (event) => event.keyIndex === (danAnswer.e2ee.keyIndex + 1) % 16,
+      'the key rotated after the removal',
+      10_000,
+    );
+    keysSeen.add(rotated.key);
+    // The token dan still holds opens LiveKit's room for its short lifetime; the webhook of that
+    // join removes him at once, and the key he could use is no longer current.
+    const again = await joinLiveKit(danAnswer.livekit.url, danAnswer.livekit.token).catch(
+      () => undefined,
+    );
+    if (again) {
+      participants.push(again);
+      await again.disconnected;
+    }
+    const listed = await rooms.listParticipants(roomOfCall(danAnswer.call.id));
+    assert.ok(!listed.some((participant) => participant.identity === people.dan.id));
+    assert.ok(!(await inCall('dan')));
+    assertStatus(await call('dan', 'POST', callPath()), 404);
+    assertStatus(await call('dan', 'GET', `${callPath()}/key`), 404);
+    const current = (await call('ann', 'GET', `${callPath()}/key`)).body;
+    assert.notEqual(current.keyIndex, danAnswer.e2ee.keyIndex);
+    assert.notEqual(current.key, danAnswer.e2ee.key);
+    keysSeen.add(String(current.key));
+  });
+
+  it('FLUSHALL mid-call: the live state is rebuilt and the lost key replaced, nothing lost', async () => {
+    const annKeys = record<KeyEvent>(
+      await socketFor('ann', gateways[1] as ServiceProcess),
+      'call:key',
+    );
+    const before = (await call('ann', 'GET', `${callPath()}/key`)).body;
+    await stateAdmin.flushall();
+    // PostgreSQL still says who is in the call while Redis is empty.
+    assert.ok(await inCall('ann'));
+    await waitFor(
+      'live state rebuilt in Redis',
+      async () => (await stateAdmin.exists(`${keyPrefix}call-session:{${conversationId}}`)) === 1,
+      15_000,
+    );
+    const rotated = await waitForEntry(
+      annKeys,
+      (event) => event.keyIndex === ((before.keyIndex as number) + 1) % 16,
+      'a new key after the flush',
+      15_000,
+    );
+    keysSeen.add(rotated.key);
+    assert.deepEqual((await call('ann', 'GET', `${callPath()}/key`)).body, {
+      key: rotated.key,
+      keyIndex: rotated.keyIndex,
+    });
+    assert.equal(
+      await stateAdmin.sismember(
+        `${keyPrefix}call-participants:{${conversationId}}`,
+        people.ann.id,
+      ),
+      1,
+    );
+  });
+
+  it('end: the key is gone from Redis and the history has the call with its duration', async () => {
+    const benSocket = await socketFor('ben', gateways[0] as ServiceProcess);
+    const ended = record<CallEvent>(benSocket, 'call:ended');
+    const live = await postgres.query<{ id: string }>(
+      'SELECT id FROM calls WHERE ended_at IS NULL AND conversation_id = $1',
+      [conversationId],
+    );
+    const callId = live.rows[0]?.id;
+    assert.ok(callId);
+    assertStatus(await call('cat', 'DELETE', callPath()), 403);
+    assertStatus(await call('ben', 'DELETE', callPath()), 204);
+    await waitForEntry(ended, (event) => event.callId === callId, 'call:ended');
+    assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
+    assert.equal(await stateAdmin.exists(`${keyPrefix}call-session:{${conversationId}}`), 0);
+    assertStatus(await call('ann', 'GET', callPath()), 404);
+    const row = await postgres.query<{ reason: string; seconds: number }>(
+      `SELECT c.ended_reason AS reason,
+              extract(epoch FROM max(p.left_at) - min(p.joined_at))::float8 AS seconds
+         FROM calls c JOIN call_participants p ON p.call_id = c.id
+        WHERE c.id = $1 AND p.user_id = $2 GROUP BY c.id`,
+      [callId, people.ann.id],
+    );
+    assert.equal(row.rows[0]?.reason, 'ended_by_admin');
+    const history = await call('ann', 'GET', '/calls');
+    assertStatus(history, 200);
+    const entry = (history.body.calls as Array<Record<string, unknown>>).find(
+      (item) => item.id === callId,
+    );
+    assert.ok(entry);
+    assert.ok(entry.endedAt);
+    assert.equal(entry.secondsInCall, Math.floor(row.rows[0]?.seconds ?? -1));
+    assert.ok((entry.secondsInCall as number) >= 1);
+  });
+
+  it('webhooks lost (LiveKit started without its webhook): the reconciler still converges', async () => {
+    await livekit.stop();
+    livekit = await startLiveKitServer(reserved, undefined);
+    const answer = await join('ann');
+    const ann = await connect(answer, true);
+    await waitFor('ann recorded from LiveKit’s own list', () => inCall('ann'), 20_000);
+    const corrections = () =>
+      scrapeMetric(worker.baseUrl, 'call_reconciliation_corrections_total', {
+        kind: 'missed_join',
+      });
+    assert.ok((await corrections()) >= 1);
+    await ann.leave();
+    await waitFor(
+      'the call ended without a webhook',
+      async () => {
+        const row = await postgres.query<{ reason: string | null }>(
+          'SELECT ended_reason AS reason FROM calls WHERE id = $1',
+          [answer.call.id],
+        );
+        return row.rows[0]?.reason === 'empty';
+      },
+      20_000,
+    );
+    assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
+    assertStatus(await call('ann', 'GET', callPath()), 404);
+  });
+
+  it('no media key is in the PostgreSQL dump or any service log, in base64 or hex', async () => {
+    assert.ok(keysSeen.size >= 4, `keys seen: ${keysSeen.size}`);
+    const dump = await new Promise<string>((resolve, reject) =>
+      execFile(
+        postgresBinary('pg_dump'),
+        ['--data-only', '--dbname', database.url],
+        { maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+    assert.ok(dump.includes(conversationId));
+    const logs = [api, worker, ...gateways]
+      .map((service) => JSON.stringify(service.logs) + service.otherOutput())
+      .join('\n');
+    const haystacks = { dump, logs, livekit: livekit.output() };
+    for (const key of keysSeen) {
+      const hex = Buffer.from(key, 'base64').toString('hex');
+      const url = Buffer.from(key, 'base64').toString('base64url');
+      for (const [where, text] of Object.entries(haystacks)) {
+        assert.ok(!text.includes(key), `a key in base64 in ${where}`);
+        assert.ok(!text.includes(url), `a key in base64url in ${where}`);
+        assert.ok(!text.toLowerCase().includes(hex), `a key in hex in ${where}`);
+      }
+    }
+  });
+});
