@@ -59,7 +59,7 @@ dev: preflight node_modules ## Run the whole stack natively (no Docker); restart
 deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
 
-tools: ## Build pinned livekit-server into tools/bin (Go module proxy)
+tools: ## Build pinned livekit-server and centrifugo into tools/bin (Go module proxy)
 	scripts/build-tools.sh
 
 migrate: node_modules ## Apply PostgreSQL migrations using .env
