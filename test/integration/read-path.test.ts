@@ -3,14 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import { callApi as call } from '../harness/api-client.js';
 import { type Person, type PrivateApi, startPrivateApi } from '../harness/private-api.js';
 
-// Conditional requests: what clients re-read all the time (a conversation, its first page of
+// The warm read path. A warm GET /conversations/:id asks the cache Redis three things: the
+// session, then membership and the conversation together (its rate limit is on the state
+// Redis). Conditional requests: what clients re-read all the time (a conversation, its first page of
 // history, the list, a profile) carries a weak ETag; sent back as If-None-Match it is a 304
 // without a body while nothing changed, and a 200 with a new ETag as soon as anything did.
 // The harness checks every answer, 304s included, against the OpenAPI document.
 
 const names = ['ann', 'ben', 'cat'] as const;
 
-describe('conditional requests (ETag, If-None-Match, 304)', () => {
+describe('the read path: warm commands, conditional requests (ETag, If-None-Match, 304)', () => {
   let world: PrivateApi<(typeof names)[number]>;
   let ann: Person;
   let ben: Person;
@@ -49,6 +51,21 @@ describe('conditional requests (ETag, If-None-Match, 304)', () => {
     assert.equal(reply.status, 200, `${path} changed`);
     assert.notEqual(reply.headers.get('etag'), etag);
   };
+
+  it('a warm GET /conversations/:id: three cache commands (session, membership, conversation)', async () => {
+    const id = await world.group(ann, [ben], 'Biology');
+    const path = `/conversations/${id}`;
+    assert.equal((await get(ann, path)).status, 200);
+    assert.equal((await get(ann, path)).status, 200);
+    const commands = async () => {
+      const stats = await world.cacheAdmin.info('stats');
+      return Number(/total_commands_processed:(\d+)/.exec(stats)?.[1] ?? Number.NaN);
+    };
+    const before = await commands();
+    assert.equal((await get(ann, path)).status, 200);
+    // The INFO call itself is one of them.
+    assert.equal((await commands()) - before, 3 + 1);
+  });
 
   it('a conversation, its first page, the list and unread counts: 304 until something changes', async () => {
     const id = await world.group(ann, [ben], 'Chemistry');
