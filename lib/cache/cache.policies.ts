@@ -111,7 +111,7 @@ export const defaultCachePolicies = {
   /** Each conversation's latest message sequence number and unread version, against which
    *  the cached counts above are brought up to date (unread-counts.service.ts). Every send
    *  invalidates it, so it lives only as long as a room is quiet; 24 h like the counters it
-   *  serves. One key per conversation, read with one GET each (they sit in different slots). */
+   *  serves. One key per conversation (each in its own slot), read with one pipeline of GETs. */
   'unread-heads': { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 0 },
 } as const satisfies Record<string, CachePolicy>;
 

@@ -41,8 +41,9 @@ function conversationOf(id: string): string {
  * a recompute in flight: lib/cache/cache-aside.ts), so none is ever computed against a
  * PostgreSQL state older than a change it survived.
  *
- * Reading 50 conversations: one MGET of the user's counters and bases (one slot) and one GET
- * per head, sent together; misses are recomputed by one PostgreSQL query each side.
+ * Reading 50 conversations: one MGET of the user's counters and bases (one slot) and one
+ * pipeline of GETs for the heads, sent together; misses are recomputed by one PostgreSQL query
+ * each side.
  */
 export class UnreadCountsService {
   readonly #postgres: Pool;
@@ -167,21 +168,12 @@ export class UnreadCountsService {
     return result;
   }
 
-  /** One GET per head (each conversation is its own slot), sent together; the misses share
-   *  one PostgreSQL query. */
-  async #readHeads(ids: readonly string[]): Promise<Map<string, UnreadHead>> {
-    let missing: Promise<Map<string, UnreadHead>> | undefined;
-    const load = async (id: string) => {
-      missing ??= readReceiptRepository.unreadHeads(this.#postgres, ids);
-      return (await missing).get(id) ?? null;
-    };
-    const heads = await Promise.all(ids.map((id) => this.#heads.get(id, () => load(id))));
-    const result = new Map<string, UnreadHead>();
-    ids.forEach((id, index) => {
-      const head = heads[index];
-      if (head) result.set(id, head);
-    });
-    return result;
+  /** The heads of `ids`: one pipeline of GETs (each conversation is its own slot), the misses
+   *  recomputed by one PostgreSQL query. */
+  #readHeads(ids: readonly string[]): Promise<Map<string, UnreadHead>> {
+    return this.#heads.getEach(ids, (missing) =>
+      readReceiptRepository.unreadHeads(this.#postgres, missing),
+    );
   }
 
   #forget(userId: string, conversationIds: readonly string[]): Promise<void> {
