@@ -66,7 +66,8 @@ export class UnreadCountsService {
     conversationIds: readonly string[],
   ): Promise<Map<string, number>> {
     const ids = [...new Set(conversationIds)];
-    const [entries, heads] = await Promise.all([this.#entries(userId, ids), this.#readHeads(ids)]);
+    const reading = this.#entries(userId, ids);
+    const [entries, heads] = await Promise.all([reading, this.#readHeads(ids, reading)]);
     const counts = new Map<string, number>();
     const stale: string[] = [];
     for (const id of ids) {
@@ -168,12 +169,21 @@ export class UnreadCountsService {
     return result;
   }
 
-  /** The heads of `ids`: one pipeline of GETs (each conversation is its own slot), the misses
-   *  recomputed by one PostgreSQL query. */
-  #readHeads(ids: readonly string[]): Promise<Map<string, UnreadHead>> {
-    return this.#heads.getEach(ids, (missing) =>
-      readReceiptRepository.unreadHeads(this.#postgres, missing),
-    );
+  /** The heads of `ids`: one pipeline of GETs (each conversation is its own slot). Missing
+   *  ones are recomputed by one PostgreSQL query, only for the conversations whose entries came
+   *  from the cache: a count computed just now needs no head (so a cold or disabled cache costs
+   *  one query, not two). */
+  #readHeads(
+    ids: readonly string[],
+    reading: Promise<Map<string, { fresh: boolean }>>,
+  ): Promise<Map<string, UnreadHead>> {
+    return this.#heads.getEach(ids, async (missing) => {
+      const entries = await reading.catch(() => new Map<string, { fresh: boolean }>());
+      const needed = missing.filter((id) => entries.get(id)?.fresh === false);
+      return needed.length === 0
+        ? new Map()
+        : readReceiptRepository.unreadHeads(this.#postgres, needed);
+    });
   }
 
   #forget(userId: string, conversationIds: readonly string[]): Promise<void> {
