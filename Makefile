@@ -90,7 +90,7 @@ screenshot: preflight node_modules web e2e/node_modules ## Regenerate docs/image
 deps: ## Install redis-server, PostgreSQL and Prometheus from Debian/Ubuntu packages (make dev/test do it when needed)
 	scripts/deps.sh
 
-tools: ## Build pinned livekit-server and jaeger into tools/bin (Go module proxy)
+tools: ## Build pinned livekit-server, jaeger and centrifugo into tools/bin (Go module proxy)
 	scripts/build-tools.sh
 
 migrate: node_modules ## Apply PostgreSQL migrations using .env

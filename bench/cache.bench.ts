@@ -29,6 +29,9 @@
  *     here on every call because the cache is disabled). Target: ≥ 10x calls/s.
  * (c) the warm endpoint of (a) vs a bare `express()` route in this process answering the same
  *     JSON body, same autocannon settings. Target: the endpoint keeps ≥ 50% of the bare rate.
+ * (d) the warm endpoint of (a) asked conditionally (If-None-Match with its ETag: a 304 without a
+ *     body) vs unconditionally (the 200 with its body); and the PostgreSQL queries a 304 costs.
+ *     No target: it shows what a client that revalidates saves.
  *
  * Every HTTP response is checked: a non-2xx status, a connection error, a timeout or a body
  * other than the expected one stops the script with exit status 1 (a broken endpoint is fast,
@@ -205,7 +208,13 @@ function summarize(latencies: number[], seconds: number): Measurement {
  * fractions of a millisecond) rather than its histogram, which records whole milliseconds.
  * Anything but a 2xx with exactly `expectBody` throws.
  */
-function httpContender(name: string, url: string, token: string, expectBody: string): Contender {
+function httpContender(
+  name: string,
+  url: string,
+  token: string,
+  expectBody: string,
+  conditional?: { ifNoneMatch: string },
+): Contender {
   let completed = 0;
   return {
     name,
@@ -218,16 +227,27 @@ function httpContender(name: string, url: string, token: string, expectBody: str
             url,
             connections: CONNECTIONS,
             duration: seconds,
-            headers: { authorization: `Bearer ${token}` },
-            expectBody,
+            headers: {
+              authorization: `Bearer ${token}`,
+              ...(conditional ? { 'if-none-match': conditional.ifNoneMatch } : {}),
+            },
+            // A 304 has no body to compare; its status is checked below.
+            ...(conditional ? {} : { expectBody }),
           },
           (error, result) => {
             if (error) {
               reject(error);
               return;
             }
-            const failures = result.non2xx + result.errors + result.timeouts + result.mismatches;
-            if (failures > 0 || result['2xx'] === 0) {
+            const notModified = result.statusCodeStats?.['304']?.count ?? 0;
+            const expected = conditional ? notModified : result['2xx'];
+            const unexpected = conditional ? result['2xx'] + result.non2xx - notModified : 0;
+            const failures =
+              (conditional ? unexpected : result.non2xx) +
+              result.errors +
+              result.timeouts +
+              result.mismatches;
+            if (failures > 0 || expected === 0) {
               reject(
                 new Error(
                   `${name}: ${result.non2xx} non-2xx ` +
@@ -492,6 +512,15 @@ try {
     expectBody,
   );
 
+  const etag = first.headers.get('etag') ?? '';
+  const conditionalEndpoint = httpContender(
+    'warm cache, If-None-Match (304)',
+    `${warmApi.baseUrl}${path}`,
+    token,
+    '',
+    { ifNoneMatch: etag },
+  );
+
   // (b): both sides must agree before either is timed.
   const fromRedis = await warm.messaging.unread.countsFor(reader.id, conversationIds);
   const fromPostgres = await disabled.messaging.unread.countsFor(reader.id, conversationIds);
@@ -576,8 +605,24 @@ try {
     unread = await runPair('(b)', [unreadRedis, unreadPostgres]);
   });
   const readsAfter = await cacheReads(warmRuntime.metrics);
+  const conditionalRounds = await runPair('(d)', [conditionalEndpoint, warmEndpoint]);
+  // What a 304 costs PostgreSQL: a counter of its own over sequential conditional requests.
+  const queriesOf304 = countQueries(warmRuntime.postgres);
+  const conditionalRequests = 200;
+  for (let i = 0; i < conditionalRequests; i++) {
+    const reply = await fetch(`${warmApi.baseUrl}${path}`, {
+      headers: { authorization: `Bearer ${token}`, 'if-none-match': etag },
+    });
+    await reply.arrayBuffer();
+    if (reply.status !== 304) throw new Error(`conditional GET: ${reply.status}`);
+  }
+  const postgresPer304 = queriesOf304() / conditionalRequests;
 
-  const roundsOf = (contender: Contender) => http.get(contender) ?? unread.get(contender) ?? [];
+  const roundsOf = (contender: Contender) =>
+    (contender === conditionalEndpoint ? conditionalRounds.get(contender) : undefined) ??
+    http.get(contender) ??
+    unread.get(contender) ??
+    [];
   const medianOf = (contender: Contender, field: keyof Measurement) =>
     median(roundsOf(contender).map((m) => m[field]));
   /** One ratio per round, both sides measured seconds apart: steadier than a ratio of medians
@@ -625,6 +670,18 @@ try {
       format: percent,
     },
     { row: bareEndpoint, scenario: '(c) endpoint vs bare express' },
+    {
+      row: conditionalEndpoint,
+      scenario: '(d) conditional GET',
+      ratios: conditionalRounds
+        .get(conditionalEndpoint)
+        ?.map(
+          (m, round) =>
+            m.opsPerSecond / (conditionalRounds.get(warmEndpoint)?.[round]?.opsPerSecond ?? 0),
+        ),
+      what: 'requests/s, 304 / 200',
+      format: times,
+    },
   ];
   const rows = targets.map((t) => {
     const cells = [
@@ -633,8 +690,9 @@ try {
       medianOf(t.row, 'p50Ms').toFixed(2),
       medianOf(t.row, 'p99Ms').toFixed(2),
     ];
-    if (!t.ratios || !t.format || t.target === undefined) return [...cells, '', '', ''];
+    if (!t.ratios || !t.format) return [...cells, '', '', ''];
     const ratio = median(t.ratios);
+    if (t.target === undefined) return [...cells, `${t.format(ratio)} ${t.what}`, '-', '-'];
     return [
       ...cells,
       `${t.format(ratio)} ${t.what}`,
@@ -653,6 +711,10 @@ try {
         `${trips.stateRedis.toFixed(2)}, PostgreSQL ${trips.postgres.toFixed(2)}`,
     );
   }
+  console.log(
+    `  warm cache, If-None-Match (304): PostgreSQL ${postgresPer304.toFixed(2)} ` +
+      `(${conditionalRequests} sequential conditional requests)`,
+  );
   console.log('');
   console.log(table(['scenario', 'ops/s', 'p50 ms', 'p99 ms', 'ratio', 'target', 'result'], rows));
   console.log('\nratios per round (the table shows their median; ops/s, p50, p99: median round)');

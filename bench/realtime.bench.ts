@@ -27,6 +27,15 @@
  * default in-memory adapter, publishing with io.to(room).emit in that process; the same
  * client processes and rates, and a connection per member of its own.
  *
+ * Scenario "2 Centrifugo nodes + redis engine" (the peer, when `make tools` has built
+ * tools/bin/centrifugo): two Centrifugo processes on the same state Redis, CLIENT_PROCESSES more
+ * client processes (bench/realtime-centrifugo-clients.ts) holding a centrifuge-js connection per
+ * member (websocket, an HS256 connection JWT each), half on each node, every one subscribed to
+ * the conversation's channel; published through node A's HTTP API (POST /api/publish, one
+ * request per message, not awaited: a fixed rate) with the same synthetic message and emittedAt.
+ * Each phase prints each server process's CPU (over publish and drain) and RSS, and the Quad row
+ * its deliveries/s and p99 against Centrifugo's at the same rate.
+ *
  * All servers run for the whole bench and the client processes hold both sets of connections
  * (2 x MEMBERS, the idle set costing nothing): each phase runs on both scenarios back to back,
  * the first of them alternating from phase to phase, so that the load of whatever else shares
@@ -50,10 +59,10 @@
  * with WARM_CONNECTIONS authenticated connections (so lazily loaded code is already there), then
  * with all of its share, divided by the difference; connections are idle (not yet joined).
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -65,6 +74,7 @@ import { runMigrations } from '../lib/postgres/migrations.js';
 import { RealtimePublisher } from '../lib/realtime/index.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import { callApi } from '../test/harness/api-client.js';
+import { freePort } from '../test/harness/free-port.js';
 import {
   createDatabase,
   startPostgresServer,
@@ -78,6 +88,7 @@ import {
   type SharedServers,
   serviceEnvironment,
 } from '../test/harness/test-environment.js';
+import { waitFor } from '../test/harness/wait-for.js';
 import {
   merge,
   newHistogram,
@@ -105,8 +116,8 @@ const TARGET_RATE = 500;
 const TARGET_MS = 1_000;
 /** Rates below saturation, each for SUSTAINED_MS: latency while the system keeps up, and where
  *  it stops keeping up. */
-const SUSTAINED_RATES = [5, 20, 50];
-const SUSTAINED_MS = 8_000;
+const SUSTAINED_RATES = [5, 20, 50, 100, 200];
+const SUSTAINED_MS = 5_000;
 /** The end-to-end phases (POST to the api, commit, publish, fan-out): rates one sender's
  *  requests reach on this machine, each for SUSTAINED_MS. */
 const END_TO_END_RATES = [5, 20];
@@ -118,7 +129,11 @@ const DRAIN_QUIET_MS = 5_000;
 const DRAIN_LIMIT_MS = 90_000;
 const TARGET_P99_MS = 50;
 const TARGET_THROUGHPUT_RATIO = 0.5;
-const TARGET_BYTES_PER_CONNECTION = 60 * 1024;
+const TARGET_BYTES_PER_CONNECTION = 40 * 1024;
+/** Quad's deliveries/s at saturation against Centrifugo's, same run. */
+const TARGET_VS_CENTRIFUGO = 1;
+/** Quad's p99 at half of Centrifugo's saturation rate, against Centrifugo's p99 there. */
+const TARGET_P99_VS_CENTRIFUGO = 1.5;
 
 type Rpc = ReturnType<typeof rpcClient>;
 
@@ -138,6 +153,9 @@ interface PhaseResult {
    *  gateway's broadcast, before any socket write): the bucket holding p50 and p99. */
   gatewayP50: string;
   gatewayP99: string;
+  /** Each server process of the scenario: CPU over the phase (publish to drained) and RSS at
+   *  its end. */
+  servers: Array<{ cpuPercent: number; rss: number }>;
 }
 
 interface MemoryResult {
@@ -154,6 +172,70 @@ const log = (line: string) => console.log(`[${new Date().toISOString().slice(11,
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** CPU seconds a process has used (user + system), from /proc/<pid>/stat (clock ticks of 10 ms,
+ *  USER_HZ on Linux). */
+function cpuSecondsOf(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** An HS256 JWT as Centrifugo verifies connection tokens (client.token.hmac_secret_key). */
+function centrifugoToken(secret: string, userId: string): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: userId, exp: Math.floor(Date.now() / 1000) + 86_400 })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+const CENTRIFUGO = join(import.meta.dirname, '..', 'tools', 'bin', 'centrifugo');
+
+/** A Centrifugo node (tools/bin/centrifugo, built by `make tools`) with its Redis engine on
+ *  the state Redis, its HTTP API behind `apiKey`, clients authenticated by HS256 JWTs and free
+ *  to subscribe to channels without a namespace. */
+async function startCentrifugo(options: {
+  dir: string;
+  name: string;
+  redisUrl: string;
+  secret: string;
+  apiKey: string;
+}): Promise<{ child: ChildProcess; baseUrl: string; port: number }> {
+  const port = await freePort();
+  const configFile = join(options.dir, `${options.name}.json`);
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      http_server: { address: '127.0.0.1', port },
+      log: { level: 'error' },
+      client: { token: { hmac_secret_key: options.secret }, allowed_origins: ['*'] },
+      channel: { without_namespace: { allow_subscribe_for_client: true } },
+      http_api: { key: options.apiKey },
+      health: { enabled: true },
+      engine: {
+        type: 'redis',
+        redis: { address: [options.redisUrl], prefix: 'centrifugo-bench' },
+      },
+    }),
+  );
+  const child = spawn(CENTRIFUGO, ['--config', configFile], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitFor(
+    `${options.name} /health`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${options.name} exited with ${child.exitCode}`);
+      try {
+        return (await fetch(`${baseUrl}/health`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+  );
+  return { child, baseUrl, port };
+}
 
 function rssOf(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -339,8 +421,11 @@ async function phase(
   rate: number,
   durationMs: number,
   publish: (rate: number, durationMs: number) => Promise<PublishResult>,
+  serverPids: Array<number | undefined>,
 ): Promise<PhaseResult> {
   await Promise.all(clients.map((client) => client.call('reset')));
+  const cpuBefore = serverPids.map(cpuSecondsOf);
+  const wallBefore = performance.now();
   const bucketsBefore = await broadcastBuckets(observedGateways);
   const expectedSoFar = () => Math.round((rate * durationMs) / 1000) * MEMBERS;
   log(`${scenario}, ${name}: ${rate} msgs/s for ${durationMs / 1000} s to ${MEMBERS} members`);
@@ -412,6 +497,12 @@ async function phase(
       disconnects,
       gatewayP50: bucketOf(bucketsBefore, bucketsAfter, 0.5),
       gatewayP99: bucketOf(bucketsBefore, bucketsAfter, 0.99),
+      servers: serverPids.map((pid, i) => ({
+        cpuPercent:
+          (100 * (cpuSecondsOf(pid) - (cpuBefore[i] ?? 0))) /
+          ((performance.now() - wallBefore) / 1000),
+        rss: rssOf(pid),
+      })),
     };
     const lost = expected - received;
     log(
@@ -591,10 +682,102 @@ try {
     registry: new Registry(),
     logger: benchLogger,
   });
-  const scenarios = [
+  // The peer: two Centrifugo nodes on the same state Redis (its Redis engine), a centrifuge-js
+  // connection per member of their own in client processes of their own, publishes through
+  // node A's HTTP API. Skipped, loudly, when `make tools` has not built it.
+  const centrifugoScenario = '2 Centrifugo nodes + redis engine';
+  const centrifugoScenarios: typeof scenarios = [];
+  const centrifugoDir = mkdtempSync(join(tmpdir(), 'quad-bench-centrifugo-'));
+  closers.push(async () => rmSync(centrifugoDir, { recursive: true, force: true }));
+  if (existsSync(CENTRIFUGO)) {
+    const secret = randomBytes(32).toString('hex');
+    const apiKey = randomBytes(16).toString('hex');
+    const redisUrl = `redis://default:${stateServer.passwords.default}@127.0.0.1:${stateServer.port}`;
+    const nodes = await Promise.all(
+      ['centrifugo-a', 'centrifugo-b'].map((name) =>
+        startCentrifugo({ dir: centrifugoDir, name, redisUrl, secret, apiKey }),
+      ),
+    );
+    for (const node of nodes) {
+      closers.push(async () => {
+        node.child.kill('SIGTERM');
+      });
+    }
+    const centrifugoChildren = Array.from({ length: CLIENT_PROCESSES }, () =>
+      forkChild('realtime-centrifugo-clients.ts'),
+    );
+    children.push(...centrifugoChildren);
+    const centrifugoClients = centrifugoChildren.map((child, i) =>
+      rpcClient(child, `centrifugo client process ${i + 1}`),
+    );
+    log(`centrifugo nodes on :${nodes.map((node) => node.port).join(' and :')}`);
+    memory.push(
+      ...(await connectAll(
+        centrifugoClients,
+        centrifugoClients.map(
+          (_, i) => `ws://127.0.0.1:${nodes[i % nodes.length]?.port ?? 0}/connection/websocket`,
+        ),
+        userIds.map((userId) => centrifugoToken(secret, userId)),
+        nodes.map((node, i) => ({
+          name: `centrifugo node ${String.fromCharCode(65 + i)}`,
+          pid: node.child.pid,
+          heap: async () => Number.NaN,
+        })),
+      )),
+    );
+    await joinAll(centrifugoClients, conversationId);
+    const publishUrl = `${nodes[0]?.baseUrl}/api/publish`;
+    const channel = `conversation_${conversationId}`;
+    centrifugoScenarios.push({
+      name: centrifugoScenario,
+      observe: [],
+      clients: centrifugoClients,
+      pids: nodes.map((node) => node.child.pid),
+      publish: async (rate, durationMs) => {
+        const inFlight: Array<Promise<void>> = [];
+        let failed = 0;
+        const result = await publishAtRate(rate, durationMs, (index) => {
+          // The same event a Quad client gets, with the same emittedAt.
+          const data = {
+            emittedAt: Date.now(),
+            message: syntheticMessage(conversationId, senderId, index + 1),
+          };
+          inFlight.push(
+            fetch(publishUrl, {
+              method: 'POST',
+              headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+              body: JSON.stringify({ channel, data }),
+            }).then(
+              async (reply) => {
+                const body = await reply.text();
+                if (reply.status !== 200 || body.includes('"error"')) failed++;
+              },
+              () => {
+                failed++;
+              },
+            ),
+          );
+        });
+        await Promise.all(inFlight);
+        return { ...result, failed };
+      },
+    });
+  } else {
+    log(`*** ${CENTRIFUGO} is missing: run \`make tools\`; the Centrifugo rows are left out ***`);
+  }
+
+  const scenarios: Array<{
+    name: string;
+    observe: string[];
+    clients: Rpc[];
+    pids: Array<number | undefined>;
+    publish: Publish;
+  }> = [
     {
       name: redisScenario,
       observe: gatewayUrls,
+      clients,
+      pids: [gatewayA.child.pid, gatewayB.child.pid],
       publish: ((rate, durationMs) =>
         publishAtRate(rate, durationMs, (index) => {
           void publisher.messageCreated(syntheticMessage(conversationId, senderId, index + 1));
@@ -603,6 +786,8 @@ try {
     {
       name: baselineScenario,
       observe: [],
+      clients,
+      pids: [baselineChild.pid],
       publish: ((rate, durationMs) =>
         baseline.call<PublishResult>('publish', {
           rate,
@@ -612,13 +797,23 @@ try {
         })) as Publish,
     },
   ];
+  scenarios.push(...centrifugoScenarios);
   let turn = 0;
-  /** The same phase on both scenarios, the first of them alternating from phase to phase. */
+  /** The same phase on every scenario, the order rotating from phase to phase. */
   const onBoth = async (name: string, rate: number, durationMs: number) => {
-    const order = turn++ % 2 === 0 ? scenarios : [...scenarios].reverse();
+    const first = turn++ % scenarios.length;
+    const order = [...scenarios.slice(first), ...scenarios.slice(0, first)];
     for (const scenario of order) {
       observedGateways = scenario.observe;
-      const result = await phase(clients, scenario.name, name, rate, durationMs, scenario.publish);
+      const result = await phase(
+        scenario.clients,
+        scenario.name,
+        name,
+        rate,
+        durationMs,
+        scenario.publish,
+        scenario.pids,
+      );
       if (!name.startsWith('warm-up')) results.push(result);
     }
   };
@@ -627,18 +822,39 @@ try {
 
   observedGateways = gatewayUrls;
   const endToEnd = sendOverHttp(api.baseUrl, tokens[0] ?? '', conversationId);
-  await phase(clients, endToEndScenario, 'warm-up (not reported)', 5, WARM_UP_MS, endToEnd);
+  const endToEndPids = [gatewayA.child.pid, gatewayB.child.pid, api.child.pid];
+  await phase(
+    clients,
+    endToEndScenario,
+    'warm-up (not reported)',
+    5,
+    WARM_UP_MS,
+    endToEnd,
+    endToEndPids,
+  );
   for (const rate of END_TO_END_RATES) {
     results.push(
-      await phase(clients, endToEndScenario, `${rate} msgs/s`, rate, SUSTAINED_MS, endToEnd),
+      await phase(
+        clients,
+        endToEndScenario,
+        `${rate} msgs/s`,
+        rate,
+        SUSTAINED_MS,
+        endToEnd,
+        endToEndPids,
+      ),
     );
   }
 
   await onBoth('target', TARGET_RATE, TARGET_MS);
   observedGateways = [];
-  await Promise.all(clients.map((client) => client.call('close')));
+  await Promise.all(
+    [...new Set(scenarios.flatMap((scenario) => scenario.clients))].map((client) =>
+      client.call('close'),
+    ),
+  );
   await baseline.call('close');
-  const scenarioOrder = [redisScenario, endToEndScenario, baselineScenario];
+  const scenarioOrder = [redisScenario, centrifugoScenario, endToEndScenario, baselineScenario];
   results.sort((a, b) => scenarioOrder.indexOf(a.scenario) - scenarioOrder.indexOf(b.scenario));
 
   // The report.
@@ -688,12 +904,17 @@ try {
         'failed sends',
         'lost',
         'dropped sockets',
+        'server CPU % / RSS MiB',
         `p99 <= ${TARGET_P99_MS} ms`,
         'vs baseline',
+        'Quad / Centrifugo deliveries/s, p99',
       ],
       results.map((r) => {
         const baselineRow = results.find(
           (b) => b.scenario === baselineScenario && b.phase === r.phase,
+        );
+        const centrifugoRow = results.find(
+          (c) => c.scenario === centrifugoScenario && c.phase === r.phase,
         );
         const lost = r.expected - r.received;
         return [
@@ -712,9 +933,16 @@ try {
           Object.entries(r.disconnects)
             .map(([reason, n]) => `${n} (${reason})`)
             .join(', ') || '0',
+          r.servers
+            .map((server) => `${int(server.cpuPercent)}% ${int(server.rss / 2 ** 20)}`)
+            .join(' / '),
           `${verdict(r.p99 <= TARGET_P99_MS)} (${(r.p99 / TARGET_P99_MS).toFixed(2)}x)`,
           baselineRow && r.scenario === redisScenario
             ? throughputVerdict(r.deliveriesPerSecond / baselineRow.deliveriesPerSecond, r.phase)
+            : '-',
+          centrifugoRow && r.scenario === redisScenario
+            ? `${(r.deliveriesPerSecond / centrifugoRow.deliveriesPerSecond).toFixed(2)}x, ` +
+              `${(r.p99 / Math.max(1, centrifugoRow.p99)).toFixed(2)}x`
             : '-',
         ];
       }),
@@ -759,6 +987,41 @@ try {
   );
   const lostAnywhere = results.reduce((sum, r) => sum + (r.expected - r.received), 0);
   const failedSends = results.reduce((sum, r) => sum + r.publish.failed, 0);
+  const peerLines: string[] = [];
+  const centrifugoTarget = results.find(
+    (r) => r.scenario === centrifugoScenario && r.phase === 'target',
+  );
+  if (centrifugoTarget && redisTarget) {
+    const fanOut = redisTarget.deliveriesPerSecond / centrifugoTarget.deliveriesPerSecond;
+    peerLines.push(
+      `  fan-out at saturation >= ${TARGET_VS_CENTRIFUGO}x Centrifugo's deliveries/s: ` +
+        `${verdict(fanOut >= TARGET_VS_CENTRIFUGO)} (${fanOut.toFixed(2)}x: ` +
+        `${int(redisTarget.deliveriesPerSecond)} vs ${int(centrifugoTarget.deliveriesPerSecond)})`,
+    );
+    // The sustained rate closest to half of Centrifugo's saturation rate (in msgs/s).
+    const half = centrifugoTarget.deliveriesPerSecond / MEMBERS / 2;
+    const rate = [...SUSTAINED_RATES].sort((a, b) => Math.abs(a - half) - Math.abs(b - half))[0];
+    const quadAt = results.find((r) => r.scenario === redisScenario && r.targetRate === rate);
+    const peerAt = results.find((r) => r.scenario === centrifugoScenario && r.targetRate === rate);
+    if (quadAt && peerAt) {
+      const limit = peerAt.p99 * TARGET_P99_VS_CENTRIFUGO;
+      peerLines.push(
+        `  p99 at ${rate} msgs/s (closest to half of Centrifugo's saturation, ${int(half)} msgs/s) ` +
+          `<= ${TARGET_P99_VS_CENTRIFUGO}x Centrifugo's: ${verdict(quadAt.p99 <= limit)} ` +
+          `(${quadAt.p99} ms vs ${peerAt.p99} ms)`,
+      );
+    }
+  }
+  const centrifugoMemory = memory.filter((m) => m.process.startsWith('centrifugo'));
+  if (centrifugoMemory.length > 0) {
+    const peerBest = Math.min(
+      ...centrifugoMemory.map((m) => (m.rssAfter - m.rssBefore) / (m.total - m.warm)),
+    );
+    peerLines.push(
+      `  idle connection RSS never above Centrifugo's (its best node): ` +
+        `${verdict(worstRss <= peerBest)} (${kib(worstRss)} vs ${kib(peerBest)})`,
+    );
+  }
   console.log(
     [
       '\ntargets:',
@@ -770,6 +1033,7 @@ try {
         `at the target rate: ${verdict(ratio >= TARGET_THROUGHPUT_RATIO)} (${ratio.toFixed(2)}x)`,
       `  <= ${TARGET_BYTES_PER_CONNECTION / 1024} KB per idle connection (gateway RSS, worst instance): ` +
         `${verdict(worstRss <= TARGET_BYTES_PER_CONNECTION)} (${kib(worstRss)})`,
+      ...peerLines,
       lostAnywhere === 0
         ? '  lost deliveries: 0'
         : `  *** LOST DELIVERIES: ${int(lostAnywhere)} (see the table) ***`,

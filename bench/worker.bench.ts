@@ -188,7 +188,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const concurrency of CONCURRENCIES) {
       for (const [name, processor] of Object.entries(contenders)) {
-        await postgres.query('TRUNCATE notifications');
+        await postgres.query('TRUNCATE notifications, delivery_progress');
         const rate = await run(connection, `bench-${name}`, jobs, processor, concurrency);
         const key = `${name}@${concurrency}`;
         rates.set(key, [...(rates.get(key) ?? []), rate]);

@@ -5,15 +5,17 @@
 #
 #   livekit-server  voice/video (compose `media`)   built from its module (see below)
 #   jaeger          trace backend (compose `observability`, make dev, make test-observability)
+#   centrifugo      real-time peer that `npm run bench:realtime` measures Quad against (Apache-2.0)
 #
 # k6, which runs the load tests in loadtests/, is deliberately not built here: it is AGPL-licensed,
 # so those scripts are for the user's own k6 (see `make loadtest`).
 #
-# Usage: scripts/build-tools.sh [livekit-server] [jaeger]   (default: all)
+# Usage: scripts/build-tools.sh [livekit-server] [jaeger] [centrifugo]   (default: all)
 set -eu
 
 LIVEKIT_VERSION=${LIVEKIT_VERSION:-v1.13.5}
 JAEGER_VERSION=${JAEGER_VERSION:-v1.75.0}
+CENTRIFUGO_VERSION=${CENTRIFUGO_VERSION:-v6.9.1}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/tools/bin
@@ -82,13 +84,30 @@ build_jaeger() {
   log "jaeger: $("$bin/jaeger" version 2>/dev/null | head -n1)"
 }
 
-tools=${*:-livekit-server jaeger}
+
+# Built inside its downloaded module too, so its go.mod (and any replacements) apply as in its
+# own releases; the version is stamped the way its release builds do.
+build_centrifugo() {
+  if up_to_date centrifugo "$CENTRIFUGO_VERSION"; then log "centrifugo $CENTRIFUGO_VERSION already built"; return 0; fi
+  ensure_go
+  log "building centrifugo $CENTRIFUGO_VERSION"
+  dir=$(go mod download -json "github.com/centrifugal/centrifugo/v6@$CENTRIFUGO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "build-tools: could not download centrifugo $CENTRIFUGO_VERSION" >&2; return 1; }
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build \
+    -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=${CENTRIFUGO_VERSION#v}" \
+    -o "$bin/centrifugo" .)
+  echo "$CENTRIFUGO_VERSION" > "$bin/.centrifugo.version"
+  log "centrifugo: $("$bin/centrifugo" version 2>/dev/null | head -n1)"
+}
+
+tools=${*:-livekit-server jaeger centrifugo}
 failed=""
 for tool in $tools; do
   case "$tool" in
     livekit-server) build_livekit || failed="$failed livekit-server" ;;
     jaeger) build_jaeger || failed="$failed jaeger" ;;
-    *) echo "build-tools: unknown tool $tool (livekit-server, jaeger)" >&2; exit 64 ;;
+    centrifugo) build_centrifugo || failed="$failed centrifugo" ;;
+    *) echo "build-tools: unknown tool $tool (livekit-server, jaeger, centrifugo)" >&2; exit 64 ;;
   esac
 done
 if [ -n "$failed" ]; then

@@ -98,6 +98,13 @@ export interface CacheNamespace<T> {
     ids: readonly string[],
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
   ): Promise<Map<string, T>>;
+  /** getMany for keys that live in different Redis Cluster slots (a namespace without a hash
+   *  tag): read with one pipeline of GETs, one round trip on a single Redis, instead of one
+   *  multi-key MGET. Otherwise the same. */
+  getEach(
+    ids: readonly string[],
+    loadMany: (missing: string[]) => Promise<Map<string, T>>,
+  ): Promise<Map<string, T>>;
   /** Write-through after a PostgreSQL commit (e.g. a fresh session). Never throws. */
   set(id: string, value: T): Promise<void>;
   /** Invalidate after the PostgreSQL commit; best effort, bounded, never throws. */
@@ -304,9 +311,29 @@ class Namespace<T> implements CacheNamespace<T> {
     return this.#flight(key, load, true);
   }
 
-  async getMany(
+  getMany(
     ids: readonly string[],
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
+  ): Promise<Map<string, T>> {
+    return this.#readMany(ids, loadMany, (keys) => this.#core.redis.mget(keys));
+  }
+
+  getEach(
+    ids: readonly string[],
+    loadMany: (missing: string[]) => Promise<Map<string, T>>,
+  ): Promise<Map<string, T>> {
+    return this.#readMany(ids, loadMany, async (keys) => {
+      const pipeline = this.#core.redis.pipeline();
+      for (const key of keys) pipeline.get(key);
+      const replies = await execPipeline(pipeline);
+      return replies.map((reply) => (typeof reply === 'string' ? reply : null));
+    });
+  }
+
+  async #readMany(
+    ids: readonly string[],
+    loadMany: (missing: string[]) => Promise<Map<string, T>>,
+    read: (keys: string[]) => Promise<Array<string | null>>,
   ): Promise<Map<string, T>> {
     const core = this.#core;
     const unique = [...new Set(ids)];
@@ -316,7 +343,7 @@ class Namespace<T> implements CacheNamespace<T> {
 
     let replies: Array<string | null>;
     try {
-      replies = await core.call(() => core.redis.mget(keys));
+      replies = await core.call(() => read(keys));
     } catch (error) {
       core.failed(this.#metrics, error);
       this.#metrics.miss(unique.length);

@@ -100,13 +100,19 @@ export const defaultCachePolicies = {
    *  cached 30 s: strangers probing ids are answered without PostgreSQL, and
    *  adding a member invalidates it at once. */
   permissions: { ttlMs: 1 * MINUTE, jitter: JITTER, negativeTtlMs: 30 * SECOND },
-  /** Unread count per user and conversation (a string counter; a conversation list reads 50
-   *  in one MGET), recomputed from receipts and messages when missing. Grouped by user so that
+  /** Unread count per user and conversation (a string counter, and beside it the basis it was
+   *  computed on: lib/conversations/unread-counts.service.ts; a conversation list reads 50 of
+   *  each in one MGET), recomputed from receipts and messages when missing. Grouped by user so that
    *  one MGET reads all of a user's counters from one cluster slot. Rather than keeping them
    *  forever, 24 h lets counters of users who did not come back today leave memory (LRU
    *  would evict them anyway, but a TTL frees them without memory pressure). A count is never
    *  null. */
   'unread-counts': { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 0, hashTag: 'user' },
+  /** Each conversation's latest message sequence number and unread version, against which
+   *  the cached counts above are brought up to date (unread-counts.service.ts). Every send
+   *  invalidates it, so it lives only as long as a room is quiet; 24 h like the counters it
+   *  serves. One key per conversation (each in its own slot), read with one pipeline of GETs. */
+  'unread-heads': { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 0 },
 } as const satisfies Record<string, CachePolicy>;
 
 export type CacheNamespaceName = keyof typeof defaultCachePolicies;

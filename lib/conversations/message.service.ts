@@ -5,7 +5,6 @@ import type { ConversationService } from './conversation.service.js';
 import type { HistoryPage, Message } from './conversation.types.js';
 import {
   ConversationConflictError,
-  ConversationNotFoundError,
   ConversationPermissionError,
   MessageNotFoundError,
 } from './conversation-errors.js';
@@ -141,15 +140,12 @@ export class MessageService {
     else await this.#recent.invalidate(conversationId);
     await this.#searchIndex?.conversationChanged(conversationId);
     if (change.kind === 'created') {
-      // Own messages are never unread: only the other members' counters change.
-      const { senderId } = message;
-      await this.#forgetUnreadCounts(change.actorId, conversationId, (id) => id !== senderId);
+      await this.#unread.messageAdded(conversationId, message.senderId);
       return this.#events.messageCreated(message);
     }
-    // A deleted message no longer counts as unread for anyone who had not read it.
-    if (change.kind === 'deleted') {
-      await this.#forgetUnreadCounts(change.actorId, conversationId, () => true);
-    }
+    // A deleted message no longer counts as unread for anyone who had not read it (the
+    // delete's transaction bumped the conversation's unread version).
+    if (change.kind === 'deleted') await this.#unread.messagesRemoved(conversationId);
     return this.#events.messageChanged(message);
   }
 
@@ -275,6 +271,7 @@ export class MessageService {
     const { deleted, outboxId } = await inTransaction(this.#postgres, async (tx) => {
       const deleted = await messageRepository.softDelete(tx, messageId);
       if (!deleted) return { deleted, outboxId: undefined };
+      await readReceiptRepository.bumpUnreadVersion(tx, conversationId);
       const change = { kind: 'deleted', message: deleted, actorId } as const;
       return { deleted, outboxId: await this.#recordChange(tx, change) };
     });
@@ -285,25 +282,6 @@ export class MessageService {
     }
     const change = { kind: 'deleted', message: deleted, actorId } as const;
     await this.#outbox?.settle(outboxId, await this.afterCommit(change));
-  }
-
-  /** Invalidates the unread counters of the members that `affected` selects, after a commit.
-   *  The member list comes from the cached conversation (one Redis GET when warm); if the
-   *  actor was removed meanwhile, from PostgreSQL, so a committed change never answers 404. */
-  async #forgetUnreadCounts(
-    actorId: string,
-    conversationId: string,
-    affected: (userId: string) => boolean,
-  ) {
-    let memberIds: string[];
-    try {
-      const { members } = await this.#conversations.get(actorId, conversationId);
-      memberIds = members.map((member) => member.userId);
-    } catch (error) {
-      if (!(error instanceof ConversationNotFoundError)) throw error;
-      memberIds = await readReceiptRepository.memberIds(this.#postgres, conversationId);
-    }
-    await this.#unread.invalidate(conversationId, memberIds.filter(affected));
   }
 
   /** The latest messages, newest first, from the recent-messages cache (filled from

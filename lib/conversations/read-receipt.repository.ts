@@ -22,6 +22,20 @@ const receiptSelect = `
   FROM conversation_members m
   LEFT JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.seq = m.last_read_seq`;
 
+/** A member's unread count as computed in one PostgreSQL snapshot: `count` messages were unread
+ *  when the conversation's latest message was `throughSeq` and its unread version `version`. */
+export interface UnreadBasis {
+  count: number;
+  throughSeq: number;
+  version: number;
+}
+
+/** A conversation's latest sequence number and unread version. */
+export interface UnreadHead {
+  seq: number;
+  version: number;
+}
+
 /** Read receipts (conversation_members.last_read_seq) and the unread counts derived from them. */
 export const readReceiptRepository = {
   /** Raises the member's receipt to `seq`; never lowers it (a stale mark-read is a no-op).
@@ -56,37 +70,69 @@ export const readReceiptRepository = {
 
   /**
    * One query for all of `conversationIds`: messages after the user's receipt and after what
-   * their per-user delete hid, sent by someone else, not deleted. Conversations the user is
-   * not a member of are absent from the map.
+   * their per-user delete hid, sent by someone else, not deleted; with the conversation's latest
+   * sequence number and unread version read in the same statement (one snapshot), which is what
+   * the count is exact against. Conversations the user is not a member of are absent.
    */
-  async unreadCounts(
+  async unreadBases(
     db: Queryable,
     userId: string,
     conversationIds: readonly string[],
-  ): Promise<Map<string, number>> {
-    const found = await db.query<{ conversation_id: string; unread: number }>(
-      `SELECT m.conversation_id, count(msg.id)::int AS unread
+  ): Promise<Map<string, UnreadBasis>> {
+    const found = await db.query<{
+      conversation_id: string;
+      unread: number;
+      last_message_seq: string;
+      unread_version: string;
+    }>(
+      `SELECT m.conversation_id, c.last_message_seq, c.unread_version,
+         (SELECT count(*)::int FROM messages msg
+          WHERE msg.conversation_id = m.conversation_id
+            AND msg.seq > greatest(m.last_read_seq, coalesce(d.hidden_through_seq, 0))
+            AND msg.sender_id <> m.user_id
+            AND msg.deleted_at IS NULL) AS unread
        FROM conversation_members m
+       JOIN conversations c ON c.id = m.conversation_id
        LEFT JOIN conversation_deletions d
          ON d.conversation_id = m.conversation_id AND d.user_id = m.user_id
-       LEFT JOIN messages msg
-         ON msg.conversation_id = m.conversation_id
-         AND msg.seq > greatest(m.last_read_seq, coalesce(d.hidden_through_seq, 0))
-         AND msg.sender_id <> m.user_id
-         AND msg.deleted_at IS NULL
-       WHERE m.user_id = $1 AND m.conversation_id = ANY($2::uuid[])
-       GROUP BY m.conversation_id`,
+       WHERE m.user_id = $1 AND m.conversation_id = ANY($2::uuid[])`,
       [userId, conversationIds],
     );
-    return new Map(found.rows.map((row) => [row.conversation_id, row.unread]));
+    return new Map(
+      found.rows.map((row) => [
+        row.conversation_id,
+        {
+          count: row.unread,
+          throughSeq: Number(row.last_message_seq),
+          version: Number(row.unread_version),
+        },
+      ]),
+    );
   },
 
-  /** The members of a conversation (whose counters a new or deleted message changes). */
-  async memberIds(db: Queryable, conversationId: string): Promise<string[]> {
-    const found = await db.query<{ user_id: string }>(
-      'SELECT user_id FROM conversation_members WHERE conversation_id = $1',
-      [conversationId],
+  /** Each conversation's latest sequence number and unread version; absent when it does not
+   *  exist. */
+  async unreadHeads(
+    db: Queryable,
+    conversationIds: readonly string[],
+  ): Promise<Map<string, UnreadHead>> {
+    const found = await db.query<{ id: string; last_message_seq: string; unread_version: string }>(
+      `SELECT id, last_message_seq, unread_version FROM conversations WHERE id = ANY($1::uuid[])`,
+      [conversationIds],
     );
-    return found.rows.map((row) => row.user_id);
+    return new Map(
+      found.rows.map((row) => [
+        row.id,
+        { seq: Number(row.last_message_seq), version: Number(row.unread_version) },
+      ]),
+    );
+  },
+
+  /** Inside the transaction of a change that can lower many members' counts at once (a message
+   *  deleted): cached counts computed before it are recomputed (migrations/0012). */
+  async bumpUnreadVersion(db: Queryable, conversationId: string): Promise<void> {
+    await db.query('UPDATE conversations SET unread_version = unread_version + 1 WHERE id = $1', [
+      conversationId,
+    ]);
   },
 };

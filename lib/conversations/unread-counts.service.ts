@@ -1,54 +1,194 @@
 import type { Pool } from 'pg';
 import type { CacheNamespace } from '../cache/index.js';
-import { readReceiptRepository } from './read-receipt.repository.js';
+import {
+  readReceiptRepository,
+  type UnreadBasis,
+  type UnreadHead,
+} from './read-receipt.repository.js';
+
+/** What the `unread-counts` namespace holds: a member's counter (a plain integer, what an
+ *  operator reads) and, beside it, the basis it was computed on. */
+export type UnreadEntry = number | UnreadBasis;
+
+/** The id of a counter's basis, in the same user group (hence the same slot and MGET). */
+function basisId(conversationId: string): string {
+  return `${conversationId}:basis`;
+}
+
+function conversationOf(id: string): string {
+  return id.endsWith(':basis') ? id.slice(0, -':basis'.length) : id;
+}
 
 /**
- * Unread counts per user and conversation, served from the cache Redis (namespace
- * `unread-counts`, grouped by user) and recomputed from PostgreSQL when missing.
+ * Unread counts per user and conversation, derived so that a send costs the same in any room.
  *
- * Reading: one user's counters share a hash tag (`{user:<id>}`), so the counts of all their
- * conversations are one MGET in one Redis Cluster slot, however many conversations; the
- * missing ones are recomputed by a single PostgreSQL query and written back.
+ * What is cached, on the cache Redis:
+ * - per member (namespace `unread-counts`, grouped by user: `{user:<id>}`), the count as
+ *   PostgreSQL computed it, and its basis: the conversation's latest sequence number and
+ *   unread version in the same snapshot (`throughSeq`, `version`);
+ * - per conversation (namespace `unread-heads`), the latest sequence number and unread version.
  *
- * Keeping them correct: a change commits to PostgreSQL, then the affected counters are
- * invalidated, never incremented. An INCR on a missing key would create a counter of 1 where
- * the truth may be 7, and an INCR racing a recompute could be counted twice (the recompute
- * already saw the message). A DEL has neither problem: it also removes the lease of a
- * recompute in flight (cache-aside.ts), so a recompute that read PostgreSQL before the commit
- * cannot write its stale count back. The price is one recompute per member and conversation
- * after each message, a single indexed range count batched with their other misses.
+ * A member's count now is the cached count plus every message after `throughSeq` up to the
+ * head (sequence numbers have no gaps), which is exact as long as each of those messages was
+ * sent by someone else and is still there. The rules that keep it so, each a constant number of
+ * keys whatever the member count:
+ * - a send invalidates the sender's own entry (own messages are never unread) and the head;
+ * - a delete (by the author, an admin, or retention) bumps conversations.unread_version in its
+ *   transaction and invalidates the head: an entry of an older version is recomputed on read;
+ * - what changes one member's count alone (a receipt, a per-user delete, joining or leaving)
+ *   invalidates that member's entry.
+ * Entries are invalidated after the commit, never incremented (a DEL also removes the lease of
+ * a recompute in flight: lib/cache/cache-aside.ts), so none is ever computed against a
+ * PostgreSQL state older than a change it survived.
+ *
+ * Reading 50 conversations: one MGET of the user's counters and bases (one slot) and one
+ * pipeline of GETs for the heads, sent together; misses are recomputed by one PostgreSQL query
+ * each side.
  */
 export class UnreadCountsService {
   readonly #postgres: Pool;
-  readonly #counters: CacheNamespace<number>;
+  readonly #counters: CacheNamespace<UnreadEntry>;
+  readonly #heads: CacheNamespace<UnreadHead>;
 
-  constructor(options: { postgres: Pool; counters: CacheNamespace<number> }) {
+  constructor(options: {
+    postgres: Pool;
+    counters: CacheNamespace<UnreadEntry>;
+    heads: CacheNamespace<UnreadHead>;
+  }) {
     this.#postgres = options.postgres;
     this.#counters = options.counters;
+    this.#heads = options.heads;
   }
 
-  /** Counts of `conversationIds` for `userId`, 0 for any the user is not a member of. One
-   *  Redis round trip when warm. */
+  /** Counts of `conversationIds` for `userId`, 0 for any the user is not a member of. */
   async countsFor(
     userId: string,
     conversationIds: readonly string[],
   ): Promise<Map<string, number>> {
-    const cached = await this.#counters
-      .group(userId)
-      .getMany(conversationIds, (missing) =>
-        readReceiptRepository.unreadCounts(this.#postgres, userId, missing),
-      );
-    return new Map(conversationIds.map((id) => [id, cached.get(id) ?? 0]));
+    const ids = [...new Set(conversationIds)];
+    const reading = this.#entries(userId, ids);
+    const [entries, heads] = await Promise.all([reading, this.#readHeads(ids, reading)]);
+    const counts = new Map<string, number>();
+    const stale: string[] = [];
+    for (const id of ids) {
+      const entry = entries.get(id);
+      if (entry === undefined) continue;
+      if (entry.fresh) {
+        // Computed just now: exact as it stands.
+        counts.set(id, entry.basis.count);
+        continue;
+      }
+      const head = heads.get(id);
+      if (head && entry.basis.version < head.version) {
+        stale.push(id);
+        continue;
+      }
+      const newer = head ? Math.max(0, head.seq - entry.basis.throughSeq) : 0;
+      counts.set(id, entry.basis.count + newer);
+    }
+    if (stale.length > 0) {
+      // A delete since: recompute (invalidate first, so the recompute is cached).
+      await this.#forget(userId, stale);
+      const recomputed = await this.#entries(userId, stale);
+      for (const [id, entry] of recomputed) counts.set(id, entry.basis.count);
+    }
+    return new Map(conversationIds.map((id) => [id, counts.get(id) ?? 0]));
   }
 
-  /** After a commit that changed what `userIds` have unread in the conversation (a message
-   *  sent, deleted; a receipt moved; a per-user delete; a membership change). */
+  /** After a commit that changed what `userIds` alone have unread in the conversation (a
+   *  receipt moved; a per-user delete; a membership change). */
   async invalidate(conversationId: string, userIds: readonly string[]): Promise<void> {
-    // Each user's counters live in their own slot: one DEL per user, sent together.
+    // Each user's entries live in their own slot: one DEL per user, sent together.
     await Promise.all(
-      [...new Set(userIds)].map((userId) =>
-        this.#counters.group(userId).invalidate(conversationId),
-      ),
+      [...new Set(userIds)].map((userId) => this.#forget(userId, [conversationId])),
     );
+  }
+
+  /** After a message's commit: one more unread message for everyone but its sender. */
+  async messageAdded(conversationId: string, senderId: string): Promise<void> {
+    // The sender's entry first: a head that already shows the message must not meet an entry
+    // computed before it (it would count the sender's own message).
+    await this.#forget(senderId, [conversationId]);
+    await this.#heads.invalidate(conversationId);
+  }
+
+  /** After the commit of a delete that bumped the conversation's unread version. */
+  async messagesRemoved(conversationId: string): Promise<void> {
+    await this.#heads.invalidate(conversationId);
+  }
+
+  /** The user's cached counters and bases of `ids`, recomputed where missing or mismatched;
+   *  `fresh` marks what was computed by this call. Non-members are absent. */
+  async #entries(
+    userId: string,
+    ids: readonly string[],
+  ): Promise<Map<string, { basis: UnreadBasis; fresh: boolean }>> {
+    const computed = new Map<string, UnreadBasis>();
+    const cached = await this.#counters.group(userId).getMany(
+      ids.flatMap((id) => [id, basisId(id)]),
+      async (missing) => {
+        const conversations = [...new Set(missing.map(conversationOf))];
+        const bases = await readReceiptRepository.unreadBases(
+          this.#postgres,
+          userId,
+          conversations,
+        );
+        const loaded = new Map<string, UnreadEntry>();
+        for (const [id, basis] of bases) {
+          computed.set(id, basis);
+          loaded.set(id, basis.count);
+          loaded.set(basisId(id), basis);
+        }
+        return loaded;
+      },
+    );
+    const result = new Map<string, { basis: UnreadBasis; fresh: boolean }>();
+    const mismatched: string[] = [];
+    for (const id of ids) {
+      const basis = computed.get(id);
+      if (basis) {
+        result.set(id, { basis, fresh: true });
+        continue;
+      }
+      const counter = cached.get(id);
+      const cachedBasis = cached.get(basisId(id));
+      if (counter === undefined && cachedBasis === undefined) continue;
+      // A counter and a basis from two different recomputes (or a counter left by an earlier
+      // release without one) do not describe one snapshot.
+      if (typeof cachedBasis === 'object' && cachedBasis.count === counter) {
+        result.set(id, { basis: cachedBasis, fresh: false });
+      } else {
+        mismatched.push(id);
+      }
+    }
+    if (mismatched.length > 0) {
+      await this.#forget(userId, mismatched);
+      const bases = await readReceiptRepository.unreadBases(this.#postgres, userId, mismatched);
+      for (const [id, basis] of bases) result.set(id, { basis, fresh: true });
+    }
+    return result;
+  }
+
+  /** The heads of `ids`: one pipeline of GETs (each conversation is its own slot). Missing
+   *  ones are recomputed by one PostgreSQL query, only for the conversations whose entries came
+   *  from the cache: a count computed just now needs no head (so a cold or disabled cache costs
+   *  one query, not two). */
+  #readHeads(
+    ids: readonly string[],
+    reading: Promise<Map<string, { fresh: boolean }>>,
+  ): Promise<Map<string, UnreadHead>> {
+    return this.#heads.getEach(ids, async (missing) => {
+      const entries = await reading.catch(() => new Map<string, { fresh: boolean }>());
+      const needed = missing.filter((id) => entries.get(id)?.fresh === false);
+      return needed.length === 0
+        ? new Map()
+        : readReceiptRepository.unreadHeads(this.#postgres, needed);
+    });
+  }
+
+  #forget(userId: string, conversationIds: readonly string[]): Promise<void> {
+    return this.#counters
+      .group(userId)
+      .invalidate(...conversationIds.flatMap((id) => [id, basisId(id)]));
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
 import type { ProblemCode } from './problem-codes.js';
@@ -86,6 +87,7 @@ export function defineRoute<
     throw new Error(`${spec.operationId} needs credentials but authorizes no one`);
   }
   const { status, body: responseSchema } = definition.success;
+  const conditional = answersConditionally(spec);
   const handler: RequestHandler = async (req, res) => {
     const input = parseRequest(
       { params: definition.params, query: definition.query, body: definition.body },
@@ -97,10 +99,47 @@ export function defineRoute<
       res.status(status).end();
       return;
     }
-    res.status(status).json(responseSchema.parse(result));
+    const text = JSON.stringify(responseSchema.parse(result));
+    if (conditional) {
+      // Clients re-read lists, pages and profiles all the time: an unchanged answer is a 304
+      // without a body. Weak, from the body: whatever changed in it (a message edited, a member
+      // added) changes the validator, so no invalidation can be missed. Private: the answer is
+      // the caller's, and no-cache makes every reuse a revalidation.
+      const etag = entityTag(text);
+      res.setHeader('ETag', etag);
+      res.setHeader('Cache-Control', 'private, no-cache');
+      if (noneMatch(req.headers['if-none-match'], etag)) {
+        res.status(304).end();
+        return;
+      }
+    }
+    res.status(status).type('application/json').send(text);
   };
   // The order is this function's, not each route's: authorization, limits, validation, handler.
   return { spec: { ...spec, problems }, handlers: [...authorize, ...limits, handler] };
+}
+
+/** GET routes with a 200 body answer conditional requests (If-None-Match) with a 304. */
+export function answersConditionally(spec: Pick<RouteSpec, 'method' | 'success'>): boolean {
+  return spec.method === 'get' && spec.success.status === 200 && spec.success.body !== undefined;
+}
+
+/** A weak entity tag of a JSON body (RFC 9110 §8.8.3): 128 bits of its SHA-256. */
+function entityTag(text: string): string {
+  return `W/"${createHash('sha256').update(text).digest('base64url').slice(0, 22)}"`;
+}
+
+/**
+ * If-None-Match evaluated as an origin server does (RFC 9110 §13.1.2, weak comparison): true
+ * when the list names `etag` (or is `*`). Not Express's req.fresh, which is a cache's view and
+ * says "stale" whenever the request carries Cache-Control: no-cache, which fetch() adds to
+ * every request that sets If-None-Match itself: a web client would never get a 304.
+ */
+function noneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  const wanted = opaque(etag);
+  return header.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === wanted);
 }
 
 export function mountRoutes(router: Router, routes: readonly ApiRoute[]): void {

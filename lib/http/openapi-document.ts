@@ -6,7 +6,7 @@ import {
   type ZodOpenApiPathsObject,
   type ZodOpenApiResponsesObject,
 } from 'zod-openapi';
-import type { ApiRoute, RouteSpec } from './api-route.js';
+import { type ApiRoute, answersConditionally, type RouteSpec } from './api-route.js';
 import { everyRouteProblems, type ProblemCode, problemCodes } from './problem-codes.js';
 
 /*
@@ -44,6 +44,13 @@ const rateLimitHeaders = z.object({
   'RateLimit-Policy': z.string().meta({ description: 'draft-ietf-httpapi-ratelimit-headers' }),
 });
 
+const entityTagHeaders = z.object({
+  ETag: z.string().meta({
+    description: 'Weak validator of this answer: send it back as If-None-Match to get a 304',
+  }),
+  'Cache-Control': z.string().meta({ description: 'private, no-cache' }),
+});
+
 function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
@@ -57,14 +64,23 @@ function statusKey(status: number): `${1 | 2 | 3 | 4 | 5}${string}` {
 }
 
 function responses(spec: RouteSpec): ZodOpenApiResponsesObject {
+  const conditional = answersConditionally(spec);
   const result: ZodOpenApiResponsesObject = {
     [statusKey(spec.success.status)]: {
       description: spec.success.description,
       ...(spec.success.body
         ? { content: { 'application/json': { schema: spec.success.body } } }
         : {}),
+      ...(conditional ? { headers: entityTagHeaders } : {}),
     },
   };
+  if (conditional) {
+    result['304'] = {
+      description:
+        'Not modified: the If-None-Match validator matches the current ETag. No body; keep the copy that carried it.',
+      headers: entityTagHeaders,
+    };
+  }
   // Grouped by status, from the one table: a route cannot document a code with a status other
   // than the one the error handler answers it with.
   const codesByStatus = new Map<number, ProblemCode[]>();

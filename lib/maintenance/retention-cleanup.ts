@@ -83,9 +83,16 @@ export class RetentionCleanup {
            ORDER BY created_at
            LIMIT $2
            FOR UPDATE SKIP LOCKED)
-         UPDATE messages m SET body = NULL, deleted_at = now()
-         FROM due WHERE m.id = due.id
-         RETURNING m.conversation_id`,
+         , blanked AS (
+           UPDATE messages m SET body = NULL, deleted_at = now()
+           FROM due WHERE m.id = due.id
+           RETURNING m.conversation_id)
+         , bumped AS (
+           -- What was unread may be gone: cached unread counts of these conversations are
+           -- recomputed (lib/conversations/unread-counts.service.ts).
+           UPDATE conversations SET unread_version = unread_version + 1
+           WHERE id IN (SELECT conversation_id FROM blanked))
+         SELECT conversation_id FROM blanked`,
         [retentionDays, this.#batchSize],
       );
       const conversations = [...new Set(blanked.rows.map((row) => row.conversation_id))];
@@ -105,18 +112,11 @@ export class RetentionCleanup {
 
   /** After each batch's commit, as MessageService.delete does after one message. */
   async #forgetCaches(conversationIds: readonly string[]): Promise<void> {
-    if (conversationIds.length === 0) return;
-    const members = await this.#postgres.query<{ conversation_id: string; user_ids: string[] }>(
-      `SELECT conversation_id, array_agg(user_id) AS user_ids FROM conversation_members
-       WHERE conversation_id = ANY($1::uuid[]) GROUP BY conversation_id`,
-      [conversationIds],
-    );
-    const membersOf = new Map(members.rows.map((row) => [row.conversation_id, row.user_ids]));
     for (const conversationId of conversationIds) {
       await Promise.all([
         this.#recent.invalidate(conversationId),
         this.#search.conversationChanged(conversationId),
-        this.#unread.invalidate(conversationId, membersOf.get(conversationId) ?? []),
+        this.#unread.messagesRemoved(conversationId),
       ]);
     }
   }

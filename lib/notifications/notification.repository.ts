@@ -1,5 +1,5 @@
 import { firstRowOrNull, type Queryable } from '../postgres/transaction.js';
-import type { DeliveredMessage, Notification, UnreadNotifications } from './notification.types.js';
+import type { Notification, UnreadNotifications } from './notification.types.js';
 
 interface NotificationRow {
   id: string;
@@ -34,52 +34,104 @@ function toNotification(row: NotificationRow): Notification {
 
 /** Notifications in PostgreSQL (migrations/0007_outbox_notifications.sql). */
 export const notificationRepository = {
-  /**
-   * Members of the message's conversation who may need a notification for it: everyone but
-   * the sender who has not read it yet. Presence is decided by the caller.
-   */
-  async recipients(db: Queryable, message: DeliveredMessage): Promise<string[]> {
-    const found = await db.query<{ user_id: string }>({
-      // Named: parsed and planned once per connection (a delivery job runs it per message).
-      name: 'notification-recipients',
-      text: `SELECT user_id FROM conversation_members
-       WHERE conversation_id = $1 AND user_id <> $2 AND last_read_seq < $3
-       ORDER BY user_id`,
-      values: [message.conversationId, message.senderId, message.seq],
+  /** How far delivery has gone in the conversation (migrations/0012_big_rooms.sql); 0 when
+   *  it never ran there. */
+  async deliveredThrough(db: Queryable, conversationId: string): Promise<number> {
+    const found = await db.query<{ seq: string }>({
+      // Named: parsed and planned once per connection (every delivery job runs it first).
+      name: 'delivery-progress',
+      text: 'SELECT delivered_through_seq AS seq FROM delivery_progress WHERE conversation_id = $1',
+      values: [conversationId],
     });
-    return found.rows.map((row) => row.user_id);
+    return Number(found.rows[0]?.seq ?? 0);
+  },
+
+  /** The conversation's latest message, and its members who have not read it (who may need a
+   *  notification; presence is decided by the caller). */
+  async deliveryTarget(
+    db: Queryable,
+    conversationId: string,
+  ): Promise<{ throughSeq: number; recipients: string[] }> {
+    const found = await db.query<{ through_seq: string; recipients: string[] | null }>({
+      name: 'delivery-target',
+      text: `SELECT c.last_message_seq AS through_seq,
+         (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM conversation_members m
+          WHERE m.conversation_id = c.id AND m.last_read_seq < c.last_message_seq) AS recipients
+       FROM conversations c WHERE c.id = $1`,
+      values: [conversationId],
+    });
+    const row = found.rows[0];
+    return { throughSeq: Number(row?.through_seq ?? 0), recipients: row?.recipients ?? [] };
+  },
+
+  /** Inside the delivery transaction: the conversation's progress, locked until the commit,
+   *  so that two jobs of one conversation take turns and the second sees what the first did. */
+  async lockProgress(tx: Queryable, conversationId: string): Promise<number> {
+    await tx.query(
+      `INSERT INTO delivery_progress (conversation_id, delivered_through_seq) VALUES ($1, 0)
+       ON CONFLICT (conversation_id) DO NOTHING`,
+      [conversationId],
+    );
+    const found = await tx.query<{ seq: string }>(
+      `SELECT delivered_through_seq AS seq FROM delivery_progress
+       WHERE conversation_id = $1 FOR UPDATE`,
+      [conversationId],
+    );
+    return Number(found.rows[0]?.seq ?? 0);
+  },
+
+  async advanceProgress(tx: Queryable, conversationId: string, throughSeq: number): Promise<void> {
+    await tx.query(
+      `UPDATE delivery_progress SET delivered_through_seq = $2
+       WHERE conversation_id = $1 AND delivered_through_seq < $2`,
+      [conversationId, throughSeq],
+    );
   },
 
   /**
-   * Adds `message` to each user's open notification of its conversation, opening one where
-   * there is none. A notification covers the seq range [first_seq, last_seq] and counts the
-   * messages of that range from others, so this is idempotent and order-free: a message inside
-   * the range changes nothing (a re-run job, or one overtaken by a later message's job, which
-   * counted it already); one outside widens the range and adds the messages it newly covers.
-   * Concurrent jobs for the same member meet on the partial unique index (ON CONFLICT waits for
-   * the other insert and then updates the row it made). Skipped for a member who has read the
-   * message meanwhile, or whose notification covering it was read. Returns the users whose
-   * notification changed.
+   * Adds the messages with seq in (afterSeq, throughSeq] to each user's open notification of
+   * the conversation, opening one where there is none: for each user, the messages from others
+   * after their receipt and after any notification of theirs already read. A notification
+   * covers the seq range [first_seq, last_seq] and counts the messages of that range from
+   * others, so this is idempotent and order-free: messages inside the range change nothing;
+   * ones outside widen it and add what they newly cover. Concurrent writers for the same member
+   * meet on the partial unique index (ON CONFLICT waits for the other insert and then updates
+   * the row it made). Returns the users whose notification changed.
    */
-  async addMessage(
+  async addMessages(
     db: Queryable,
-    message: DeliveredMessage,
+    conversationId: string,
+    range: { afterSeq: number; throughSeq: number },
     userIds: readonly string[],
   ): Promise<string[]> {
-    if (userIds.length === 0) return [];
+    if (userIds.length === 0 || range.throughSeq <= range.afterSeq) return [];
     const changed = await db.query<{ user_id: string }>({
-      name: 'notification-add-message',
-      text: `INSERT INTO notifications AS n
+      name: 'notification-add-messages',
+      text: `WITH member AS (
+         SELECT m.user_id, greatest($2::bigint, m.last_read_seq, coalesce(
+           (SELECT max(done.last_seq) FROM notifications done
+            WHERE done.user_id = m.user_id AND done.conversation_id = $1
+              AND done.read_at IS NOT NULL), 0)) AS after_seq
+         FROM conversation_members m
+         WHERE m.conversation_id = $1 AND m.user_id = ANY($4::uuid[]) AND m.last_read_seq < $3
+       ), news AS (
+         SELECT member.user_id, count(*)::int AS n, min(msg.seq) AS first_seq,
+           max(msg.seq) AS last_seq
+         FROM member JOIN messages msg
+           ON msg.conversation_id = $1 AND msg.seq > member.after_seq AND msg.seq <= $3
+           AND msg.sender_id <> member.user_id
+         GROUP BY member.user_id
+       )
+       INSERT INTO notifications AS n
          (user_id, conversation_id, unread_count, first_message_id, first_seq, last_message_id,
           last_seq)
-       SELECT member.user_id, $1, 1, $2, $3, $2, $3
-       FROM conversation_members member
-       WHERE member.conversation_id = $1 AND member.user_id = ANY($4::uuid[])
-         AND member.last_read_seq < $3
-         AND NOT EXISTS (
-           SELECT 1 FROM notifications done
-           WHERE done.user_id = member.user_id AND done.conversation_id = $1
-             AND done.read_at IS NOT NULL AND done.last_seq >= $3)
+       SELECT news.user_id, $1, news.n, first_message.id, news.first_seq, last_message.id,
+         news.last_seq
+       FROM news
+       JOIN messages first_message
+         ON first_message.conversation_id = $1 AND first_message.seq = news.first_seq
+       JOIN messages last_message
+         ON last_message.conversation_id = $1 AND last_message.seq = news.last_seq
        ON CONFLICT (user_id, conversation_id) WHERE read_at IS NULL DO UPDATE SET
          unread_count = n.unread_count + (
            SELECT count(*)::int FROM messages m
@@ -95,7 +147,7 @@ export const notificationRepository = {
          updated_at = now()
        WHERE EXCLUDED.last_seq > n.last_seq OR EXCLUDED.first_seq < n.first_seq
        RETURNING user_id`,
-      values: [message.conversationId, message.id, message.seq, userIds],
+      values: [conversationId, range.afterSeq, range.throughSeq, userIds],
     });
     return changed.rows.map((row) => row.user_id);
   },

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { ReadTracker } from '../conversations/index.js';
-import type { Queryable } from '../postgres/transaction.js';
+import { inTransaction, type Queryable } from '../postgres/transaction.js';
 import { notificationRepository } from './notification.repository.js';
 import type {
   DeliveredMessage,
@@ -87,11 +87,18 @@ export class NotificationService implements ReadTracker {
 }
 
 /**
- * The delivery job's effect for one new message: every member but the sender who has not read
- * it and is offline gets it added to their open notification. Presence comes from Redis in
- * batches of maxBatchUsers; when Redis cannot say, everyone counts as offline (a notification
- * too many is better than a missed one). Idempotent (notificationRepository.addMessage), so a
- * job that runs again after a crash changes nothing it already did.
+ * The delivery job's effect: every member who has not read a new message, did not send it and
+ * is offline gets it added to their open notification. Presence comes from Redis in batches of
+ * maxBatchUsers; when Redis cannot say, everyone counts as offline (a notification too many is
+ * better than a missed one).
+ *
+ * Coalesced: a job handles every message of its conversation after the delivery progress
+ * (migrations/0012_big_rooms.sql) up to the latest, and moves the progress in the same
+ * transaction, so a burst into a big room costs one job's work (one member query, one presence
+ * pass, one upsert), and the jobs of the messages it covered find their message delivered
+ * already (one indexed read). Exactly once: the progress row is locked while a range is
+ * delivered, so jobs of one conversation take turns; a job killed mid-way committed nothing,
+ * and one re-run, overtaken or handed over twice finds its message covered.
  */
 export class MessageDelivery {
   readonly #postgres: Pool;
@@ -102,9 +109,18 @@ export class MessageDelivery {
     this.#presence = options.presence;
   }
 
-  /** Returns the users whose notification changed. */
+  /** Returns the users whose notification changed, and how many recipients were online. */
   async deliver(message: DeliveredMessage): Promise<{ notified: string[]; online: number }> {
-    const recipients = await notificationRepository.recipients(this.#postgres, message);
+    const { conversationId } = message;
+    if (
+      (await notificationRepository.deliveredThrough(this.#postgres, conversationId)) >= message.seq
+    ) {
+      return { notified: [], online: 0 };
+    }
+    const { throughSeq, recipients } = await notificationRepository.deliveryTarget(
+      this.#postgres,
+      conversationId,
+    );
     const offline: string[] = [];
     let online = 0;
     for (let start = 0; start < recipients.length; start += this.#presence.maxBatchUsers) {
@@ -115,7 +131,18 @@ export class MessageDelivery {
         else offline.push(userId);
       }
     }
-    const notified = await notificationRepository.addMessage(this.#postgres, message, offline);
-    return { notified, online };
+    return inTransaction(this.#postgres, async (tx) => {
+      const afterSeq = await notificationRepository.lockProgress(tx, conversationId);
+      // Another job delivered this range meanwhile (it waited for the lock): nothing to add.
+      if (afterSeq >= Math.max(throughSeq, message.seq)) return { notified: [], online };
+      const notified = await notificationRepository.addMessages(
+        tx,
+        conversationId,
+        { afterSeq, throughSeq },
+        offline,
+      );
+      await notificationRepository.advanceProgress(tx, conversationId, throughSeq);
+      return { notified, online };
+    });
   }
 }

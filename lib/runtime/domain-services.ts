@@ -110,7 +110,11 @@ export function createDomainServices(deps: {
     users: new UserAccountsService({ postgres, hasher, caches, events }),
   };
 
-  const unread = new UnreadCountsService({ postgres, counters: cache.namespace('unread-counts') });
+  const unread = new UnreadCountsService({
+    postgres,
+    counters: cache.namespace('unread-counts'),
+    heads: cache.namespace('unread-heads'),
+  });
   // In the same transaction as every messaging write: the worker's relay re-does what the
   // fast path (events, caches) could not (lib/outbox/outbox-relay.ts).
   const outbox = new OutboxWriter({ postgres, logger });

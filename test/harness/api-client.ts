@@ -48,9 +48,9 @@ export async function callApi(
   baseUrl: string,
   method: string,
   path: string,
-  options: Credential & { body?: unknown } = {},
+  options: Credential & { body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
   if (options.body !== undefined) headers['content-type'] = 'application/json';

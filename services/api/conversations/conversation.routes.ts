@@ -21,7 +21,7 @@ import {
   toUnreadCount,
   unreadCountsSchema,
 } from './conversation.schemas.js';
-import { requireMembership } from './conversation-access.js';
+import { conversationReader, requireMembership } from './conversation-access.js';
 
 const tags = ['conversations'];
 const NOT_A_MEMBER = 'A conversation the caller is not in answers 404, as one that does not exist.';
@@ -33,6 +33,7 @@ export function conversationRoutes(deps: {
 }): ApiRoute[] {
   const { conversations, receipts, unread } = deps;
   const member = [requireCredentials, requireMembership(conversations)];
+  const reader = conversationReader(conversations);
   return [
     defineRoute({
       method: 'post',
@@ -145,11 +146,12 @@ export function conversationRoutes(deps: {
       params: conversationParams,
       problems: ['not_found'],
       success: { status: 200, description: 'The conversation', body: conversationSchema },
-      // get() checks membership again, but only after the query is validated: the guard makes
-      // a stranger's `?anything` a 404 like any other stranger's request.
-      authorize: member,
+      // The guard reads membership and the conversation together, before the query is
+      // validated (a stranger's `?anything` is a 404 like any other stranger's request); the
+      // handler answers with what it read.
+      authorize: [requireCredentials, reader.guard],
       handle: async ({ params }, req) =>
-        toConversation(await conversations.get(requirePrincipal(req).userId, params.id)),
+        toConversation(await reader.conversation(req, requirePrincipal(req).userId, params.id)),
     }),
 
     defineRoute({
