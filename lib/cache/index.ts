@@ -16,4 +16,4 @@ export {
 } from './cache-aside.js';
 export { cacheKey } from './cache-key.js';
 export { CacheMetrics, cacheMetrics, type NamespaceMetrics } from './cache-metrics.js';
-export { CacheRedisAccess, execPipeline } from './cache-redis-access.js';
+export { CacheRedisAccess, execBatch } from './cache-redis-access.js';

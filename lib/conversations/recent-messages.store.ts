@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { cacheRuntime, defaultCachePolicies, jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
@@ -9,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import type { Message } from './conversation.types.js';
 
 /**
@@ -45,7 +45,7 @@ const scripts = loadLuaScripts(import.meta.url, {
 
 export interface RecentMessagesOptions {
   /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   registry: Registry;
   logger: Logger;

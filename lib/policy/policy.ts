@@ -19,6 +19,14 @@ export const policy = {
      *  fleet of services does not reconnect in lock-step after a Redis restart. */
     reconnectBaseDelayMs: 100,
     reconnectMaxDelayMs: 10_000,
+    /** Redis Cluster: how often a client re-reads the slot map on its own. A failover is also
+     *  learned from MOVED answers, but a slot nobody writes to would keep its dead master until
+     *  this refresh; 2 s keeps that inside the breaker's cooldown. */
+    clusterSlotsRefreshIntervalMs: 2_000,
+    /** Redis Cluster: wait before resending a command that met a failover (CLUSTERDOWN,
+     *  TRYAGAIN, a closed node). A replica's promotion takes about cluster-node-timeout plus a
+     *  second; retrying sooner only adds load. */
+    clusterRetryDelayMs: 200,
   },
   /** The circuit breaker in front of each request-path Redis client (lib/redis/redis-breaker.ts).
    *  Its job is to make a dead or hung Redis cost a request nothing: while open, calls fail at

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { jitteredTtl } from '../cache/cache.policies.js';
 import { cacheKey } from '../cache/cache-key.js';
@@ -8,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
 import { defineLuaScripts, loadLuaScripts } from '../redis/lua-scripts.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import type { PollCounts } from './poll.repository.js';
 
 /**
@@ -42,7 +42,7 @@ const scripts = loadLuaScripts(import.meta.url, {
 
 export interface PollResultsOptions {
   /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   registry: Registry;
   logger: Logger;

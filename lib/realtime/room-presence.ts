@@ -1,13 +1,13 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import { ExpiringMembership, HeartbeatGate, subjectOf } from './expiring-membership.js';
 import { BestEffort, presenceMetrics, requireId } from './realtime-metrics.js';
 
 export interface RoomPresenceOptions {
   /** The state Redis, role `command`; never created or closed here. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   registry: Registry;
   logger?: Logger;

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * The one way Quad's modules run Lua on Redis. A script lives beside the capability that owns
@@ -86,13 +87,16 @@ export function loadLuaScripts<const Files extends Record<string, string>>(
 }
 
 /** What the loader defined on each client, to refuse two scripts under one command name. */
-const definedOn = new WeakMap<Redis, Map<string, string>>();
+const definedOn = new WeakMap<RedisClient, Map<string, string>>();
 
 /**
  * Defines `scripts` on `redis`. Idempotent: modules sharing one client each define theirs.
  * Define before creating a pipeline: a pipeline copies the client's commands when created.
  */
-export function defineLuaScripts(redis: Redis, scripts: Readonly<Record<string, LuaScript>>): void {
+export function defineLuaScripts(
+  redis: RedisClient,
+  scripts: Readonly<Record<string, LuaScript>>,
+): void {
   let defined = definedOn.get(redis);
   if (!defined) {
     defined = new Map();
@@ -114,7 +118,7 @@ export function defineLuaScripts(redis: Redis, scripts: Readonly<Record<string, 
 
 type ScriptCommand = (...args: LuaArgument[]) => unknown;
 
-function scriptCommand(target: Redis | ChainableCommander, script: LuaScript): ScriptCommand {
+function scriptCommand(target: RedisClient | ChainableCommander, script: LuaScript): ScriptCommand {
   const command: unknown = Reflect.get(target, script.command);
   if (typeof command !== 'function') {
     throw new Error(`${script.file} is not defined on this Redis client (defineLuaScripts)`);
@@ -124,7 +128,7 @@ function scriptCommand(target: Redis | ChainableCommander, script: LuaScript): S
 
 /** Runs a defined script on a client; resolves to its reply. */
 export function runLuaScript(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
   ...args: LuaArgument[]
 ): Promise<unknown>;
@@ -135,12 +139,12 @@ export function runLuaScript(
   ...args: LuaArgument[]
 ): ChainableCommander;
 export function runLuaScript(
-  target: Redis | ChainableCommander,
+  target: RedisClient | ChainableCommander,
   script: LuaScript,
   ...args: LuaArgument[]
 ): Promise<unknown> | ChainableCommander;
 export function runLuaScript(
-  target: Redis | ChainableCommander,
+  target: RedisClient | ChainableCommander,
   script: LuaScript,
   ...args: LuaArgument[]
 ): unknown {
@@ -149,7 +153,7 @@ export function runLuaScript(
 
 /** A defined script bound to `redis`, looked up once: for hot paths that call it per request. */
 export function luaScriptCommand(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
 ): (...args: LuaArgument[]) => Promise<unknown> {
   return scriptCommand(redis, script).bind(redis) as (...args: LuaArgument[]) => Promise<unknown>;

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { ConversationService } from '../../lib/conversations/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import type { RedisClient } from '../../lib/redis/redis-client.js';
 import { revalidateRooms } from './room-revalidation.js';
 import type { QuadServer } from './socket-gateway.js';
 
@@ -25,7 +25,7 @@ import type { QuadServer } from './socket-gateway.js';
  * client's `sync`, sent after the notice, finds it. Clients deduplicate by message id.
  */
 export function recoverAfterSubscriptionGap(
-  subscriber: Redis,
+  subscriber: RedisClient,
   deps: { io: QuadServer; conversations: ConversationService; logger: Logger },
 ): void {
   const { io, logger } = deps;

@@ -5,7 +5,11 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -21,7 +25,7 @@ async function commandCalls(admin: Redis, command: string) {
 // uses the production client (lib/redis/redis-client.ts, role `command`, ACL user api).
 describe('rate limits when Redis is slow, down, and back (private redis-server)', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let limiter: RateLimiter;
   const registry = new Registry();

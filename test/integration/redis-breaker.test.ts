@@ -4,7 +4,11 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { RedisBreaker, RedisUnavailableError } from '../../lib/redis/redis-breaker.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -25,7 +29,7 @@ async function metricValue(registry: Registry, name: string): Promise<number | u
 // the network and the client are real.
 describe('redis breaker against a real redis-server that hangs, dies and comes back', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let breaker: RedisBreaker;
   let clock = 0;

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { createLogger } from '../../lib/observability/logger.js';
 import type { OutboxEvent } from '../../lib/outbox/outbox.types.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import {
   DeliveryQueue,
   parseSecretKey,
@@ -235,7 +236,7 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
       password: servers.redis.passwords.worker,
       maxRetriesPerRequest: null,
     });
-    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: `${keyPrefix}bull` });
+    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: queuePrefix(keyPrefix) });
     consumer = new WebhookOutboxConsumer({
       postgres,
       queue: new DeliveryQueue({ queue, maxAttempts: MAX_ATTEMPTS }),
@@ -697,7 +698,7 @@ describe('webhooks without an allow-list: internal addresses are refused', () =>
       password: servers.redis.passwords.worker,
       maxRetriesPerRequest: null,
     });
-    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: `${keyPrefix}bull` });
+    queue = new Queue(WEBHOOK_QUEUE, { connection: queueClient, prefix: queuePrefix(keyPrefix) });
     consumer = new WebhookOutboxConsumer({
       postgres,
       queue: new DeliveryQueue({ queue, maxAttempts: 3 }),
