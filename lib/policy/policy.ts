@@ -156,6 +156,11 @@ export const policy = {
      *  at once through Redis; this catches a revocation announced while Redis was down. One
      *  cached session lookup per session per interval. */
     sessionRecheckMs: 15_000,
+    /** Redis Cluster: after a failover ioredis rebuilds the gateway's sharded subscriptions
+     *  several times (each slot refresh while the dead master is still listed), each time
+     *  saying `subscribersReady`. Sockets are told to catch up once the rebuilds have been
+     *  quiet this long: one catch-up per socket per failover, not one per rebuild. */
+    clusterResyncQuietMs: 1_000,
     /** Time to wait for a handler of an event (a send commits to PostgreSQL) before the ack
      *  reports a timeout, so a client never waits forever on a hung dependency. */
     handlerTimeoutMs: 10_000,

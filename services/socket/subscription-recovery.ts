@@ -1,5 +1,6 @@
 import type { ConversationService } from '../../lib/conversations/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
 import { isCluster, type RedisClient } from '../../lib/redis/redis-client.js';
 import { revalidateRooms } from './room-revalidation.js';
 import type { QuadServer } from './socket-gateway.js';
@@ -53,10 +54,16 @@ export function recoverAfterSubscriptionGap(
     // and a failover replaces one of them without the cluster client ever leaving `ready`.
     // ioredis says `subscribersReady` once the subscriber group has been rebuilt for a new
     // topology and its channels subscribed again; what was published on the failed shard in
-    // between is what the sockets must catch up on.
+    // between is what the sockets must catch up on. A failover brings several rebuilds in a
+    // row: the sockets are told once they are over (policy.realtime.clusterResyncQuietMs).
+    let quiet: NodeJS.Timeout | undefined;
     subscriber.on('subscribersReady', () => {
-      revalidate();
-      tellSocketsToCatchUp();
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        revalidate();
+        tellSocketsToCatchUp();
+      }, policy.realtime.clusterResyncQuietMs);
+      quiet.unref();
     });
     return;
   }

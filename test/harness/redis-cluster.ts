@@ -28,6 +28,8 @@ export interface TestRedisCluster {
   adminOf(node: TestRedisServer): Redis;
   /** The node currently serving `key` as master. */
   masterFor(key: string): Promise<TestRedisServer>;
+  /** A replica currently following `master`. */
+  replicaOf(master: TestRedisServer): Promise<TestRedisServer>;
   /** Waits until every running node reports cluster_state:ok with all 16384 slots served. */
   waitUntilHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes their directories. */
@@ -183,6 +185,14 @@ export async function startRedisCluster(
         if (found) return found;
       }
       throw new Error(`no master found for ${key}`);
+    },
+    async replicaOf(master) {
+      for (const node of nodes) {
+        if (node === master) continue;
+        const role = (await adminOf(node).call('ROLE')) as unknown[];
+        if (role[0] === 'slave' && Number(role[2]) === master.port) return node;
+      }
+      throw new Error(`no replica follows :${master.port}`);
     },
     waitUntilHealthy,
     dispose,

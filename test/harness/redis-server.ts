@@ -114,7 +114,8 @@ export async function startRedisServer(
 
   const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    // A process ended by a signal has exitCode null and a signalCode.
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill(signal);
     await exited;
