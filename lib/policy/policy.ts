@@ -27,6 +27,12 @@ export const policy = {
      *  TRYAGAIN, a closed node). A replica's promotion takes about cluster-node-timeout plus a
      *  second; retrying sooner only adds load. */
     clusterRetryDelayMs: 200,
+    /** Redis Cluster, request-path (`command`) clients: how often one command may be resent
+     *  (after MOVED, ASK, CLUSTERDOWN or a closed node) before it fails. ioredis' default of 16
+     *  resends at clusterRetryDelayMs turns a failover into seconds per request; 2 covers the
+     *  one MOVED that follows a promotion, and a request then falls back as it would on a
+     *  dead single Redis. Queue and subscriber connections keep the default: they wait. */
+    clusterCommandRedirections: 2,
   },
   /** The circuit breaker in front of each request-path Redis client (lib/redis/redis-breaker.ts).
    *  Its job is to make a dead or hung Redis cost a request nothing: while open, calls fail at

@@ -107,6 +107,7 @@ export function clusterOptions(
     // SPUBLISH/SSUBSCRIBE (the gateways' sharded Socket.IO adapter): one subscriber connection
     // per master, resubscribed by ioredis when a slot moves.
     shardedSubscribers: role === 'subscriber',
+    ...(role === 'command' ? { maxRedirections: policy.redis.clusterCommandRedirections } : {}),
   };
 }
 
