@@ -13,11 +13,12 @@ const outcomeFalse = () => false;
 /**
  * Turns what the domain services announce after a commit into Socket.IO events for every
  * gateway instance, through Redis (realtime-emitter.ts: the Socket.IO emitter on a single
- * Redis, SPUBLISH in the sharded adapter's protocol on a cluster). Used by the api (messages sent over HTTP reach sockets on every instance), the
- * socket gateway (sends over WebSockets take the same path) and the worker. Each messaging
- * method resolves whether every publish it made reached Redis (never rejects): while Redis is
- * down an event is counted and dropped here, the service leaves its outbox row unpublished, and
- * the worker's outbox relay publishes it again once Redis answers (lib/outbox/).
+ * Redis, SPUBLISH in the sharded adapter's protocol on a cluster). Used by the api (messages
+ * sent over HTTP reach sockets on every instance), the socket gateway (sends over WebSockets
+ * take the same path) and the worker. Each messaging method resolves whether every publish it
+ * made reached Redis (never rejects): while Redis is down an event is counted and dropped here,
+ * the service leaves its outbox row unpublished, and the worker's outbox relay publishes it
+ * again once Redis answers (lib/outbox/).
  */
 export class RealtimePublisher implements MessagingEvents, AccountEvents {
   readonly #emitter: RealtimeEmitter;

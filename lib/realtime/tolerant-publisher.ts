@@ -2,8 +2,8 @@ import type { RedisClient } from '../redis/redis-client.js';
 
 /**
  * The Socket.IO adapters and emitters publish (PUBLISH, or SPUBLISH on a cluster) without
- * handling the returned promise; with a
- * fail-fast Redis client a publish during an outage would become an unhandled rejection. This
+ * handling the returned promise; with a fail-fast Redis client a publish during an outage would
+ * become an unhandled rejection. This
  * wrapper turns those into a reported, dropped broadcast: live delivery is best-effort, and the
  * durable path (PostgreSQL, then catch-up on reconnect) is what guarantees nothing is lost.
  */

@@ -15,7 +15,9 @@ import type { RedisClient } from './redis-client.js';
  * body (EVAL) the first time it runs on a connection and EVALSHA after that, and when Redis
  * has forgotten it (SCRIPT FLUSH, a restart, a failover) the NOSCRIPT answer makes ioredis
  * resend it once as EVAL, also for a call queued in a pipeline. Callers see an ordinary reply;
- * test/integration/lua-scripts.test.ts holds ioredis to that.
+ * test/integration/lua-scripts.test.ts holds ioredis to that. On a Redis Cluster it is the same
+ * custom command: ioredis routes each call by its keys (which must share a slot) and each node
+ * learns the script on first use (test/cluster/cluster-redis.test.ts).
  */
 export interface LuaScript {
   /** The file name, `name-N.lua` or `name.lua`. */
