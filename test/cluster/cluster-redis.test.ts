@@ -48,7 +48,7 @@ describe('Redis Cluster: batches split per slot, scripts and stores unchanged', 
     await closeRedisClient(redis);
   });
 
-  it('is a cluster client, and independent keys do span several slots', async () => {
+  it('is a cluster client over three masters', async () => {
     assert.ok(isCluster(redis));
     assert.ok(isCluster(redis) && redis.nodes('master').length === 3);
   });
