@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help preflight install build typecheck lint format test test-unit test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
+.PHONY: help preflight install build typecheck lint format test test-unit test-cluster test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,12 @@ test-observability: preflight node_modules ## Prove every dashboard panel, one t
 
 test-unit: node_modules ## Unit tests only (no servers)
 	npm run test:unit
+
+# QUAD_TEST_REDIS=cluster is the one switch: test/run.ts starts a Redis Cluster per role
+# (redis-server with cluster-enabled, joined by redis-cli --cluster create) and runs the cluster
+# suite (test/run.ts lists it).
+test-cluster: preflight node_modules ## Integration tests that touch Redis, on a local 3-master/3-replica Redis Cluster
+	QUAD_TEST_REDIS=cluster npm test
 
 test-compose: ## Build local images and run the compose stack end to end (needs docker.io, docker-compose, debootstrap)
 	scripts/test-compose.sh

@@ -41,7 +41,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { loadServiceConfig, type ServiceConfig } from '../lib/config/index.js';
 import { createOpsEndpoints } from '../lib/http/ops-endpoints.js';
@@ -49,6 +48,7 @@ import { createLogger } from '../lib/observability/logger.js';
 import { createMetricsRegistry } from '../lib/observability/metrics.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
 import type { PostgresPool } from '../lib/postgres/postgres-pool.js';
+import { isCluster, type RedisClient } from '../lib/redis/redis-client.js';
 import { type DomainServices, Runtime, readPackageVersion } from '../lib/runtime/index.js';
 import {
   accountsAuthenticator,
@@ -99,10 +99,12 @@ interface Contender {
 type Services = Pick<DomainServices, 'accounts' | 'messaging'>;
 
 /** Counts the commands `client` sends (each non-pipelined command is one round trip). */
-function countCommands(client: Redis): () => number {
+function countCommands(runtimeClient: RedisClient): () => number {
+  if (isCluster(runtimeClient)) throw new Error('the cache benchmark runs on single Redis servers');
+  const client = runtimeClient;
   let sent = 0;
   const send = client.sendCommand.bind(client);
-  client.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+  client.sendCommand = (...args: Parameters<typeof client.sendCommand>) => {
     sent++;
     return send(...args);
   };

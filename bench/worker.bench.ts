@@ -17,14 +17,18 @@
  * neighbour on a shared machine hurts both alike; the table shows the median of ROUNDS.
  */
 import { type Job, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { MessageDelivery } from '../lib/notifications/index.js';
 import { createLogger } from '../lib/observability/logger.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
 import { Presence } from '../lib/realtime/index.js';
-import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
+import { queuePrefix } from '../lib/redis/queue-prefix.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../lib/redis/redis-client.js';
 import { createDeliveryProcessor, type DeliveryJobData } from '../services/worker/delivery-jobs.js';
 import { startPostgresServer, type TestPostgresServer } from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
@@ -34,7 +38,7 @@ const MEMBERS = 8;
 const MESSAGES_PER_CONVERSATION = 50;
 const CONCURRENCIES = [1, 4, 16] as const;
 const ROUNDS = 3;
-const PREFIX = 'quad:bull';
+const PREFIX = queuePrefix('quad:');
 
 const logger = createLogger('bench', 'warn');
 
@@ -92,7 +96,7 @@ type Processor = (job: Job) => Promise<unknown>;
 
 /** Enqueues every job, then runs them with `concurrency`; jobs per second. */
 async function run(
-  connection: Redis,
+  connection: RedisClient,
   queueName: string,
   jobs: readonly DeliveryJobData[],
   processor: Processor,

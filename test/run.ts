@@ -7,6 +7,11 @@
  *   npm test             everything
  *   npm test -- --unit   unit tests only (no servers)
  *   npm test -- FILE...  just these files (servers started if any is an integration test)
+ *
+ * With QUAD_TEST_REDIS=cluster (`make test-cluster`) the shared Redis roles are Redis Clusters
+ * (3 masters with a replica each for the state role, 3 masters for the cache), and the default
+ * files are the cluster suite: the integration tests that reach Redis through the services
+ * (clusterSuite below) plus test/cluster/.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,8 +24,13 @@ import {
   undocumentedAnswer,
 } from './harness/documented-answers.js';
 import { startPostgresServer, type TestPostgresServer } from './harness/postgres-server.js';
+import { startRedisCluster, type TestRedisCluster } from './harness/redis-cluster.js';
 import { startRedisServer, type TestRedisServer } from './harness/redis-server.js';
-import { SHARED_SERVERS_VARIABLE, type SharedServers } from './harness/test-environment.js';
+import {
+  redisTopology,
+  SHARED_SERVERS_VARIABLE,
+  type SharedServers,
+} from './harness/test-environment.js';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -34,13 +44,37 @@ function testFiles(dir: string): string[] {
     .sort();
 }
 
+/**
+ * The integration tests that run on Redis Cluster too: every file whose Redis traffic goes
+ * through Quad's own services and runtime (so the cluster client, slot batches, sharded
+ * adapter and emitter are what is tested). The rest test one redis-server's failure modes
+ * (a stopped, hung or flushed server, ACL files, command statistics) through private servers.
+ */
+const clusterSuite = [
+  'accounts',
+  'api-input-surface',
+  'conversations',
+  'search',
+  'socket-gateway',
+  'socket-presence',
+  'worker-queue',
+].map((name) => join(root, 'test', 'integration', `${name}.test.ts`));
+
+const topology = redisTopology();
 const unitFiles = [...testFiles('lib'), ...testFiles('services')];
 const integrationFiles = testFiles('test/integration');
-const files =
-  explicit.length > 0 ? explicit : unitOnly ? unitFiles : [...unitFiles, ...integrationFiles];
-const needsServers = files.some((file) => file.startsWith(join(root, 'test', 'integration')));
+const defaultFiles =
+  topology === 'cluster'
+    ? [...clusterSuite, ...testFiles('test/cluster')]
+    : [...unitFiles, ...integrationFiles];
+const files = explicit.length > 0 ? explicit : unitOnly ? unitFiles : defaultFiles;
+const needsServers = files.some(
+  (file) =>
+    file.startsWith(join(root, 'test', 'integration')) ||
+    file.startsWith(join(root, 'test', 'cluster')),
+);
 
-const started: Array<TestPostgresServer | TestRedisServer> = [];
+const started: Array<TestPostgresServer | TestRedisServer | TestRedisCluster> = [];
 const answersDirectory = mkdtempSync(join(tmpdir(), 'quad-answers-'));
 async function cleanUp() {
   await Promise.allSettled(started.map((server) => server.dispose()));
@@ -98,10 +132,42 @@ try {
   };
   if (needsServers) {
     const t0 = performance.now();
-    const [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer('state')]);
-    started.push(postgres, redis);
-    const redisCache = await startRedisServer('cache', redis.passwords);
-    started.push(redisCache);
+    const postgresStarting = startPostgresServer();
+    // Stopped in cleanUp even when a Redis fails to start first.
+    void postgresStarting.then(
+      (postgres) => started.includes(postgres) || started.push(postgres),
+      () => undefined,
+    );
+    let redis: SharedServers['redis'];
+    let redisCache: SharedServers['redisCache'];
+    if (topology === 'cluster') {
+      const state = await startRedisCluster('state', { masters: 3, replicasPerMaster: 1 });
+      started.push(state);
+      const cache = await startRedisCluster('cache', {
+        masters: 3,
+        replicasPerMaster: 0,
+        sharedPasswords: state.passwords,
+      });
+      started.push(cache);
+      redis = {
+        port: state.nodes[0]?.port ?? 0,
+        passwords: state.passwords,
+        clusterNodes: state.seedNodes,
+      };
+      redisCache = {
+        port: cache.nodes[0]?.port ?? 0,
+        passwords: cache.passwords,
+        clusterNodes: cache.seedNodes,
+      };
+    } else {
+      const state = await startRedisServer('state');
+      started.push(state);
+      const cache = await startRedisServer('cache', state.passwords);
+      started.push(cache);
+      redis = { port: state.port, passwords: state.passwords };
+      redisCache = { port: cache.port, passwords: cache.passwords };
+    }
+    const postgres = await postgresStarting;
     const shared: SharedServers = {
       postgres: {
         url: postgres.url('postgres'),
@@ -109,12 +175,16 @@ try {
         user: postgres.user,
         password: postgres.password,
       },
-      redis: { port: redis.port, passwords: redis.passwords },
-      redisCache: { port: redisCache.port, passwords: redisCache.passwords },
+      redis,
+      redisCache,
     };
     env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
     console.log(
-      `test servers ready in ${Math.round(performance.now() - t0)} ms: postgres :${postgres.port}, redis :${redis.port}, redis-cache :${redisCache.port}`,
+      `test servers ready in ${Math.round(performance.now() - t0)} ms: postgres :${postgres.port}, ${
+        topology === 'cluster'
+          ? `redis cluster ${redis.clusterNodes}, redis-cache cluster ${redisCache.clusterNodes}`
+          : `redis :${redis.port}, redis-cache :${redisCache.port}`
+      }`,
     );
   }
   console.log(

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
+import { connectionOptions, type RedisClient } from '../redis/redis-client.js';
+import { type BatchCommand, mgetAcrossSlots } from '../redis/slot-batches.js';
 import {
   type CacheNamespaceName,
   type CachePolicies,
@@ -14,7 +16,7 @@ import {
 } from './cache.policies.js';
 import { cacheKeyHead, encodeCacheId } from './cache-key.js';
 import { cacheMetrics, type NamespaceMetrics } from './cache-metrics.js';
-import { CacheRedisAccess, execPipeline } from './cache-redis-access.js';
+import { CacheRedisAccess, execBatch } from './cache-redis-access.js';
 import {
   cacheFillCommand,
   defineCacheScripts,
@@ -119,7 +121,7 @@ export interface CacheNamespace<T> {
 export interface CacheAsideOptions {
   /** The cache Redis, role `command` (lib/redis/redis-client.ts): every command bounded by a
    *  timeout, failing at once while disconnected. Never created, closed or flushed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_KEY_PREFIX: every key starts with it (the ACL grants nothing else). */
   keyPrefix: string;
   /** Where the cache metrics are registered (the service's registry). */
@@ -171,7 +173,7 @@ async function callLoader<R>(load: () => Promise<R>): Promise<R> {
 
 /** What every namespace of one CacheAside shares. */
 class CacheCore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keyPrefix: string;
   readonly enabled: boolean;
   readonly logger: Logger;
@@ -315,7 +317,7 @@ class Namespace<T> implements CacheNamespace<T> {
     ids: readonly string[],
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
   ): Promise<Map<string, T>> {
-    return this.#readMany(ids, loadMany, (keys) => this.#core.redis.mget(keys));
+    return this.#readMany(ids, loadMany, (keys) => mgetAcrossSlots(this.#core.redis, keys));
   }
 
   getEach(
@@ -323,9 +325,8 @@ class Namespace<T> implements CacheNamespace<T> {
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
   ): Promise<Map<string, T>> {
     return this.#readMany(ids, loadMany, async (keys) => {
-      const pipeline = this.#core.redis.pipeline();
-      for (const key of keys) pipeline.get(key);
-      const replies = await execPipeline(pipeline);
+      const commands = keys.map((key) => ({ key, queue: (p: ChainableCommander) => p.get(key) }));
+      const replies = await execBatch(this.#core.redis, commands);
       return replies.map((reply) => (typeof reply === 'string' ? reply : null));
     });
   }
@@ -490,12 +491,15 @@ class Namespace<T> implements CacheNamespace<T> {
     const core = this.#core;
     let replies: unknown[];
     try {
-      const pipeline = core.redis.pipeline();
+      const commands: BatchCommand[] = [];
       for (const miss of misses) {
-        if (miss.corrupt) pipeline.del(miss.key);
-        pipeline.set(miss.key, miss.lease, 'PX', cacheRuntime.leaseTtlMs, 'NX', 'GET');
+        if (miss.corrupt) commands.push({ key: miss.key, queue: (p) => p.del(miss.key) });
+        commands.push({
+          key: miss.key,
+          queue: (p) => p.set(miss.key, miss.lease, 'PX', cacheRuntime.leaseTtlMs, 'NX', 'GET'),
+        });
       }
-      replies = await core.call(() => execPipeline(pipeline));
+      replies = await core.call(() => execBatch(core.redis, commands));
       core.answered();
     } catch (error) {
       core.failed(this.#metrics, error);
@@ -525,14 +529,17 @@ class Namespace<T> implements CacheNamespace<T> {
     if (leased.length === 0) return;
     const core = this.#core;
     try {
-      const pipeline = core.redis.pipeline();
-      for (const miss of leased) {
+      const commands = leased.map((miss): BatchCommand => {
         const entry = loaded
           ? this.#entryFor(loaded.has(miss.id) ? (loaded.get(miss.id) as T) : null)
           : undefined;
-        queueCacheFill(pipeline, miss.key, miss.lease, entry?.text ?? '', entry?.ttlMs ?? 0);
-      }
-      await core.call(() => execPipeline(pipeline));
+        return {
+          key: miss.key,
+          queue: (p) =>
+            queueCacheFill(p, miss.key, miss.lease, entry?.text ?? '', entry?.ttlMs ?? 0),
+        };
+      });
+      await core.call(() => execBatch(core.redis, commands));
       core.answered();
     } catch (error) {
       core.failed(this.#metrics, error);
@@ -612,7 +619,7 @@ export class CacheAside {
     validateCachePolicies(this.policies);
     this.#core = new CacheCore(options);
     this.#registry = options.registry;
-    if (this.#core.enabled && options.redis.options.commandTimeout === undefined) {
+    if (this.#core.enabled && connectionOptions(options.redis).commandTimeout === undefined) {
       // A common misuse: a queue or subscriber client. A hung Redis would then hang reads.
       this.#core.logger.warn(
         'cache got a Redis client without commandTimeout; use a `command` role client so a hung Redis cannot hang requests',

@@ -1,25 +1,28 @@
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { type LuaArgument, type LuaScript, runLuaScript } from '../redis/lua-scripts.js';
 import { type RedisBreaker, RedisUnavailableError } from '../redis/redis-breaker.js';
+import { connectionOptions, type RedisClient } from '../redis/redis-client.js';
+import { type BatchCommand, runBatch } from '../redis/slot-batches.js';
 import { cacheRuntime } from './cache.policies.js';
 import { LostInvalidations } from './lost-invalidations.js';
 
-/** A pipeline's replies, or its first error (so the breaker judges it like one command). */
-export async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
-  const results = await pipeline.exec();
-  if (!results) throw new Error('pipeline discarded');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
+/** A batch's replies in order (lib/redis/slot-batches.ts: one pipeline, or one per slot on a
+ *  cluster), or its first error, so the breaker judges it like one command. */
+export async function execBatch(
+  redis: RedisClient,
+  commands: readonly BatchCommand[],
+): Promise<unknown[]> {
+  return (await runBatch(redis, commands)).map((outcome) => {
+    if ('error' in outcome) throw outcome.error;
+    return outcome.reply;
   });
 }
 
 /** What each store with its own structures on the cache Redis is given. */
 export interface CacheStoreOptions {
   /** The cache Redis (role `command`); never created or closed here. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   registry: Registry;
   logger: Logger;
@@ -35,7 +38,7 @@ export interface CacheStoreOptions {
  * failure is counted by the caller's metrics and logged once per outage, not once per call.
  */
 export class CacheRedisAccess {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** Invalidations that did not reach Redis, replayed before the next command. */
   readonly lost: LostInvalidations;
   readonly #breaker: RedisBreaker | undefined;
@@ -45,7 +48,7 @@ export class CacheRedisAccess {
   #answering = true;
 
   constructor(options: {
-    redis: Redis;
+    redis: RedisClient;
     breaker?: RedisBreaker | undefined;
     logger: Logger;
     /** Logged (warn) when Redis stops answering: what callers do instead. */
@@ -100,7 +103,7 @@ export class CacheRedisAccess {
     if (status !== 'ready') {
       return Promise.reject(
         new RedisUnavailableError(
-          this.redis.options.connectionName ?? 'cache',
+          connectionOptions(this.redis).connectionName ?? 'cache',
           `connection is ${status}`,
         ),
       );

@@ -1,10 +1,11 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import {
   defineLuaScripts,
   loadLuaScripts,
   luaScriptCommand,
   runLuaScript,
 } from '../redis/lua-scripts.js';
+import type { RedisClient } from '../redis/redis-client.js';
 
 const cacheScripts = loadLuaScripts(import.meta.url, { fill: 'cache-fill-1.lua' });
 
@@ -18,12 +19,12 @@ export type FillCommand = (
 ) => Promise<unknown>;
 
 /** Defines the fill script on `redis` (idempotent: several caches may share a client). */
-export function defineCacheScripts(redis: Redis): void {
+export function defineCacheScripts(redis: RedisClient): void {
   defineLuaScripts(redis, cacheScripts);
 }
 
 /** The fill script as a command of `redis` (after defineCacheScripts), bound once. */
-export function cacheFillCommand(redis: Redis): FillCommand {
+export function cacheFillCommand(redis: RedisClient): FillCommand {
   return luaScriptCommand(redis, cacheScripts.fill);
 }
 

@@ -20,5 +20,5 @@ export {
   CacheRedisAccess,
   type CacheStoreOptions,
   cacheStoreAccess,
-  execPipeline,
+  execBatch,
 } from './cache-redis-access.js';

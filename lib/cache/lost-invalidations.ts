@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { isRedisReply } from '../redis/redis-breaker.js';
+import type { RedisClient } from '../redis/redis-client.js';
 
 /**
  * Invalidations that could not reach the cache Redis (a command timed out, the connection was
@@ -21,14 +21,14 @@ import { isRedisReply } from '../redis/redis-breaker.js';
  * logged once.
  */
 export class LostInvalidations {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #logger: Logger;
   readonly #maxKeys: number;
   readonly #keys = new Set<string>();
   #replaying: Promise<void> | undefined;
   #overflowed = false;
 
-  constructor(options: { redis: Redis; logger: Logger; maxKeys: number }) {
+  constructor(options: { redis: RedisClient; logger: Logger; maxKeys: number }) {
     this.#redis = options.redis;
     this.#logger = options.logger;
     this.#maxKeys = options.maxKeys;

@@ -57,6 +57,50 @@ describe('loadServiceConfig', () => {
     assert.equal(config.redis.state.username, 'socket');
   });
 
+  it('takes a Redis Cluster as a list of seed nodes for each role', () => {
+    const config = loadServiceConfig('worker', {
+      ...minimal,
+      REDIS_CLUSTER_NODES: 'redis-1:7000, redis-2:7001,[::1]:7002',
+      REDIS_CACHE_CLUSTER_NODES: '10.0.0.5:7100',
+    });
+    assert.deepEqual(config.redis.state.clusterNodes, [
+      { host: 'redis-1', port: 7000 },
+      { host: 'redis-2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    assert.equal(config.redis.state.username, 'worker');
+    assert.equal(config.redis.state.password, 'redis-secret');
+    assert.equal(
+      config.redis.state.display,
+      'redis-cluster://worker@redis-1:7000,redis-2:7001,[::1]:7002',
+    );
+    assert.deepEqual(config.redis.cache.clusterNodes, [{ host: '10.0.0.5', port: 7100 }]);
+    const single = loadServiceConfig('worker', minimal);
+    assert.equal(single.redis.state.clusterNodes, undefined);
+  });
+
+  it('names every malformed cluster node list, and a role given both a URL and nodes', () => {
+    const problems = problemsOf(() =>
+      loadServiceConfig('api', {
+        ...minimal,
+        REDIS_CLUSTER_NODES: 'redis-1:7000,redis-2,redis-3:99999',
+        REDIS_CACHE_URL: 'redis://cache:6379',
+        REDIS_CACHE_CLUSTER_NODES: 'cache-1:7000',
+      }),
+    );
+    assert.match(
+      problems.get('REDIS_CLUSTER_NODES') ?? '',
+      /invalid node\(s\) "redis-2", "redis-3:99999"/,
+    );
+    assert.match(problems.get('REDIS_CACHE_CLUSTER_NODES') ?? '', /both set/);
+    assert.match(
+      problemsOf(() =>
+        loadServiceConfig('api', { ...minimal, REDIS_CLUSTER_NODES: 'a:1,a:1' }),
+      ).get('REDIS_CLUSTER_NODES') ?? '',
+      /twice/,
+    );
+  });
+
   it('lets *_URL variables override either profile', () => {
     const config = loadServiceConfig('worker', {
       ...minimal,

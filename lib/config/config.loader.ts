@@ -11,9 +11,19 @@ import type { WebhookSecretKeys } from './secret-key.js';
 export type ServiceName = 'api' | 'socket' | 'worker';
 export type Profile = Environment['QUAD_PROFILE'];
 
-export interface RedisEndpoint {
+/** One node of a Redis Cluster, as the operator lists it (a seed: ioredis finds the others). */
+export interface RedisNode {
   host: string;
   port: number;
+}
+
+export interface RedisEndpoint {
+  /** The server, or the first seed node of a cluster. */
+  host: string;
+  port: number;
+  /** Set when this Redis role is a Redis Cluster (REDIS_[CACHE_]CLUSTER_NODES): its seed nodes.
+   *  Undefined for a single server. */
+  clusterNodes?: readonly RedisNode[];
   username: string;
   password: string;
   db: number;
@@ -174,9 +184,45 @@ function parseUrl(
 }
 
 const REDIS_URL_FORM = 'redis://[user[:password]@]host[:port][/db]';
+const CLUSTER_NODES_FORM = 'comma-separated host:port seed nodes, e.g. redis-1:6379,redis-2:6379';
+
+/** `host:port,host:port,[::1]:port`; undefined (and a problem recorded) when any part is wrong. */
+export function parseClusterNodes(
+  variable: string,
+  raw: string,
+  problems: ConfigProblem[],
+): RedisNode[] | undefined {
+  const nodes: RedisNode[] = [];
+  const bad: string[] = [];
+  for (const part of raw.split(',').map((item) => item.trim())) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(part);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      bad.push(part === '' ? '(empty)' : `"${part}"`);
+      continue;
+    }
+    nodes.push({ host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port });
+  }
+  if (bad.length > 0) {
+    problems.push({
+      variable,
+      message: `has invalid node(s) ${bad.join(', ')} (expected ${CLUSTER_NODES_FORM})`,
+    });
+    return undefined;
+  }
+  const seen = new Set(nodes.map((node) => `${node.host}:${node.port}`));
+  if (seen.size !== nodes.length) {
+    problems.push({ variable, message: `lists a node twice (expected ${CLUSTER_NODES_FORM})` });
+    return undefined;
+  }
+  return nodes;
+}
+
+const hostDisplay = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 function resolveRedis(
   urlVariable: 'REDIS_URL' | 'REDIS_CACHE_URL',
+  clusterVariable: 'REDIS_CLUSTER_NODES' | 'REDIS_CACHE_CLUSTER_NODES',
   role: 'redis' | 'redisCache',
   publishedPort: number,
   env: Environment,
@@ -191,6 +237,22 @@ function resolveRedis(
   let username = env.REDIS_USERNAME ?? service;
   let password = env.REDIS_PASSWORD;
   let passwordVariable = 'REDIS_PASSWORD';
+  let clusterNodes: RedisNode[] | undefined;
+
+  const rawNodes = env[clusterVariable];
+  if (rawNodes !== undefined) {
+    if (raw !== undefined) {
+      problems.push({
+        variable: clusterVariable,
+        message: `and ${urlVariable} are both set: a Redis role is either one server or a cluster`,
+      });
+      return undefined;
+    }
+    clusterNodes = parseClusterNodes(clusterVariable, rawNodes, problems);
+    if (!clusterNodes) return undefined;
+    host = (clusterNodes[0] as RedisNode).host;
+    port = (clusterNodes[0] as RedisNode).port;
+  }
 
   if (raw !== undefined) {
     const parsed = parseUrl(urlVariable, raw, ['redis:', 'rediss:'], REDIS_URL_FORM, problems);
@@ -229,6 +291,19 @@ function resolveRedis(
   if (!problems.some((p) => p.variable === passwordVariable)) {
     checkSecret(passwordVariable, password, env.NODE_ENV, problems);
   }
+  if (clusterNodes) {
+    const seeds = clusterNodes.map((node) => `${hostDisplay(node.host)}:${node.port}`);
+    return {
+      host,
+      port,
+      clusterNodes,
+      username,
+      password,
+      db: 0,
+      tls,
+      display: `redis-cluster://${username}@${seeds.join(',')}`,
+    };
+  }
   return {
     host,
     port,
@@ -236,7 +311,7 @@ function resolveRedis(
     password,
     db,
     tls,
-    display: `${tls ? 'rediss' : 'redis'}://${username}@${host.includes(':') ? `[${host}]` : host}:${port}/${db}`,
+    display: `${tls ? 'rediss' : 'redis'}://${username}@${hostDisplay(host)}:${port}/${db}`,
   };
 }
 
@@ -356,9 +431,18 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
   const parsed = parseEnvironment(env, problems);
   if (!parsed) throw new ConfigError(service, problems);
 
-  const state = resolveRedis('REDIS_URL', 'redis', parsed.REDIS_PORT, parsed, service, problems);
+  const state = resolveRedis(
+    'REDIS_URL',
+    'REDIS_CLUSTER_NODES',
+    'redis',
+    parsed.REDIS_PORT,
+    parsed,
+    service,
+    problems,
+  );
   const cache = resolveRedis(
     'REDIS_CACHE_URL',
+    'REDIS_CACHE_CLUSTER_NODES',
     'redisCache',
     parsed.REDIS_CACHE_PORT,
     parsed,

@@ -81,6 +81,12 @@ export const environmentSchema = z.object({
   REDIS_URL: optionalText,
   /** Full override of the cache Redis; same form. */
   REDIS_CACHE_URL: optionalText,
+  /** The state Redis is a Redis Cluster: its seed nodes, comma-separated `host:port` (a few are
+   *  enough, ioredis discovers the rest). Credentials come from REDIS_USERNAME/REDIS_PASSWORD;
+   *  excludes REDIS_URL. docs/scaling.md. */
+  REDIS_CLUSTER_NODES: optionalText,
+  /** The cache Redis is a Redis Cluster: its seed nodes, same form; excludes REDIS_CACHE_URL. */
+  REDIS_CACHE_CLUSTER_NODES: optionalText,
   /** Published ports used by the host profile. */
   REDIS_PORT: port(6379),
   REDIS_CACHE_PORT: port(6380),

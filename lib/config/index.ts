@@ -5,7 +5,9 @@ export {
   loadServiceConfig,
   type PostgresSettings,
   type Profile,
+  parseClusterNodes,
   type RedisEndpoint,
+  type RedisNode,
   type ServiceConfig,
   type ServiceName,
 } from './config.loader.js';

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { policy } from '../policy/policy.js';
 import { pendingMigrations } from '../postgres/migrations.js';
 import type { PostgresPool } from '../postgres/postgres-pool.js';
+import type { RedisClient } from '../redis/redis-client.js';
 
 /**
  * A dependency check for /readyz. `critical` checks decide between ready and unavailable;
@@ -67,7 +67,7 @@ export async function evaluateReadiness(
   return report;
 }
 
-export function redisCheck(name: string, client: Redis): ReadinessCheck {
+export function redisCheck(name: string, client: RedisClient): ReadinessCheck {
   return {
     name,
     critical: false,

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { cacheKey } from '../cache/index.js';
 import type { RecentMessagesStore, UnreadCountsService } from '../conversations/index.js';
 import { messageRepository } from '../conversations/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { RedisClient } from '../redis/redis-client.js';
 
 export interface WarmUpSettings {
   activeWithinHours: number;
@@ -31,7 +31,7 @@ export interface WarmUpResult {
  */
 export class CacheWarmUp {
   readonly #postgres: Pool;
-  readonly #cache: Redis;
+  readonly #cache: RedisClient;
   readonly #sentinel: string;
   readonly #unread: UnreadCountsService;
   readonly #recent: RecentMessagesStore;
@@ -41,7 +41,7 @@ export class CacheWarmUp {
   constructor(options: {
     postgres: Pool;
     /** The cache Redis; a warm-up is skipped (and tried again next time) when it is away. */
-    cache: Redis;
+    cache: RedisClient;
     keyPrefix: string;
     unread: UnreadCountsService;
     recent: RecentMessagesStore;

@@ -1,7 +1,6 @@
-import type { Emitter } from '@socket.io/redis-emitter';
 import type { Pool } from 'pg';
-import type { Presence, RoomPresence, Typing } from '../realtime/index.js';
-import { conversationRoom, type ServerEvents } from '../realtime/index.js';
+import type { Presence, RealtimeEmitter, RoomPresence, Typing } from '../realtime/index.js';
+import { conversationRoom } from '../realtime/index.js';
 
 export interface StaleRealtimeResult {
   offline: number;
@@ -19,14 +18,14 @@ export interface StaleRealtimeResult {
  */
 export class StaleRealtimeSweep {
   readonly #stores: { presence: Presence; rooms: RoomPresence; typing: Typing };
-  readonly #emitter: Emitter<ServerEvents>;
+  readonly #emitter: RealtimeEmitter;
   readonly #postgres: Pool;
 
   constructor(options: {
     presence: Presence;
     rooms: RoomPresence;
     typing: Typing;
-    emitter: Emitter<ServerEvents>;
+    emitter: RealtimeEmitter;
     postgres: Pool;
   }) {
     this.#stores = options;

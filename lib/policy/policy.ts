@@ -19,6 +19,20 @@ export const policy = {
      *  fleet of services does not reconnect in lock-step after a Redis restart. */
     reconnectBaseDelayMs: 100,
     reconnectMaxDelayMs: 10_000,
+    /** Redis Cluster: how often a client re-reads the slot map on its own. A failover is also
+     *  learned from MOVED answers, but a slot nobody writes to would keep its dead master until
+     *  this refresh; 2 s keeps that inside the breaker's cooldown. */
+    clusterSlotsRefreshIntervalMs: 2_000,
+    /** Redis Cluster: wait before resending a command that met a failover (CLUSTERDOWN,
+     *  TRYAGAIN, a closed node). A replica's promotion takes about cluster-node-timeout plus a
+     *  second; retrying sooner only adds load. */
+    clusterRetryDelayMs: 200,
+    /** Redis Cluster, request-path (`command`) clients: how often one command may be resent
+     *  (after MOVED, ASK, CLUSTERDOWN or a closed node) before it fails. ioredis' default of 16
+     *  resends at clusterRetryDelayMs turns a failover into seconds per request; 2 covers the
+     *  one MOVED that follows a promotion, and a request then falls back as it would on a
+     *  dead single Redis. Queue and subscriber connections keep the default: they wait. */
+    clusterCommandRedirections: 2,
   },
   /** The circuit breaker in front of each request-path Redis client (lib/redis/redis-breaker.ts).
    *  Its job is to make a dead or hung Redis cost a request nothing: while open, calls fail at
@@ -148,6 +162,11 @@ export const policy = {
      *  at once through Redis; this catches a revocation announced while Redis was down. One
      *  cached session lookup per session per interval. */
     sessionRecheckMs: 15_000,
+    /** Redis Cluster: after a failover ioredis rebuilds the gateway's sharded subscriptions
+     *  several times (each slot refresh while the dead master is still listed), each time
+     *  saying `subscribersReady`. Sockets are told to catch up once the rebuilds have been
+     *  quiet this long: one catch-up per socket per failover, not one per rebuild. */
+    clusterResyncQuietMs: 1_000,
     /** Time to wait for a handler of an event (a send commits to PostgreSQL) before the ack
      *  reports a timeout, so a client never waits forever on a hung dependency. */
     handlerTimeoutMs: 10_000,

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { RateLimitAlgorithm } from '../policy/rate-limit.policies.js';
 import {
   defineLuaScripts,
@@ -6,6 +5,7 @@ import {
   loadLuaScripts,
   luaScriptCommand,
 } from '../redis/lua-scripts.js';
+import type { RedisClient } from '../redis/redis-client.js';
 
 /** The Lua sources beside this module, runnable by hand with `redis-cli --eval`. */
 const rateLimitScripts = loadLuaScripts(import.meta.url, {
@@ -29,7 +29,7 @@ export type RateLimitScript = (key: string, ...args: LuaArgument[]) => Promise<u
  * EVALSHA, and the body crosses the network once per connection. Defining is idempotent:
  * several limiters may share one client.
  */
-export function defineRateLimitScripts(redis: Redis): void {
+export function defineRateLimitScripts(redis: RedisClient): void {
   defineLuaScripts(redis, rateLimitScripts);
 }
 
@@ -50,6 +50,9 @@ export function checkedReply<A extends RateLimitAlgorithm>(
  * The command that runs one algorithm's script on `redis` (after defineRateLimitScripts),
  * bound to it. Looked up once per limiter, not per check: this is the request hot path.
  */
-export function rateLimitScript(redis: Redis, algorithm: RateLimitAlgorithm): RateLimitScript {
+export function rateLimitScript(
+  redis: RedisClient,
+  algorithm: RateLimitAlgorithm,
+): RateLimitScript {
   return luaScriptCommand(redis, rateLimitScripts[algorithm]);
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -10,6 +9,7 @@ import {
   resolveRateLimitPolicies,
 } from '../policy/rate-limit.policies.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
+import { connectionOptions, type RedisClient } from '../redis/redis-client.js';
 import { InProcessRateLimiter } from './in-process-limiter.js';
 import { gcraOutcome, gcraShape, type RawDecision } from './rate-limit-decision.js';
 import { encodeSubject, rateLimitKeyParts } from './rate-limit-key.js';
@@ -52,7 +52,7 @@ export class RateLimitCostError extends RangeError {
 export interface RateLimiterOptions {
   /** The state Redis, role `command` (lib/redis/redis-client.ts): every command bounded by a
    *  timeout and failing at once while disconnected. The limiter never creates or closes it. */
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_KEY_PREFIX: every key starts with it (the ACL grants nothing else). */
   keyPrefix: string;
   /** The policies in force (config.rateLimits). Default: the table without overrides. */
@@ -94,7 +94,7 @@ interface PreparedPolicy {
 export class RateLimiter {
   readonly policies: RateLimitPolicies;
   readonly #prepared: Record<RateLimitPolicyName, PreparedPolicy>;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #fallback: InProcessRateLimiter;
   readonly #breaker: RedisBreaker | undefined;
   readonly #logger: Logger | undefined;
@@ -136,7 +136,7 @@ export class RateLimiter {
     defineRateLimitScripts(this.#redis);
     this.#gcraScript = rateLimitScript(this.#redis, 'gcra');
     this.#logScript = rateLimitScript(this.#redis, 'sliding-window-log');
-    if (this.#redis.options.commandTimeout === undefined) {
+    if (connectionOptions(this.#redis).commandTimeout === undefined) {
       // A common misuse: a queue or subscriber client. A hung Redis would then hang requests.
       this.#logger?.warn(
         'rate limiter got a Redis client without commandTimeout; use a `command` role client so a hung Redis cannot hang requests',

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { encodeSubject } from '../rate-limit/rate-limit-key.js';
 import { defineLuaScripts, loadLuaScripts, runLuaScript } from '../redis/lua-scripts.js';
+import type { RedisClient } from '../redis/redis-client.js';
+import { runBatch } from '../redis/slot-batches.js';
 
 /**
  * The one structure behind presence, room presence and typing: groups of members that live
@@ -33,8 +35,8 @@ import { defineLuaScripts, loadLuaScripts, runLuaScript } from '../redis/lua-scr
  *
  * Batches (a heartbeat, a presence query, a sweep) are pipelines of single-slot scripts: one
  * round trip on one Redis. On Redis Cluster, ioredis refuses a pipeline whose keys span nodes,
- * so a cluster deployment needs runPipeline below to split batches per node (one round trip per
- * node, in parallel); the scripts and keys need no change.
+ * so batches go through runBatch (lib/redis/slot-batches.ts), which splits them per slot there
+ * (in parallel); the scripts and keys need no change.
  */
 
 export type MembershipFamily = 'presence' | 'rooms' | 'typing';
@@ -74,18 +76,6 @@ function numbers(script: string, reply: unknown, length: number): number[] {
 function strings(script: string, reply: unknown): string[] {
   if (Array.isArray(reply) && reply.every((item) => typeof item === 'string')) return reply;
   throw new UnexpectedReplyError(script, reply);
-}
-
-/** One pipeline, one write, one round trip; each command's outcome, error or reply. */
-async function runPipeline(
-  redis: Redis,
-  queue: (pipeline: ChainableCommander) => void,
-): Promise<Array<{ error: Error } | { reply: unknown }>> {
-  const pipeline = redis.pipeline();
-  queue(pipeline);
-  const results = await pipeline.exec();
-  if (!results) throw new Error('pipeline discarded');
-  return results.map(([error, reply]) => (error ? { error } : { reply }));
 }
 
 export interface MemberRef {
@@ -148,7 +138,7 @@ export function subjectOf(member: string): string {
 }
 
 export interface ExpiringMembershipOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   family: MembershipFamily;
   shards: number;
@@ -158,7 +148,7 @@ export interface ExpiringMembershipOptions {
 
 /** The keys and scripts of one family; every method rejects on Redis errors (callers decide). */
 export class ExpiringMembership {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #family: MembershipFamily;
   readonly #shards: number;
   readonly #graceMs: number;
@@ -184,7 +174,7 @@ export class ExpiringMembership {
     defineLuaScripts(this.#redis, scripts);
   }
 
-  get redis(): Redis {
+  get redis(): RedisClient {
     return this.#redis;
   }
 
@@ -206,7 +196,7 @@ export class ExpiringMembership {
     };
   }
 
-  #queueTouch(target: Redis | ChainableCommander, ref: MemberRef, ttlMs: number) {
+  #queueTouch(target: RedisClient | ChainableCommander, ref: MemberRef, ttlMs: number) {
     const keys = this.keysOf(ref.groupId);
     const prefix = subjectPrefix(ref.subject);
     return runLuaScript(
@@ -229,9 +219,13 @@ export class ExpiringMembership {
   /** Touches many members in one pipeline; per member, its outcome or the error. */
   async touchMany(refs: readonly MemberRef[], ttlMs: number): Promise<Array<TouchOutcome | Error>> {
     if (refs.length === 0) return [];
-    const results = await runPipeline(this.#redis, (pipeline) => {
-      for (const ref of refs) this.#queueTouch(pipeline, ref, ttlMs);
-    });
+    const results = await runBatch(
+      this.#redis,
+      refs.map((ref) => ({
+        key: this.keysOf(ref.groupId).index,
+        queue: (pipeline) => this.#queueTouch(pipeline, ref, ttlMs),
+      })),
+    );
     return results.map((result) => {
       if ('error' in result) return result.error;
       try {
@@ -282,11 +276,13 @@ export class ExpiringMembership {
     lastSeenRetentionMs: number,
     batchPerShard: number,
   ): Promise<{ outcomes: ExpiryOutcome[]; errors: number }> {
-    const dueReplies = await runPipeline(this.#redis, (pipeline) => {
-      for (const index of this.#indexKeys) {
-        runLuaScript(pipeline, scripts.due, index, batchPerShard);
-      }
-    });
+    const dueReplies = await runBatch(
+      this.#redis,
+      this.#indexKeys.map((index) => ({
+        key: index,
+        queue: (pipeline) => runLuaScript(pipeline, scripts.due, index, batchPerShard),
+      })),
+    );
     let errors = 0;
     const due: string[] = [];
     for (const result of dueReplies) {
@@ -294,21 +290,26 @@ export class ExpiringMembership {
       else due.push(...strings('membership-due', result.reply));
     }
     if (due.length === 0) return { outcomes: [], errors };
-    const expired = await runPipeline(this.#redis, (pipeline) => {
-      for (const groupId of due) {
+    const expired = await runBatch(
+      this.#redis,
+      due.map((groupId) => {
         const keys = this.keysOf(groupId);
-        runLuaScript(
-          pipeline,
-          scripts.expire,
-          keys.index,
-          keys.group,
-          keys.lastSeen,
-          groupId,
-          ttlMs,
-          lastSeenRetentionMs,
-        );
-      }
-    });
+        return {
+          key: keys.index,
+          queue: (pipeline) =>
+            runLuaScript(
+              pipeline,
+              scripts.expire,
+              keys.index,
+              keys.group,
+              keys.lastSeen,
+              groupId,
+              ttlMs,
+              lastSeenRetentionMs,
+            ),
+        };
+      }),
+    );
     const outcomes: ExpiryOutcome[] = [];
     expired.forEach((result, i) => {
       if ('error' in result) {
@@ -349,19 +350,25 @@ export class ExpiringMembership {
     const statuses = new Map<string, GroupStatus>();
     if (byShard.size === 0) return statuses;
     const shards = [...byShard.entries()];
-    const results = await runPipeline(this.#redis, (pipeline) => {
-      for (const [shard, { ids, lastSeenKeys }] of shards) {
-        runLuaScript(
-          pipeline,
-          scripts.status,
-          ids.length + 1,
-          this.#indexKeys[shard] as string,
-          ...lastSeenKeys,
-          ttlMs,
-          ...ids,
-        );
-      }
-    });
+    const results = await runBatch(
+      this.#redis,
+      shards.map(([shard, { ids, lastSeenKeys }]) => {
+        const index = this.#indexKeys[shard] as string;
+        return {
+          key: index,
+          queue: (pipeline) =>
+            runLuaScript(
+              pipeline,
+              scripts.status,
+              ids.length + 1,
+              index,
+              ...lastSeenKeys,
+              ttlMs,
+              ...ids,
+            ),
+        };
+      }),
+    );
     results.forEach((result, i) => {
       if ('error' in result) throw result.error;
       const { ids } = (shards[i] as (typeof shards)[number])[1];
@@ -380,9 +387,13 @@ export class ExpiringMembership {
 
   /** Active groups across all shards, now: one pipeline. */
   async countActive(): Promise<number> {
-    const results = await runPipeline(this.#redis, (pipeline) => {
-      for (const index of this.#indexKeys) runLuaScript(pipeline, scripts.count, index);
-    });
+    const results = await runBatch(
+      this.#redis,
+      this.#indexKeys.map((index) => ({
+        key: index,
+        queue: (pipeline) => runLuaScript(pipeline, scripts.count, index),
+      })),
+    );
     let total = 0;
     for (const result of results) {
       if ('error' in result) throw result.error;

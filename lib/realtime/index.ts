@@ -15,7 +15,14 @@ export {
   type PresenceOptions,
   type UserPresence,
 } from './presence.js';
-export { RealtimePublisher, socketChannelKey } from './publisher.js';
+export { RealtimePublisher } from './publisher.js';
+export {
+  createRealtimeEmitter,
+  type RealtimeEmitter,
+  type RoomBroadcast,
+  ShardedEmitter,
+  socketChannelKey,
+} from './realtime-emitter.js';
 export {
   PresenceMetrics,
   type PresenceOperation,

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import {
   ExpiringMembership,
   type ExpiryOutcome,
@@ -13,7 +13,7 @@ import type { BestEffort, PresenceOperation } from './realtime-metrics.js';
 export interface MembershipStoreOptions {
   /** The state Redis, role `command` (lib/redis/redis-client.ts): every call bounded by its
    *  command timeout and failing at once while disconnected. Never created or closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_KEY_PREFIX: every key starts with it (the ACL grants nothing else). */
   keyPrefix: string;
   /** Where presence_online_users, presence_active_rooms and presence_errors_total live. */

@@ -1,35 +1,38 @@
-import { Emitter } from '@socket.io/redis-emitter';
-import type { Redis } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import type { AccountEvents } from '../accounts/index.js';
 import type { Message, MessagingEvents, ReadReceipt } from '../conversations/index.js';
 import type { Logger } from '../observability/logger.js';
 import { withSpan } from '../observability/trace-context.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import { conversationRoom, type ServerEvents, sessionRoom, userRoom } from './events.js';
+import { createRealtimeEmitter, type RealtimeEmitter } from './realtime-emitter.js';
 import { tolerantPublisher } from './tolerant-publisher.js';
 
 const outcomeTrue = () => true;
 const outcomeFalse = () => false;
 
-/** The Redis channel prefix shared by the gateway's adapter and every emitter. */
-export const socketChannelKey = (keyPrefix: string) => `${keyPrefix}socket.io`;
-
 /**
  * Turns what the domain services announce after a commit into Socket.IO events for every
- * gateway instance, through Redis (the Socket.IO emitter speaks the pub/sub adapter's
- * protocol). Used by the api (messages sent over HTTP reach sockets on every instance), the
- * socket gateway (sends over WebSockets take the same path) and the worker. Each messaging
- * method resolves whether every publish it made reached Redis (never rejects): while Redis is
- * down an event is counted and dropped here, the service leaves its outbox row unpublished, and
- * the worker's outbox relay publishes it again once Redis answers (lib/outbox/).
+ * gateway instance, through Redis (realtime-emitter.ts: the Socket.IO emitter on a single
+ * Redis, SPUBLISH in the sharded adapter's protocol on a cluster). Used by the api (messages
+ * sent over HTTP reach sockets on every instance), the socket gateway (sends over WebSockets
+ * take the same path) and the worker. Each messaging method resolves whether every publish it
+ * made reached Redis (never rejects): while Redis is down an event is counted and dropped here,
+ * the service leaves its outbox row unpublished, and the worker's outbox relay publishes it
+ * again once Redis answers (lib/outbox/).
  */
 export class RealtimePublisher implements MessagingEvents, AccountEvents {
-  readonly #emitter: Emitter<ServerEvents>;
+  readonly #emitter: RealtimeEmitter;
   readonly #published: Counter<'event'>;
   /** The outcomes of the publishes the emitter makes during one synchronous #capture call. */
   #captured: Array<Promise<boolean>> | undefined;
 
-  constructor(options: { redis: Redis; keyPrefix: string; registry: Registry; logger: Logger }) {
+  constructor(options: {
+    redis: RedisClient;
+    keyPrefix: string;
+    registry: Registry;
+    logger: Logger;
+  }) {
     const failures = new Counter({
       name: 'realtime_publish_errors_total',
       help: 'Real-time events that could not be published to Redis (dropped; clients catch up)',
@@ -45,9 +48,9 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
     // the #capture in progress, so the caller learns whether its event reached Redis.
     const capturing = new Proxy(options.redis, {
       get: (target, property, receiver) => {
-        if (property === 'publish') {
-          return (...args: Parameters<Redis['publish']>) => {
-            const sent = target.publish(...args);
+        if (property === 'publish' || property === 'spublish') {
+          return (channel: string, message: string | Buffer) => {
+            const sent = target[property](channel, message);
             this.#captured?.push(sent.then(outcomeTrue, outcomeFalse));
             return sent;
           };
@@ -60,7 +63,7 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
       failures.inc();
       options.logger.warn({ err: String(error) }, 'real-time publish to redis failed');
     });
-    this.#emitter = new Emitter<ServerEvents>(redis, { key: socketChannelKey(options.keyPrefix) });
+    this.#emitter = createRealtimeEmitter(redis, options.keyPrefix);
   }
 
   messageCreated(message: Message): Promise<boolean> {

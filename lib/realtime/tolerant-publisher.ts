@@ -1,17 +1,21 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 
 /**
- * The Socket.IO adapter and emitter publish without handling the returned promise; with a
- * fail-fast Redis client a publish during an outage would become an unhandled rejection. This
+ * The Socket.IO adapters and emitters publish (PUBLISH, or SPUBLISH on a cluster) without
+ * handling the returned promise; with a fail-fast Redis client a publish during an outage would
+ * become an unhandled rejection. This
  * wrapper turns those into a reported, dropped broadcast: live delivery is best-effort, and the
  * durable path (PostgreSQL, then catch-up on reconnect) is what guarantees nothing is lost.
  */
-export function tolerantPublisher(client: Redis, onError: (error: unknown) => void): Redis {
+export function tolerantPublisher(
+  client: RedisClient,
+  onError: (error: unknown) => void,
+): RedisClient {
   return new Proxy(client, {
     get(target, property, receiver) {
-      if (property === 'publish') {
-        return (...args: Parameters<Redis['publish']>) =>
-          target.publish(...args).catch((error: unknown) => {
+      if (property === 'publish' || property === 'spublish') {
+        return (channel: string, message: string | Buffer) =>
+          target[property](channel, message).catch((error: unknown) => {
             onError(error);
             return 0;
           });

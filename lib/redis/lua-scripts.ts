@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * The one way Quad's modules run Lua on Redis. A script lives beside the capability that owns
@@ -14,7 +15,9 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * body (EVAL) the first time it runs on a connection and EVALSHA after that, and when Redis
  * has forgotten it (SCRIPT FLUSH, a restart, a failover) the NOSCRIPT answer makes ioredis
  * resend it once as EVAL, also for a call queued in a pipeline. Callers see an ordinary reply;
- * test/integration/lua-scripts.test.ts holds ioredis to that.
+ * test/integration/lua-scripts.test.ts holds ioredis to that. On a Redis Cluster it is the same
+ * custom command: ioredis routes each call by its keys (which must share a slot) and each node
+ * learns the script on first use (test/cluster/cluster-redis.test.ts).
  */
 export interface LuaScript {
   /** The file name, `name-N.lua` or `name.lua`. */
@@ -86,13 +89,16 @@ export function loadLuaScripts<const Files extends Record<string, string>>(
 }
 
 /** What the loader defined on each client, to refuse two scripts under one command name. */
-const definedOn = new WeakMap<Redis, Map<string, string>>();
+const definedOn = new WeakMap<RedisClient, Map<string, string>>();
 
 /**
  * Defines `scripts` on `redis`. Idempotent: modules sharing one client each define theirs.
  * Define before creating a pipeline: a pipeline copies the client's commands when created.
  */
-export function defineLuaScripts(redis: Redis, scripts: Readonly<Record<string, LuaScript>>): void {
+export function defineLuaScripts(
+  redis: RedisClient,
+  scripts: Readonly<Record<string, LuaScript>>,
+): void {
   let defined = definedOn.get(redis);
   if (!defined) {
     defined = new Map();
@@ -114,7 +120,7 @@ export function defineLuaScripts(redis: Redis, scripts: Readonly<Record<string, 
 
 type ScriptCommand = (...args: LuaArgument[]) => unknown;
 
-function scriptCommand(target: Redis | ChainableCommander, script: LuaScript): ScriptCommand {
+function scriptCommand(target: RedisClient | ChainableCommander, script: LuaScript): ScriptCommand {
   const command: unknown = Reflect.get(target, script.command);
   if (typeof command !== 'function') {
     throw new Error(`${script.file} is not defined on this Redis client (defineLuaScripts)`);
@@ -124,7 +130,7 @@ function scriptCommand(target: Redis | ChainableCommander, script: LuaScript): S
 
 /** Runs a defined script on a client; resolves to its reply. */
 export function runLuaScript(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
   ...args: LuaArgument[]
 ): Promise<unknown>;
@@ -135,12 +141,12 @@ export function runLuaScript(
   ...args: LuaArgument[]
 ): ChainableCommander;
 export function runLuaScript(
-  target: Redis | ChainableCommander,
+  target: RedisClient | ChainableCommander,
   script: LuaScript,
   ...args: LuaArgument[]
 ): Promise<unknown> | ChainableCommander;
 export function runLuaScript(
-  target: Redis | ChainableCommander,
+  target: RedisClient | ChainableCommander,
   script: LuaScript,
   ...args: LuaArgument[]
 ): unknown {
@@ -149,7 +155,7 @@ export function runLuaScript(
 
 /** A defined script bound to `redis`, looked up once: for hot paths that call it per request. */
 export function luaScriptCommand(
-  redis: Redis,
+  redis: RedisClient,
   script: LuaScript,
 ): (...args: LuaArgument[]) => Promise<unknown> {
   return scriptCommand(redis, script).bind(redis) as (...args: LuaArgument[]) => Promise<unknown>;

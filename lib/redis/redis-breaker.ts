@@ -1,9 +1,10 @@
-import { type Redis, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 import { policy } from '../policy/policy.js';
 import { isNodeRedisReply } from './node-redis-client.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * A circuit breaker for one Redis client, so that a dead or hung Redis costs a request nothing
@@ -61,7 +62,7 @@ export interface RedisBreakerOptions {
   /** The client whose calls go through this breaker: a call while it is not `ready` fails
    *  fast (and counts as a failure) instead of waiting for a reconnect. Only its status is
    *  read; the breaker never sends anything itself. */
-  redis: Pick<Redis, 'status'>;
+  redis: Pick<RedisClient, 'status'>;
   registry: Registry;
   logger: Logger;
   /** Default: policy.redisBreaker. */
@@ -88,7 +89,7 @@ export function isRedisReply(error: unknown): boolean {
 
 export class RedisBreaker {
   readonly name: string;
-  readonly redis: Pick<Redis, 'status'>;
+  readonly redis: Pick<RedisClient, 'status'>;
   readonly settings: RedisBreakerSettings;
   readonly #logger: Logger;
   readonly #now: () => number;

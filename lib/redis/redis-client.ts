@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisEndpoint } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
@@ -12,6 +12,24 @@ import { policy } from '../policy/policy.js';
  * - `subscriber`: pub/sub (Socket.IO adapter); no command timeout, resubscribes on reconnect.
  */
 export type RedisConnectionRole = 'command' | 'queue' | 'subscriber';
+
+/**
+ * A connection to one Redis role: a single server (`Redis`) or a Redis Cluster (`Cluster`),
+ * as the role's configuration says (lib/config, REDIS_[CACHE_]CLUSTER_NODES). Both speak the
+ * same commands, scripts and pipelines; what differs on a cluster is that one command, script or
+ * pipeline must stay within one slot (lib/redis/slot-batches.ts splits batches that may not).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Whether `client` is a Redis Cluster connection. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The options every connection of `client` was made with: a cluster's per-node options. */
+export function connectionOptions(client: RedisClient): RedisOptions {
+  return isCluster(client) ? (client.options.redisOptions ?? {}) : client.options;
+}
 
 /** Exponential backoff with full jitter, capped. Never gives up: Redis comes back by itself. */
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
@@ -54,6 +72,46 @@ export function redisOptions(
 }
 
 /**
+ * The cluster form of redisOptions: each node connection gets the role's options, and the
+ * cluster-level options carry what ioredis only reads there. On a failover the client learns
+ * the new master from MOVED answers and its periodic slot refresh; `command` calls fail fast
+ * meanwhile (no offline queue), the others wait for it.
+ */
+export function clusterOptions(
+  endpoint: RedisEndpoint,
+  role: RedisConnectionRole,
+  connectionName: string,
+): ClusterOptions {
+  const {
+    host: _host,
+    port: _port,
+    retryStrategy: _retry,
+    enableOfflineQueue,
+    lazyConnect,
+    db: _db,
+    ...nodeOptions
+  } = redisOptions(endpoint, role, connectionName);
+  return {
+    redisOptions: nodeOptions,
+    enableOfflineQueue,
+    lazyConnect,
+    clusterRetryStrategy: (attempt) => reconnectDelay(attempt),
+    // A node that drops its connection (a restart, a replica's promotion) is reconnected
+    // instead of waiting for a MOVED answer that a quiet slot may never produce.
+    clusterNodeRetryStrategy: (attempt) => reconnectDelay(attempt),
+    slotsRefreshInterval: policy.redis.clusterSlotsRefreshIntervalMs,
+    slotsRefreshTimeout: policy.redis.connectTimeoutMs,
+    retryDelayOnFailover: policy.redis.clusterRetryDelayMs,
+    retryDelayOnClusterDown: policy.redis.clusterRetryDelayMs,
+    retryDelayOnTryAgain: policy.redis.clusterRetryDelayMs,
+    // SPUBLISH/SSUBSCRIBE (the gateways' sharded Socket.IO adapter): one subscriber connection
+    // per master, resubscribed by ioredis when a slot moves.
+    shardedSubscribers: role === 'subscriber',
+    ...(role === 'command' ? { maxRedirections: policy.redis.clusterCommandRedirections } : {}),
+  };
+}
+
+/**
  * Creates a Redis client for one role. The composition root owns its lifecycle (quit on
  * shutdown). Connection errors are logged once per state change, not once per retry, and an
  * `error` listener is always attached: an EventEmitter without one would crash the process.
@@ -63,8 +121,13 @@ export function createRedisClient(
   role: RedisConnectionRole,
   connectionName: string,
   logger: Logger,
-): Redis {
-  const client = new Redis(redisOptions(endpoint, role, connectionName));
+): RedisClient {
+  const client: RedisClient = endpoint.clusterNodes
+    ? new Cluster(
+        endpoint.clusterNodes.map((node) => ({ host: node.host, port: node.port })),
+        clusterOptions(endpoint, role, connectionName),
+      )
+    : new Redis(redisOptions(endpoint, role, connectionName));
   const log = logger.child({ redis: endpoint.display, connection: connectionName });
   let healthy = true;
   client.on('ready', () => {
@@ -79,7 +142,7 @@ export function createRedisClient(
 }
 
 /** Quit politely, but never wait on a Redis that is gone. */
-export async function closeRedisClient(client: Redis): Promise<void> {
+export async function closeRedisClient(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();

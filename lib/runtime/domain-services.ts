@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
   type AccountCaches,
@@ -27,6 +26,7 @@ import { OutboxWriter } from '../outbox/outbox-writer.js';
 import { PollResultsStore, PollService } from '../polls/index.js';
 import type { PostgresPool } from '../postgres/postgres-pool.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import { MessageSearchService, SearchGenerations } from '../search/index.js';
 
 /** The stores over the cache Redis, all behind that Redis' one breaker. */
@@ -41,7 +41,7 @@ export interface CacheStores {
 }
 
 export function createCacheStores(deps: {
-  redis: Redis;
+  redis: RedisClient;
   breaker: RedisBreaker;
   keyPrefix: string;
   registry: Registry;

@@ -1,5 +1,3 @@
-import { Emitter } from '@socket.io/redis-emitter';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
   CallService,
@@ -13,11 +11,11 @@ import type { Logger } from '../observability/logger.js';
 import { createPostgresPool, type PostgresPool } from '../postgres/postgres-pool.js';
 import { createRateLimiter, type RateLimiter } from '../rate-limit/index.js';
 import {
+  createRealtimeEmitter,
   Presence,
+  type RealtimeEmitter,
   RealtimePublisher,
   RoomPresence,
-  type ServerEvents,
-  socketChannelKey,
   Typing,
   tolerantPublisher,
 } from '../realtime/index.js';
@@ -28,6 +26,7 @@ import {
   nodeRedisStatus,
 } from '../redis/node-redis-client.js';
 import { RedisBreaker } from '../redis/redis-breaker.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import {
   closeRedisClient,
   createRedisClient,
@@ -88,18 +87,18 @@ export class Runtime {
   readonly logger: Logger;
   readonly metrics: Registry;
   /** The command clients (role `command`): fail fast, every call bounded by a timeout. */
-  readonly redis: { readonly state: Redis; readonly cache: Redis };
+  readonly redis: { readonly state: RedisClient; readonly cache: RedisClient };
   #postgres: PostgresPool | undefined;
-  #stateRedis: Redis | undefined;
-  #cacheRedis: Redis | undefined;
+  #stateRedis: RedisClient | undefined;
+  #cacheRedis: RedisClient | undefined;
   readonly #name: string;
   readonly #options: RuntimeOptions;
   readonly #opened: Opened[] = [];
   #closing: Promise<void> | undefined;
   readonly #breakers = new Map<RedisRole, RedisBreaker>();
-  readonly #connections = new Map<ExtraConnectionRole, Redis>();
+  readonly #connections = new Map<ExtraConnectionRole, RedisClient>();
   #publisher: RealtimePublisher | undefined;
-  #emitter: Emitter<ServerEvents> | undefined;
+  #emitter: RealtimeEmitter | undefined;
   #presence: Presence | undefined;
   #roomPresence: RoomPresence | undefined;
   #typing: Typing | undefined;
@@ -154,7 +153,7 @@ export class Runtime {
     endpoint: ServiceConfig['redis']['state'],
     role: RedisConnectionRole,
     connectionName: string,
-  ): Redis {
+  ): RedisClient {
     const client = createRedisClient(endpoint, role, connectionName, this.logger);
     this.#opened.push({ name: label, close: () => closeRedisClient(client) });
     return client;
@@ -205,7 +204,7 @@ export class Runtime {
    * side, which cannot send commands) or `queue` (BullMQ's, which waits instead of failing
    * fast). Named `quad-<name>-<role>`.
    */
-  redisConnection(role: ExtraConnectionRole): Redis {
+  redisConnection(role: ExtraConnectionRole): RedisClient {
     let client = this.#connections.get(role);
     if (!client) {
       client = this.#openRedis(
@@ -235,12 +234,12 @@ export class Runtime {
    * events (the worker's stale presence, room and typing sweep). A publish while Redis is away
    * is logged and dropped.
    */
-  socketEmitter(): Emitter<ServerEvents> {
-    this.#emitter ??= new Emitter<ServerEvents>(
+  socketEmitter(): RealtimeEmitter {
+    this.#emitter ??= createRealtimeEmitter(
       tolerantPublisher(this.redis.state, (error) =>
         this.logger.warn({ err: String(error) }, 'stale real-time announcement not published'),
       ),
-      { key: socketChannelKey(this.config.redis.keyPrefix) },
+      this.config.redis.keyPrefix,
     );
     return this.#emitter;
   }

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import {
   type CacheRedisAccess,
   type CacheStoreOptions,
   cacheKey,
   cacheMetrics,
   cacheStoreAccess,
-  execPipeline,
+  execBatch,
   type NamespaceMetrics,
 } from '../cache/index.js';
+import { mgetAcrossSlots } from '../redis/slot-batches.js';
 import { searchPolicy } from './search.policies.js';
 
 /**
@@ -87,22 +89,26 @@ export class SearchGenerations {
     if (conversationIds.length === 0) return [];
     const keys = conversationIds.map((id) => this.key(id));
     try {
-      const found = await this.#access.call(() => this.#access.redis.mget(keys));
+      const found = await this.#access.call(() => mgetAcrossSlots(this.#access.redis, keys));
       const missing = keys.flatMap((_key, index) => (found[index] === null ? [index] : []));
       if (missing.length > 0) {
         const minted = missing.map(() => newToken());
-        const pipeline = this.#access.redis.pipeline();
-        missing.forEach((index, position) => {
-          pipeline.set(
-            keys[index] as string,
-            minted[position] as string,
-            'PX',
-            searchPolicy.generationTtlMs,
-            'NX',
-            'GET',
-          );
+        const commands = missing.map((index, position) => {
+          const key = keys[index] as string;
+          return {
+            key,
+            queue: (pipeline: ChainableCommander) =>
+              pipeline.set(
+                key,
+                minted[position] as string,
+                'PX',
+                searchPolicy.generationTtlMs,
+                'NX',
+                'GET',
+              ),
+          };
         });
-        const replies = await this.#access.call(() => execPipeline(pipeline));
+        const replies = await this.#access.call(() => execBatch(this.#access.redis, commands));
         missing.forEach((index, position) => {
           // null: ours was stored; a string: another reader or a writer got there first.
           const previous = replies[position];

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 
-/** The BullMQ queue webhook deliveries run on (inside `<REDIS_KEY_PREFIX>bull`). */
+/** The BullMQ queue webhook deliveries run on (inside `<REDIS_KEY_PREFIX>{bull}`, lib/redis/queue-prefix.ts). */
 export const WEBHOOK_QUEUE = 'webhooks';
 
 /** A delivery job's data: only the id. Everything else is read from PostgreSQL at each

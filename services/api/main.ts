@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { answerClientErrorsWithProblems } from '../../lib/http/client-errors.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { queueTelemetry } from '../../lib/observability/trace-context.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import { readPackageVersion, startServiceRuntime } from '../../lib/runtime/index.js';
 import {
   DeliveryQueue,
@@ -38,7 +39,7 @@ const calls = runtime.calls();
 // state Redis client (fails fast when Redis is away; the worker's re-queue sweep then sends it).
 const webhookQueue = new Queue(WEBHOOK_QUEUE, {
   connection: runtime.redis.state,
-  prefix: `${config.redis.keyPrefix}bull`,
+  prefix: queuePrefix(config.redis.keyPrefix),
   telemetry: queueTelemetry(),
 });
 webhookQueue.on('error', (error) => logger.debug({ err: error.message }, 'webhook queue error'));

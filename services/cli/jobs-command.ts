@@ -8,6 +8,7 @@ import {
   OutboxRowStillMalformedError,
 } from '../../lib/outbox/outbox-dead-letters.js';
 import { OutboxWriter } from '../../lib/outbox/outbox-writer.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import type { Runtime } from '../../lib/runtime/index.js';
 import {
   DeliveryNotDeadError,
@@ -102,7 +103,7 @@ export async function jobsCommand(
   const { config, logger, postgres } = runtime;
   const queue = new Queue(queueName, {
     connection: runtime.redis.state,
-    prefix: `${config.redis.keyPrefix}bull`,
+    prefix: queuePrefix(config.redis.keyPrefix),
     telemetry: queueTelemetry(),
   });
   queue.on('error', (error) => logger.debug({ err: error.message }, 'queue error'));

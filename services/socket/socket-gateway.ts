@@ -1,14 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { SessionService } from '../../lib/accounts/index.js';
 import type { Logger } from '../../lib/observability/logger.js';
 import { policy } from '../../lib/policy/policy.js';
 import type { DisconnectCode, ServerEvents } from '../../lib/realtime/events.js';
 import { sessionRoom, userRoom } from '../../lib/realtime/events.js';
-import { socketChannelKey } from '../../lib/realtime/publisher.js';
+import { socketChannelKey } from '../../lib/realtime/realtime-emitter.js';
 import { tolerantPublisher } from '../../lib/realtime/tolerant-publisher.js';
+import { isCluster, type RedisClient } from '../../lib/redis/redis-client.js';
 import { type Connection, EventDispatcher, type EventHandlers } from './event-dispatch.js';
 import { authenticateHandshakes, identityOf } from './socket-auth.js';
 import type { SocketMetrics } from './socket-metrics.js';
@@ -22,9 +22,9 @@ export interface ConnectionHooks {
 export interface SocketGatewayDependencies {
   httpServer: HttpServer;
   /** Publishing connection (fails fast while Redis is down). */
-  pubClient: Redis;
+  pubClient: RedisClient;
   /** Dedicated subscriber connection. */
-  subClient: Redis;
+  subClient: RedisClient;
   keyPrefix: string;
   sessions: SessionService;
   /** What the gateway serves, built once the server exists (features broadcast through it). */
@@ -52,10 +52,35 @@ function broadcastData(packet: unknown): unknown[] {
  * which runs once per broadcast on each instance; test/integration/socket-gateway.test.ts
  * fails if a Socket.IO upgrade stops calling it.
  */
-function instrumentedAdapter(
-  base: ReturnType<typeof createAdapter>,
-  metrics: SocketMetrics,
-): ReturnType<typeof createAdapter> {
+type AdapterFactory = (
+  namespace: Parameters<ReturnType<typeof createAdapter>>[0],
+) =>
+  | ReturnType<ReturnType<typeof createAdapter>>
+  | ReturnType<ReturnType<typeof createShardedAdapter>>;
+
+/**
+ * The adapter that carries broadcasts between gateway instances: the pub/sub adapter on a single
+ * Redis; on a Redis Cluster the sharded one (SPUBLISH/SSUBSCRIBE, Redis 7), whose channels each
+ * live on the shard owning their slot, so broadcast load spreads over the shards instead of
+ * being copied to every node. In its "dynamic" mode each room with sockets here gets its own
+ * channel. The api and the worker publish in the matching protocol (lib/realtime/
+ * realtime-emitter.ts). Channels live under the global prefix, which the Redis ACL grants.
+ */
+function broadcastAdapter(
+  pubClient: RedisClient,
+  subClient: RedisClient,
+  keyPrefix: string,
+): AdapterFactory {
+  if (isCluster(pubClient)) {
+    return createShardedAdapter(pubClient, subClient, {
+      channelPrefix: socketChannelKey(keyPrefix),
+      subscriptionMode: 'dynamic',
+    });
+  }
+  return createAdapter(pubClient, subClient, { key: socketChannelKey(keyPrefix) });
+}
+
+function instrumentedAdapter(base: AdapterFactory, metrics: SocketMetrics): AdapterFactory {
   // A function, not an arrow: Socket.IO calls the adapter factory with `new`.
   return function instrumented(namespace) {
     const adapter = base(namespace);
@@ -93,14 +118,13 @@ export function createSocketGateway(deps: SocketGatewayDependencies) {
 
   const io: QuadServer = new Server(httpServer, {
     adapter: instrumentedAdapter(
-      createAdapter(
+      broadcastAdapter(
         tolerantPublisher(pubClient, (error) => {
           metrics.broadcastErrors.inc();
           logger.warn({ err: String(error) }, 'broadcast publish to redis failed');
         }),
         subClient,
-        // Channels live under the global prefix, which the Redis ACL grants the services.
-        { key: socketChannelKey(keyPrefix) },
+        keyPrefix,
       ),
       metrics,
     ),

@@ -4,6 +4,7 @@ import { CallReconciler, callsConsumer } from '../../lib/calls/index.js';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { queueTelemetry } from '../../lib/observability/trace-context.js';
+import { queuePrefix as queuePrefixOf } from '../../lib/redis/queue-prefix.js';
 import { startServiceRuntime } from '../../lib/runtime/index.js';
 import { webhookSecretBox } from '../../lib/webhooks/index.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
@@ -37,7 +38,7 @@ const jobs = new Counter({
 
 // Webhook deliveries: their own worker and concurrency (WEBHOOK_CONCURRENCY), so slow receivers
 // never delay upkeep. `webhooks.consumer` is the outbox consumer `webhooks` for the relay.
-const queuePrefix = `${config.redis.keyPrefix}bull`;
+const queuePrefix = queuePrefixOf(config.redis.keyPrefix);
 const webhooks = startWebhookJobs({
   connection: queueConnection,
   prefix: queuePrefix,

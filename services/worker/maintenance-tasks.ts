@@ -1,5 +1,3 @@
-import type { Emitter } from '@socket.io/redis-emitter';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { UnreadCountsService } from '../../lib/conversations/index.js';
 import {
@@ -13,7 +11,8 @@ import type { Logger } from '../../lib/observability/logger.js';
 import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { policy } from '../../lib/policy/policy.js';
 import type { PostgresPool } from '../../lib/postgres/postgres-pool.js';
-import type { Presence, RoomPresence, ServerEvents, Typing } from '../../lib/realtime/index.js';
+import type { Presence, RealtimeEmitter, RoomPresence, Typing } from '../../lib/realtime/index.js';
+import type { RedisClient } from '../../lib/redis/redis-client.js';
 import type { CacheStores } from '../../lib/runtime/index.js';
 import { webhookRepository } from '../../lib/webhooks/index.js';
 import type { MaintenanceJobName, MaintenanceTask } from './maintenance-jobs.js';
@@ -31,12 +30,12 @@ export function createMaintenanceTasks(deps: {
   registry: Registry;
   keyPrefix: string;
   /** The cache Redis' command client (the warm-up's sentinel key). */
-  cacheRedis: Redis;
+  cacheRedis: RedisClient;
   unread: UnreadCountsService;
   stores: Pick<CacheStores, 'recentMessages' | 'searchGenerations'>;
   /** The real-time stores the stale sweep expires, and the emitter it announces through. */
   realtime: { presence: Presence; rooms: RoomPresence; typing: Typing };
-  emitter: Emitter<ServerEvents>;
+  emitter: RealtimeEmitter;
   webhooks: Pick<WebhookJobs, 'requeueOverdue'>;
 }): { tasks: Record<MaintenanceJobName, MaintenanceTask>; metrics: MaintenanceMetrics } {
   const { postgres, logger, registry, keyPrefix, unread, webhooks } = deps;

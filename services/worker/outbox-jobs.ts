@@ -1,5 +1,4 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { CallService } from '../../lib/calls/index.js';
 import type { MessagingServices } from '../../lib/conversations/index.js';
@@ -12,6 +11,7 @@ import { realtimeConsumer } from '../../lib/outbox/realtime-consumer.js';
 import { policy } from '../../lib/policy/policy.js';
 import type { PostgresPool } from '../../lib/postgres/postgres-pool.js';
 import type { Presence } from '../../lib/realtime/index.js';
+import type { RedisClient } from '../../lib/redis/redis-client.js';
 import { createDeliveryProcessor, DELIVERY_QUEUE, deliveryConsumer } from './delivery-jobs.js';
 import type { QueueMetrics } from './queue-metrics.js';
 
@@ -40,9 +40,9 @@ export function startOutboxJobs(deps: {
   /** Who is online: a delivery skips users who will see the message live. */
   presence: Presence;
   /** The fail-fast command client of the state Redis, for the delivery queue's producer. */
-  commands: Redis;
+  commands: RedisClient;
   /** The worker's BullMQ client (role `queue`): blocking connections are duplicated from it. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   /** Delivery jobs run at once (DELIVERY_CONCURRENCY). */
   deliveryConcurrency: number;

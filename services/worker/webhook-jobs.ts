@@ -1,10 +1,10 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/observability/logger.js';
 import { queueTelemetry } from '../../lib/observability/trace-context.js';
 import { policy } from '../../lib/policy/policy.js';
+import type { RedisClient } from '../../lib/redis/redis-client.js';
 import {
   createDeliveryProcessor,
   createWebhookTransport,
@@ -40,7 +40,7 @@ export interface WebhookJobs {
  * the outbox consumer that creates them. `connection` is the worker's queue client.
  */
 export function startWebhookJobs(deps: {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   postgres: Pool;
   registry: Registry;

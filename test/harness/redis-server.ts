@@ -39,6 +39,8 @@ export async function startRedisServer(
   role: 'state' | 'cache' = 'state',
   /** Share another server's users, as the state and cache instances do in production. */
   sharedPasswords?: Record<RedisUser, string>,
+  /** More redis-server arguments (a cluster node's); `{dir}` stands for its directory. */
+  extraArguments: readonly string[] = [],
 ): Promise<TestRedisServer> {
   const dir = mkdtempSync(join(tmpdir(), `quad-test-redis-${role}-`));
   const port = await freePort();
@@ -77,6 +79,7 @@ export async function startRedisServer(
         'no',
         '--save',
         '',
+        ...extraArguments.map((argument) => argument.replaceAll('{dir}', dir)),
       ],
       { env: { ...process.env, ...aclEnvironment }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -111,7 +114,8 @@ export async function startRedisServer(
 
   const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    // A process ended by a signal has exitCode null and a signalCode.
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill(signal);
     await exited;

@@ -83,7 +83,7 @@ export interface FollowedMessage {
 /**
  * A client that follows conversations the way docs/api.md asks of one: it keeps every message
  * it receives, live (`message:new`) or through catch-up (`sync`), once by id, and catches up
- * from the newest message it holds whenever the gateway says `quad:resync`. Catch-up failures
+ * from the newest message it holds without a gap whenever the gateway says `quad:resync`. Catch-up failures
  * are kept in `failures` (a test waiting for messages reports them).
  */
 export function followConversations(socket: Socket, conversationIds: readonly string[]) {
@@ -93,14 +93,18 @@ export function followConversations(socket: Socket, conversationIds: readonly st
   const keep = (message: FollowedMessage) => {
     if (!messages.has(message.id)) messages.set(message.id, message);
   };
+  /** Where to catch up from: the newest message with no gap in `seq` before it (seq has no
+   *  gaps, so a jump means live messages arrived after some were missed). */
   const newestIn = (conversationId: string) => {
-    let newest: FollowedMessage | undefined;
-    for (const message of messages.values()) {
-      if (message.conversationId === conversationId && message.seq > (newest?.seq ?? 0)) {
-        newest = message;
-      }
+    const held = [...messages.values()]
+      .filter((message) => message.conversationId === conversationId)
+      .sort((a, b) => a.seq - b.seq);
+    let resume = held[0];
+    for (const message of held.slice(1)) {
+      if (resume && message.seq !== resume.seq + 1) break;
+      resume = message;
     }
-    return newest?.id ?? null;
+    return resume?.id ?? null;
   };
   const catchUp = async () => {
     let pending = [...conversationIds];

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cacheKey } from '../../lib/cache/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
@@ -20,7 +19,7 @@ import { collectOutput, type ServiceProcess, startService } from '../harness/ser
 import {
   createTestDatabase,
   serviceEnvironment,
-  sharedServers,
+  sharedRedisClient,
   uniqueName,
 } from '../harness/test-environment.js';
 
@@ -58,15 +57,10 @@ async function quadAdminCreate(
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('accounts: admin CLI, administration, API keys, profiles, authorization', () => {
-  const servers = sharedServers();
   const keyPrefix = `quad:${uniqueName('acct')}:`;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let api: ServiceProcess;
-  const cacheRedis = new Redis({
-    port: servers.redisCache.port,
-    password: servers.redisCache.passwords.default,
-    lazyConnect: true,
-  });
+  const cacheRedis = sharedRedisClient('cache', 'default', { lazyConnect: true });
   /** Filled in order by the tests below (node:test runs them in sequence). */
   const people: Record<'admin' | 'teacher' | 'student', { id: string; token: string }> = {
     admin: { id: '', token: '' },

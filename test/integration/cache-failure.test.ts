@@ -5,7 +5,11 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { CacheAside, type CacheNamespace } from '../../lib/cache/cache-aside.js';
 import { RedisBreaker } from '../../lib/redis/redis-breaker.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { registryValue } from '../harness/service-metrics.js';
@@ -25,7 +29,7 @@ interface Conversation {
 // breaker's clock is injected so its cooldown ends when a test says, not after a sleep.
 describe('cache-aside when the cache Redis hangs, dies and comes back (private redis-server)', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let breaker: RedisBreaker;
   let conversations: CacheNamespace<Conversation>;

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { tracingChannel } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
-import type { CommandTraceContext, Redis } from 'ioredis';
-import { Redis as RedisClient } from 'ioredis';
+import { type CommandTraceContext, Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { type CachePolicies, defaultCachePolicies } from '../../lib/cache/cache.policies.js';
 import { CacheAside, type CacheCodec } from '../../lib/cache/cache-aside.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { registryValue } from '../harness/service-metrics.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -71,13 +74,13 @@ describe('cache-aside against real Redis (ACL user api)', () => {
   const port = servers.redisCache.port;
   const keyPrefix = `quad:${uniqueName('cache')}:`;
   const logger = pino({ level: 'silent' });
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let recorder: ReturnType<typeof recordCommands>;
 
   const cacheWith = (
     overrides: Partial<CachePolicies> = {},
-    options: { enabled?: boolean; registry?: Registry; client?: Redis } = {},
+    options: { enabled?: boolean; registry?: Registry; client?: RedisClient } = {},
   ) => {
     const registry = options.registry ?? new Registry();
     const cache = new CacheAside({
@@ -109,7 +112,7 @@ describe('cache-aside against real Redis (ACL user api)', () => {
 
   before(async () => {
     redis = connectApi('cache-test');
-    admin = new RedisClient({ port, password: servers.redisCache.passwords.default });
+    admin = new Redis({ port, password: servers.redisCache.passwords.default });
     await waitFor('redis ready', async () => redis.status === 'ready' && admin.status === 'ready');
     recorder = recordCommands(port);
   });
@@ -508,7 +511,7 @@ describe('cache-aside against real Redis (ACL user api)', () => {
   });
 
   it('without a breaker, a client that is not connected is not waited for', async () => {
-    const never = new RedisClient({ port, lazyConnect: true });
+    const never = new Redis({ port, lazyConnect: true });
     const { cache, registry } = cacheWith({}, { client: never });
     const conversations = cache.namespace<Conversation>('conversation');
     const value = await conversations.get('offline', async () => ({ id: 'offline', title: 't' }));

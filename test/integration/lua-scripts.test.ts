@@ -13,7 +13,11 @@ import {
   luaScriptCommand,
   runLuaScript,
 } from '../../lib/redis/lua-scripts.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { commandCalls } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -38,7 +42,7 @@ describe('Lua scripts through the loader, against a real Redis that forgets them
   });
 
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   const logger = pino({ level: 'silent' });
   let sequence = 0;

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { Presence } from '../../lib/realtime/index.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import { MAINTENANCE_QUEUE } from '../../services/worker/maintenance-jobs.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
@@ -110,11 +111,11 @@ describe('maintenance: retention, ended sessions, realtime leftovers, cache warm
     }
     queue = new Queue(MAINTENANCE_QUEUE, {
       connection: connect(state, 'worker'),
-      prefix: 'quad:bull',
+      prefix: queuePrefix('quad:'),
     });
     events = new QueueEvents(MAINTENANCE_QUEUE, {
       connection: connect(state, 'worker'),
-      prefix: 'quad:bull',
+      prefix: queuePrefix('quad:'),
       // From the stream's start, so a fast job's completion is never missed.
       lastEventId: '0-0',
     });

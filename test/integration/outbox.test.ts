@@ -12,6 +12,7 @@ import { OutboxRelay } from '../../lib/outbox/outbox-relay.js';
 import { pruneOutbox } from '../../lib/outbox/outbox-retention.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { serverEventSchemas } from '../../lib/realtime/events.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import { DELIVERY_QUEUE } from '../../services/worker/delivery-jobs.js';
 import {
   callApi,
@@ -189,7 +190,10 @@ describe('transactional outbox: Redis down, worker killed (private servers)', ()
     const groupId = await createGroup('Latin club', ['dan', 'eve']);
     const queueClient = new Redis(state.url('worker'), { maxRetriesPerRequest: null });
     redisClients.push(queueClient);
-    const queue = new Queue(DELIVERY_QUEUE, { connection: queueClient, prefix: 'quad:bull' });
+    const queue = new Queue(DELIVERY_QUEUE, {
+      connection: queueClient,
+      prefix: queuePrefix('quad:'),
+    });
     const counts = async () => {
       const found = await queue.getJobCounts('active', 'waiting', 'completed', 'failed');
       return {

@@ -13,7 +13,11 @@ import {
   type RoomViewer,
   Typing,
 } from '../../lib/realtime/index.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { registryValue } from '../harness/service-metrics.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
@@ -409,7 +413,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
 // works again once Redis is back.
 describe('presence while the state Redis is down (private redis-server)', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
 
   before(async () => {
     server = await startRedisServer('state');

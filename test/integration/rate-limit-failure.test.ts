@@ -5,7 +5,11 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveRateLimitPolicies } from '../../lib/rate-limit/index.js';
 import { RateLimiter } from '../../lib/rate-limit/rate-limiter.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -14,7 +18,7 @@ import { waitFor } from '../harness/wait-for.js';
 // uses the production client (lib/redis/redis-client.ts, role `command`, ACL user api).
 describe('rate limits when Redis is slow, down, and back (private redis-server)', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let limiter: RateLimiter;
   const registry = new Registry();

@@ -4,7 +4,11 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { RedisBreaker, RedisUnavailableError } from '../../lib/redis/redis-breaker.js';
-import { closeRedisClient, createRedisClient } from '../../lib/redis/redis-client.js';
+import {
+  closeRedisClient,
+  createRedisClient,
+  type RedisClient,
+} from '../../lib/redis/redis-client.js';
 import { commandCalls, connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { registryValue } from '../harness/service-metrics.js';
@@ -19,7 +23,7 @@ const metricValue = (registry: Registry, name: string) =>
 // the network and the client are real.
 describe('redis breaker against a real redis-server that hangs, dies and comes back', () => {
   let server: TestRedisServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   let breaker: RedisBreaker;
   let clock = 0;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { loadServiceConfig } from '../../lib/config/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
+import type { RedisClient } from '../../lib/redis/redis-client.js';
 import { Runtime } from '../../lib/runtime/index.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -52,7 +52,7 @@ describe('process runtime', () => {
   it('closes what it opened, newest first, once', async () => {
     const runtime = open('runtime-test-close');
     const closed: string[] = [];
-    const watchRedis = (name: string, client: Redis) => {
+    const watchRedis = (name: string, client: RedisClient) => {
       const quit = client.quit.bind(client);
       Object.assign(client, {
         quit: () => {

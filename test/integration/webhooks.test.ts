@@ -10,6 +10,7 @@ import pg from 'pg';
 import { createLogger } from '../../lib/observability/logger.js';
 import type { OutboxEvent } from '../../lib/outbox/outbox.types.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import {
   DeliveryQueue,
   parseSecretKey,
@@ -187,7 +188,7 @@ async function startWebhookStack(
   });
   const queue = new Queue(WEBHOOK_QUEUE, {
     connection: queueClient,
-    prefix: `${settings.REDIS_KEY_PREFIX}bull`,
+    prefix: queuePrefix(settings.REDIS_KEY_PREFIX),
   });
   const consumer = new WebhookOutboxConsumer({
     postgres,

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { queuePrefix } from '../../lib/redis/queue-prefix.js';
 import { MAINTENANCE_QUEUE } from '../../services/worker/maintenance-jobs.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   createTestDatabase,
   serviceEnvironment,
-  sharedServers,
+  sharedRedisClient,
   uniqueName,
 } from '../harness/test-environment.js';
 
@@ -19,17 +20,10 @@ describe('worker runs queued jobs', () => {
   let worker: ServiceProcess;
   let queue: Queue;
   let events: QueueEvents;
-  const connections: Redis[] = [];
+  const connections: Array<Redis | Cluster> = [];
 
   const connectAs = (user: 'api' | 'worker') => {
-    const servers = sharedServers();
-    const client = new Redis({
-      port: servers.redis.port,
-      host: '127.0.0.1',
-      username: user,
-      password: servers.redis.passwords[user],
-      maxRetriesPerRequest: null,
-    });
+    const client = sharedRedisClient('state', user, { maxRetriesPerRequest: null });
     connections.push(client);
     return client;
   };
@@ -46,11 +40,11 @@ describe('worker runs queued jobs', () => {
     });
     queue = new Queue(MAINTENANCE_QUEUE, {
       connection: connectAs('api'),
-      prefix: `${keyPrefix}bull`,
+      prefix: queuePrefix(keyPrefix),
     });
     events = new QueueEvents(MAINTENANCE_QUEUE, {
       connection: connectAs('worker'),
-      prefix: `${keyPrefix}bull`,
+      prefix: queuePrefix(keyPrefix),
       // Read the event stream from its start: with the default '$', an event published before
       // the first blocking XREAD is issued (a fast job) would be missed and the wait would time
       // out although the job completed.
