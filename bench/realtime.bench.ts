@@ -75,19 +75,12 @@ import { RealtimePublisher } from '../lib/realtime/index.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import { callApi } from '../test/harness/api-client.js';
 import { freePort } from '../test/harness/free-port.js';
-import {
-  createDatabase,
-  startPostgresServer,
-  type TestPostgresServer,
-} from '../test/harness/postgres-server.js';
-import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { createDatabase, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import type { TestRedisServer } from '../test/harness/redis-server.js';
 import { scrapeMetric } from '../test/harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../test/harness/service-process.js';
-import {
-  SHARED_SERVERS_VARIABLE,
-  type SharedServers,
-  serviceEnvironment,
-} from '../test/harness/test-environment.js';
+import { startSharedServers } from '../test/harness/shared-servers.js';
+import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
 import { waitFor } from '../test/harness/wait-for.js';
 import {
   merge,
@@ -567,23 +560,11 @@ try {
   const runStarted = performance.now();
   const loadAtStart = loadavg();
   log('realtime benchmark: starting PostgreSQL and the state and cache redis-servers');
-  const [postgresServer, stateServer] = await Promise.all([
-    startPostgresServer(),
-    startRedisServer('state'),
-  ]);
-  servers.push(postgresServer, stateServer);
-  const cacheServer = await startRedisServer('cache', stateServer.passwords);
-  servers.push(cacheServer);
-  const shared: SharedServers = {
-    postgres: {
-      url: postgresServer.url('postgres'),
-      port: postgresServer.port,
-      user: postgresServer.user,
-      password: postgresServer.password,
-    },
-    redis: { port: stateServer.port, passwords: stateServer.passwords },
-    redisCache: { port: cacheServer.port, passwords: cacheServer.passwords },
-  };
+  const {
+    postgres: postgresServer,
+    state: stateServer,
+    shared,
+  } = await startSharedServers(servers);
   process.env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
 
   const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_realtime');

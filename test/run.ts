@@ -18,9 +18,10 @@ import {
   type OpenApiDocument,
   undocumentedAnswer,
 } from './harness/documented-answers.js';
-import { startPostgresServer, type TestPostgresServer } from './harness/postgres-server.js';
-import { startRedisServer, type TestRedisServer } from './harness/redis-server.js';
-import { SHARED_SERVERS_VARIABLE, type SharedServers } from './harness/test-environment.js';
+import type { TestPostgresServer } from './harness/postgres-server.js';
+import type { TestRedisServer } from './harness/redis-server.js';
+import { startSharedServers } from './harness/shared-servers.js';
+import { SHARED_SERVERS_VARIABLE } from './harness/test-environment.js';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -98,23 +99,10 @@ try {
   };
   if (needsServers) {
     const t0 = performance.now();
-    const [postgres, redis] = await Promise.all([startPostgresServer(), startRedisServer('state')]);
-    started.push(postgres, redis);
-    const redisCache = await startRedisServer('cache', redis.passwords);
-    started.push(redisCache);
-    const shared: SharedServers = {
-      postgres: {
-        url: postgres.url('postgres'),
-        port: postgres.port,
-        user: postgres.user,
-        password: postgres.password,
-      },
-      redis: { port: redis.port, passwords: redis.passwords },
-      redisCache: { port: redisCache.port, passwords: redisCache.passwords },
-    };
+    const { postgres, state, cache, shared } = await startSharedServers(started);
     env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
     console.log(
-      `test servers ready in ${Math.round(performance.now() - t0)} ms: postgres :${postgres.port}, redis :${redis.port}, redis-cache :${redisCache.port}`,
+      `test servers ready in ${Math.round(performance.now() - t0)} ms: postgres :${postgres.port}, redis :${state.port}, redis-cache :${cache.port}`,
     );
   }
   console.log(
