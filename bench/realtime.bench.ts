@@ -82,6 +82,7 @@ import { type ServiceProcess, startService } from '../test/harness/service-proce
 import { startSharedServers } from '../test/harness/shared-servers.js';
 import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
 import { waitFor } from '../test/harness/wait-for.js';
+import { log, table } from './bench-support.js';
 import {
   merge,
   newHistogram,
@@ -161,7 +162,6 @@ interface MemoryResult {
   heapAfter: number;
 }
 
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -233,19 +233,6 @@ async function startCentrifugo(options: {
 function rssOf(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 /** MEMBERS users, one group of all of them, one live session each; in four statements. */

@@ -38,6 +38,7 @@ import { type ServiceProcess, startService } from '../test/harness/service-proce
 import { startSharedServers } from '../test/harness/shared-servers.js';
 import { connectSocket, request } from '../test/harness/socket-client.js';
 import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
+import { log, percentile, table } from './bench-support.js';
 
 const MEMBERS = 1_000;
 const SIZES = [2, 30, 300, 1_000];
@@ -55,25 +56,6 @@ interface Measurement {
   sendsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 }
 
 /** MEMBERS users with a session each, and one group per size of its first N users. */
