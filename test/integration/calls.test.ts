@@ -24,6 +24,7 @@ import {
   type TestLiveKitServer,
 } from '../harness/livekit-server.js';
 import { dumpData } from '../harness/postgres-server.js';
+import type { Person } from '../harness/private-api.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
@@ -39,10 +40,6 @@ import { waitFor } from '../harness/wait-for.js';
 
 const names = ['ann', 'ben', 'cat', 'dan', 'eve'] as const;
 type Name = (typeof names)[number];
-interface Person {
-  id: string;
-  token: string;
-}
 /** The join answer, checked against the schema the api documents it with. */
 type JoinBody = z.output<typeof joinAnswerSchema>;
 interface KeyEvent {
