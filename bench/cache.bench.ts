@@ -64,6 +64,7 @@ import {
 } from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
 import { testWebhookSecretKey } from '../test/harness/test-environment.js';
+import { median, percentile, table } from './bench-support.js';
 
 /** autocannon's default: enough to keep a 2-core machine busy. */
 const CONNECTIONS = 10;
@@ -192,10 +193,6 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
-
 function summarize(latencies: number[], seconds: number): Measurement {
   const sorted = Float64Array.from(latencies).sort();
   return {
@@ -295,11 +292,6 @@ function callContender(name: string, concurrency: number, call: () => Promise<vo
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 /** Warms every contender up, then runs ROUNDS rounds, each running every contender once in a
  *  rotated order (none always first or last); every round's measurement of each. */
 async function runPair(
@@ -357,19 +349,6 @@ function hitRatios(
     })
     .filter((line) => line !== undefined)
     .join(', ');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 /** A class of CLASS_SIZE (the reader first), CONVERSATIONS groups of the reader with messages

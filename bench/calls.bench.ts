@@ -28,15 +28,12 @@ import { callApi, createAccount, loginAs } from '../test/harness/api-client.js';
 import { freePort } from '../test/harness/free-port.js';
 import { joinLiveKit, type TestParticipant } from '../test/harness/livekit-participant.js';
 import { reserveLiveKit, startLiveKitServer } from '../test/harness/livekit-server.js';
-import { createDatabase, startPostgresServer } from '../test/harness/postgres-server.js';
-import { startRedisServer } from '../test/harness/redis-server.js';
+import { createDatabase, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import type { TestRedisServer } from '../test/harness/redis-server.js';
 import { startService } from '../test/harness/service-process.js';
+import { startSharedServers } from '../test/harness/shared-servers.js';
 import { connectSocket, record, waitForEntry } from '../test/harness/socket-client.js';
-import {
-  SHARED_SERVERS_VARIABLE,
-  type SharedServers,
-  serviceEnvironment,
-} from '../test/harness/test-environment.js';
+import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
 import { waitFor } from '../test/harness/wait-for.js';
 
 const JOINS = 50;
@@ -90,21 +87,8 @@ async function webhookRecorder(target: string) {
 
 async function main() {
   const started = performance.now();
-  const [postgresServer, stateServer] = await Promise.all([
-    startPostgresServer(),
-    startRedisServer('state'),
-  ]);
-  const cacheServer = await startRedisServer('cache', stateServer.passwords);
-  const shared: SharedServers = {
-    postgres: {
-      url: postgresServer.url('postgres'),
-      port: postgresServer.port,
-      user: postgresServer.user,
-      password: postgresServer.password,
-    },
-    redis: { port: stateServer.port, passwords: stateServer.passwords },
-    redisCache: { port: cacheServer.port, passwords: cacheServer.passwords },
-  };
+  const servers: Array<TestPostgresServer | TestRedisServer> = [];
+  const { postgres: postgresServer, shared } = await startSharedServers(servers);
   process.env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
   const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_calls');
   await runMigrations(databaseUrl, createLogger('bench', 'warn'));
@@ -217,11 +201,7 @@ async function main() {
     await livekit.stop();
     recorder.server.close();
     await Promise.all([api.stop(), gateway.stop()]);
-    await Promise.allSettled([
-      postgresServer.dispose(),
-      stateServer.dispose(),
-      cacheServer.dispose(),
-    ]);
+    await Promise.allSettled(servers.map((server) => server.dispose()));
   }
 }
 

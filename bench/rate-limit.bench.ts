@@ -28,6 +28,7 @@ import {
 } from '../lib/rate-limit/index.js';
 import { redisOptions } from '../lib/redis/redis-client.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { median, percentile, table } from './bench-support.js';
 
 const CONCURRENCY = 50;
 const CHECKS = 40_000;
@@ -154,10 +155,6 @@ async function drive(contender: Contender, total: number, subjects: number, subj
   return { seconds: (performance.now() - started) / 1000, latencies };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
-
 async function round(
   contender: Contender,
   admin: Redis,
@@ -185,24 +182,6 @@ async function memoryPerKey(contender: Contender, admin: Redis): Promise<number>
   // SAMPLES 0: measure every member of a sorted set, not an estimate from 5.
   const bytes = await admin.call('MEMORY', 'USAGE', contender.keyOf(subject), 'SAMPLES', '0');
   return Number(bytes);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 const server = await startRedisServer('state');

@@ -9,28 +9,13 @@
  */
 import { Centrifuge, type Subscription } from 'centrifuge';
 import WebSocket from 'ws';
-import { newHistogram, record, serveRpc, sparse } from './realtime-load.js';
+import { type ArrivalTally, serveClientProcess } from './realtime-load.js';
 
 const ANSWER_TIMEOUT_MS = 30_000;
 
-const clients: Centrifuge[] = [];
-let subscribedSoFar = 0;
-let histogram = newHistogram();
-let received = 0;
-let firstAt = 0;
-let lastAt = 0;
-let unexpectedDisconnects = 0;
-const disconnectReasons: Record<string, number> = {};
-let closing = false;
-
-function open(url: string, token: string): Promise<Centrifuge> {
+function open(url: string, token: string, tally: ArrivalTally): Promise<Centrifuge> {
   const client = new Centrifuge(url, { token, websocket: WebSocket, timeout: ANSWER_TIMEOUT_MS });
-  client.on('disconnected', (context) => {
-    if (closing) return;
-    unexpectedDisconnects++;
-    const reason = `${context.code} ${context.reason}`;
-    disconnectReasons[reason] = (disconnectReasons[reason] ?? 0) + 1;
-  });
+  client.on('disconnected', (context) => tally.disconnected(`${context.code} ${context.reason}`));
   return new Promise((resolve, reject) => {
     client.once('connected', () => resolve(client));
     client.once('error', (context) => {
@@ -41,15 +26,15 @@ function open(url: string, token: string): Promise<Centrifuge> {
   });
 }
 
-function subscribe(client: Centrifuge, channel: string): Promise<Subscription> {
+function subscribe(
+  client: Centrifuge,
+  channel: string,
+  tally: ArrivalTally,
+): Promise<Subscription> {
   const subscription = client.newSubscription(channel);
   subscription.on('publication', (context) => {
-    const now = Date.now();
     const data = context.data as { emittedAt: number };
-    record(histogram, now - data.emittedAt);
-    received++;
-    if (firstAt === 0) firstAt = now;
-    lastAt = now;
+    tally.arrived(data.emittedAt);
   });
   return new Promise((resolve, reject) => {
     subscription.once('subscribed', () => resolve(subscription));
@@ -60,68 +45,16 @@ function subscribe(client: Centrifuge, channel: string): Promise<Subscription> {
   });
 }
 
-async function inParallel<T>(items: T[], width: number, task: (item: T) => Promise<void>) {
-  let next = 0;
-  const lane = async () => {
-    for (let index = next++; index < items.length; index = next++) {
-      await task(items[index] as T);
+serveClientProcess<Centrifuge>({
+  open,
+  /** Subscribes the client to the conversation's channel. */
+  async enter(client, conversationId, tally) {
+    try {
+      await subscribe(client, `conversation_${conversationId}`, tally);
+      return undefined;
+    } catch (error) {
+      return String(error);
     }
-  };
-  await Promise.all(Array.from({ length: width }, lane));
-}
-
-serveRpc({
-  async connect({ url, tokens, width }: { url: string; tokens: string[]; width: number }) {
-    const started = performance.now();
-    await inParallel(tokens, width, async (token) => {
-      clients.push(await open(url, token));
-    });
-    return { connected: clients.length, ms: performance.now() - started };
   },
-
-  /** Subscribes the clients connected since the last call to the conversation's channel. */
-  async join({ conversationId, width }: { conversationId: string; width: number }) {
-    let joined = 0;
-    const failures: string[] = [];
-    const fresh = clients.slice(subscribedSoFar);
-    subscribedSoFar = clients.length;
-    await inParallel(fresh, width, async (client) => {
-      try {
-        await subscribe(client, `conversation_${conversationId}`);
-        joined++;
-      } catch (error) {
-        failures.push(String(error));
-      }
-    });
-    return { joined, failures: failures.slice(0, 3) };
-  },
-
-  async reset() {
-    histogram = newHistogram();
-    received = 0;
-    firstAt = 0;
-    lastAt = 0;
-    return {};
-  },
-
-  async progress() {
-    return { received, unexpectedDisconnects };
-  },
-
-  async stats() {
-    return {
-      received,
-      firstAt,
-      lastAt,
-      unexpectedDisconnects,
-      disconnectReasons,
-      histogram: sparse(histogram),
-    };
-  },
-
-  async close() {
-    closing = true;
-    for (const client of clients.splice(0)) client.disconnect();
-    return {};
-  },
+  close: (client) => client.disconnect(),
 });

@@ -147,3 +147,111 @@ export function serveRpc(handlers: Record<string, (args: never) => Promise<unkno
   // The parent going away (Ctrl-C, a crash) ends the child too.
   process.on('disconnect', () => process.exit(0));
 }
+
+/** Runs `task` over `items` with at most `width` in flight. */
+export async function inParallel<T>(items: T[], width: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    for (let index = next++; index < items.length; index = next++) {
+      await task(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+}
+
+/** What a client connection reports to its client process, whichever library it speaks. */
+export interface ArrivalTally {
+  /** A message arrived that was sent (or published) at `sentAt`, the sender's Date.now(). */
+  arrived(sentAt: number): void;
+  /** The connection closed; not counted while the process closes its connections on purpose. */
+  disconnected(reason: string): void;
+}
+
+/**
+ * The client process of `npm run bench:realtime` (forked by bench/realtime.bench.ts, driven over
+ * IPC), whichever client library holds its connections: `open` connects one, `enter` joins it to
+ * the conversation (returning why not, or nothing), both reporting to the tally; `close` ends it.
+ */
+export function serveClientProcess<Client>(library: {
+  open(url: string, token: string, tally: ArrivalTally): Promise<Client>;
+  enter(client: Client, conversationId: string, tally: ArrivalTally): Promise<string | undefined>;
+  close(client: Client): void;
+}): void {
+  const clients: Client[] = [];
+  let enteredSoFar = 0;
+  let histogram = newHistogram();
+  let received = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let unexpectedDisconnects = 0;
+  /** Why connections closed without being asked to (ping timeout under overload, server closed…). */
+  const disconnectReasons: Record<string, number> = {};
+  let closing = false;
+  const tally: ArrivalTally = {
+    arrived(sentAt) {
+      const now = Date.now();
+      record(histogram, now - sentAt);
+      received++;
+      if (firstAt === 0) firstAt = now;
+      lastAt = now;
+    },
+    disconnected(reason) {
+      if (closing) return;
+      unexpectedDisconnects++;
+      disconnectReasons[reason] = (disconnectReasons[reason] ?? 0) + 1;
+    },
+  };
+
+  serveRpc({
+    async connect({ url, tokens, width }: { url: string; tokens: string[]; width: number }) {
+      const started = performance.now();
+      await inParallel(tokens, width, async (token) => {
+        clients.push(await library.open(url, token, tally));
+      });
+      return { connected: clients.length, ms: performance.now() - started };
+    },
+
+    /** Joins the clients connected since the last join. */
+    async join({ conversationId, width }: { conversationId: string; width: number }) {
+      let joined = 0;
+      const failures: string[] = [];
+      const fresh = clients.slice(enteredSoFar);
+      enteredSoFar = clients.length;
+      await inParallel(fresh, width, async (client) => {
+        const failure = await library.enter(client, conversationId, tally);
+        if (failure === undefined) joined++;
+        else failures.push(failure);
+      });
+      return { joined, failures: failures.slice(0, 3) };
+    },
+
+    async reset() {
+      histogram = newHistogram();
+      received = 0;
+      firstAt = 0;
+      lastAt = 0;
+      return {};
+    },
+
+    async progress() {
+      return { received, unexpectedDisconnects };
+    },
+
+    async stats() {
+      return {
+        received,
+        firstAt,
+        lastAt,
+        unexpectedDisconnects,
+        disconnectReasons,
+        histogram: sparse(histogram),
+      };
+    },
+
+    async close() {
+      closing = true;
+      for (const client of clients.splice(0)) library.close(client);
+      return {};
+    },
+  });
+}

@@ -75,20 +75,14 @@ import { RealtimePublisher } from '../lib/realtime/index.js';
 import { closeRedisClient, createRedisClient } from '../lib/redis/redis-client.js';
 import { callApi } from '../test/harness/api-client.js';
 import { freePort } from '../test/harness/free-port.js';
-import {
-  createDatabase,
-  startPostgresServer,
-  type TestPostgresServer,
-} from '../test/harness/postgres-server.js';
-import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { createDatabase, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import type { TestRedisServer } from '../test/harness/redis-server.js';
 import { scrapeMetric } from '../test/harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../test/harness/service-process.js';
-import {
-  SHARED_SERVERS_VARIABLE,
-  type SharedServers,
-  serviceEnvironment,
-} from '../test/harness/test-environment.js';
+import { startSharedServers } from '../test/harness/shared-servers.js';
+import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
 import { waitFor } from '../test/harness/wait-for.js';
+import { log, table } from './bench-support.js';
 import {
   merge,
   newHistogram,
@@ -168,7 +162,6 @@ interface MemoryResult {
   heapAfter: number;
 }
 
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -240,19 +233,6 @@ async function startCentrifugo(options: {
 function rssOf(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 /** MEMBERS users, one group of all of them, one live session each; in four statements. */
@@ -567,23 +547,11 @@ try {
   const runStarted = performance.now();
   const loadAtStart = loadavg();
   log('realtime benchmark: starting PostgreSQL and the state and cache redis-servers');
-  const [postgresServer, stateServer] = await Promise.all([
-    startPostgresServer(),
-    startRedisServer('state'),
-  ]);
-  servers.push(postgresServer, stateServer);
-  const cacheServer = await startRedisServer('cache', stateServer.passwords);
-  servers.push(cacheServer);
-  const shared: SharedServers = {
-    postgres: {
-      url: postgresServer.url('postgres'),
-      port: postgresServer.port,
-      user: postgresServer.user,
-      password: postgresServer.password,
-    },
-    redis: { port: stateServer.port, passwords: stateServer.passwords },
-    redisCache: { port: cacheServer.port, passwords: cacheServer.passwords },
-  };
+  const {
+    postgres: postgresServer,
+    state: stateServer,
+    shared,
+  } = await startSharedServers(servers);
   process.env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
 
   const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_realtime');

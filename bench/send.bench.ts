@@ -32,19 +32,13 @@ import { newSessionToken, sha256 } from '../lib/accounts/secret-token.js';
 import { createLogger } from '../lib/observability/logger.js';
 import { runMigrations } from '../lib/postgres/migrations.js';
 import { API_BASE_PATH } from '../services/api/api-app.js';
-import {
-  createDatabase,
-  startPostgresServer,
-  type TestPostgresServer,
-} from '../test/harness/postgres-server.js';
-import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { createDatabase, type TestPostgresServer } from '../test/harness/postgres-server.js';
+import type { TestRedisServer } from '../test/harness/redis-server.js';
 import { type ServiceProcess, startService } from '../test/harness/service-process.js';
+import { startSharedServers } from '../test/harness/shared-servers.js';
 import { connectSocket, request } from '../test/harness/socket-client.js';
-import {
-  SHARED_SERVERS_VARIABLE,
-  type SharedServers,
-  serviceEnvironment,
-} from '../test/harness/test-environment.js';
+import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/test-environment.js';
+import { log, percentile, table } from './bench-support.js';
 
 const MEMBERS = 1_000;
 const SIZES = [2, 30, 300, 1_000];
@@ -62,25 +56,6 @@ interface Measurement {
   sendsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 }
 
 /** MEMBERS users with a session each, and one group per size of its first N users. */
@@ -163,23 +138,7 @@ let exitCode = 0;
 try {
   const loadAtStart = loadavg();
   log('send benchmark: starting PostgreSQL and the state and cache redis-servers');
-  const [postgresServer, stateServer] = await Promise.all([
-    startPostgresServer(),
-    startRedisServer('state'),
-  ]);
-  servers.push(postgresServer, stateServer);
-  const cacheServer = await startRedisServer('cache', stateServer.passwords);
-  servers.push(cacheServer);
-  const shared: SharedServers = {
-    postgres: {
-      url: postgresServer.url('postgres'),
-      port: postgresServer.port,
-      user: postgresServer.user,
-      password: postgresServer.password,
-    },
-    redis: { port: stateServer.port, passwords: stateServer.passwords },
-    redisCache: { port: cacheServer.port, passwords: cacheServer.passwords },
-  };
+  const { postgres: postgresServer, shared } = await startSharedServers(servers);
   process.env[SHARED_SERVERS_VARIABLE] = JSON.stringify(shared);
   const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_send');
   await runMigrations(databaseUrl, createLogger('bench', 'warn'));

@@ -26,6 +26,7 @@ import { createDatabase, startPostgresServer } from '../test/harness/postgres-se
 import { startRedisServer } from '../test/harness/redis-server.js';
 import { type ServiceProcess, startService } from '../test/harness/service-process.js';
 import { testWebhookSecretKey } from '../test/harness/test-environment.js';
+import { median } from './bench-support.js';
 
 const CONNECTIONS = 10;
 const MEASURE_SECONDS = 3;
@@ -37,11 +38,6 @@ interface Round {
   opsPerSecond: number;
   p99Ms: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 
 function measure(url: string, token: string, seconds: number): Promise<Round> {
   return new Promise((resolve, reject) => {

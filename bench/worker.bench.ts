@@ -32,6 +32,7 @@ import {
 import { createDeliveryProcessor, type DeliveryJobData } from '../services/worker/delivery-jobs.js';
 import { startPostgresServer, type TestPostgresServer } from '../test/harness/postgres-server.js';
 import { startRedisServer, type TestRedisServer } from '../test/harness/redis-server.js';
+import { median } from './bench-support.js';
 
 const CONVERSATIONS = 40;
 const MEMBERS = 8;
@@ -145,11 +146,6 @@ async function run(
   if (failed > 0) throw new Error(`${failed} jobs failed on ${queueName}`);
   return (jobs.length / (finished - started)) * 1_000;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
 
 const servers: Array<TestPostgresServer | TestRedisServer> = [];
 let exitCode = 0;

@@ -7,6 +7,9 @@ import {
   gatewayThatGained,
   logIn,
   newPage,
+  postMessage,
+  sendWithEnter,
+  twoPeopleInConversation,
 } from './helpers.js';
 
 function messages(page: Page) {
@@ -45,8 +48,7 @@ test('two people on different gateways: send, receive, typing, presence, seen by
 
   // Not open on Ben's side: the badge counts up, then clears when he opens it.
   await expect(benItem.getByTestId('unread-badge')).toContainText('1');
-  await a.page.getByLabel('Message', { exact: true }).fill('Are you there?');
-  await a.page.keyboard.press('Enter');
+  await sendWithEnter(a.page, 'Are you there?');
   await expect(benItem.getByTestId('unread-badge')).toContainText('2');
   await benItem.click();
   await expect(messages(b.page).getByText('Hello Ben')).toHaveCount(1);
@@ -71,29 +73,18 @@ test('two people on different gateways: send, receive, typing, presence, seen by
 });
 
 test('offline and back: messages sent meanwhile appear once on both sides', async ({ browser }) => {
-  const ada = await createUser('Ada');
-  const ben = await createUser('Ben');
-  const conversationId = await directConversation(ada, ben);
-  const a = await newPage(browser);
-  const b = await newPage(browser);
-  await logIn(a.page, ada);
-  await logIn(b.page, ben);
-  await a.page.goto(`/#/c/${conversationId}`);
-  await b.page.goto(`/#/c/${conversationId}`);
-  await a.page.getByLabel('Message', { exact: true }).fill('before');
-  await a.page.keyboard.press('Enter');
+  const { ada, conversationId, a, b } = await twoPeopleInConversation(browser);
+  await sendWithEnter(a.page, 'before');
   await expect(messages(b.page).getByText('before')).toHaveCount(1);
 
   await b.context.setOffline(true);
   await expect(b.page.getByTestId('offline-banner')).toBeVisible();
   for (const text of ['while away 1', 'while away 2']) {
-    await a.page.getByLabel('Message', { exact: true }).fill(text);
-    await a.page.keyboard.press('Enter');
+    await sendWithEnter(a.page, text);
     await expect(messages(a.page).getByText(text)).toHaveCount(1);
   }
   // Ben writes while offline: shown as sending, delivered once he is back.
-  await b.page.getByLabel('Message', { exact: true }).fill('typed offline');
-  await b.page.keyboard.press('Enter');
+  await sendWithEnter(b.page, 'typed offline');
   await expect(messages(b.page).getByText('Sending…')).toHaveCount(1);
 
   await b.context.setOffline(false);
@@ -119,18 +110,9 @@ test('offline and back: messages sent meanwhile appear once on both sides', asyn
 test('polls live, search, edit and delete seen by the other side, delete for me', async ({
   browser,
 }) => {
-  const ada = await createUser('Ada');
-  const ben = await createUser('Ben');
-  const conversationId = await directConversation(ada, ben);
-  const a = await newPage(browser);
-  const b = await newPage(browser);
-  await logIn(a.page, ada);
-  await logIn(b.page, ben);
-  await a.page.goto(`/#/c/${conversationId}`);
-  await b.page.goto(`/#/c/${conversationId}`);
+  const { conversationId, a, b } = await twoPeopleInConversation(browser);
 
-  await a.page.getByLabel('Message', { exact: true }).fill('the zebra crossing');
-  await a.page.keyboard.press('Enter');
+  await sendWithEnter(a.page, 'the zebra crossing');
   const onBen = messages(b.page).getByTestId('message').filter({ hasText: 'zebra' });
   await expect(onBen).toHaveCount(1);
 
@@ -181,10 +163,7 @@ test("a stranger's browser never shows the conversation", async ({ browser }) =>
   const ben = await createUser('Ben');
   const eve = await createUser('Eve');
   const conversationId = await directConversation(ada, ben);
-  await apiCall(ada.token, 'POST', `/conversations/${conversationId}/messages`, {
-    body: 'private words',
-    idempotencyKey: crypto.randomUUID(),
-  });
+  await postMessage(ada.token, conversationId, 'private words');
   const e = await newPage(browser);
   await logIn(e.page, eve);
   await e.page.goto(`/#/c/${conversationId}`);

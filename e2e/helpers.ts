@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type Browser, type BrowserContext, expect, type Page } from '@playwright/test';
 
 function required(name: string): string {
@@ -103,6 +103,38 @@ export async function logIn(
 export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext();
   return { context, page: await context.newPage() };
+}
+
+/** Two new users and their direct conversation, each logged in on a page of their own and
+ *  open on it. */
+export async function twoPeopleInConversation(
+  browser: Browser,
+  [firstName, secondName]: [string, string] = ['Ada', 'Ben'],
+) {
+  const ada = await createUser(firstName);
+  const ben = await createUser(secondName);
+  const conversationId = await directConversation(ada, ben);
+  const a = await newPage(browser);
+  const b = await newPage(browser);
+  await logIn(a.page, ada);
+  await logIn(b.page, ben);
+  await a.page.goto(`/#/c/${conversationId}`);
+  await b.page.goto(`/#/c/${conversationId}`);
+  return { ada, ben, conversationId, a, b };
+}
+
+/** Types `text` into the open conversation's composer and sends it with Enter. */
+export async function sendWithEnter(page: Page, text: string): Promise<void> {
+  await page.getByLabel('Message', { exact: true }).fill(text);
+  await page.keyboard.press('Enter');
+}
+
+/** Sends a message over the API, as another device of `token`'s user would. */
+export async function postMessage(token: string, conversationId: string, body: string) {
+  await apiCall(token, 'POST', `/conversations/${conversationId}/messages`, {
+    body,
+    idempotencyKey: randomUUID(),
+  });
 }
 
 /** Open Socket.IO connections per gateway port, from each gateway's own /metrics. */

@@ -10,6 +10,8 @@ import {
   directConversation,
   logIn,
   newPage,
+  postMessage,
+  twoPeopleInConversation,
 } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -80,10 +82,7 @@ test('every screen: no serious or critical accessibility violations', async ({ b
   const ada = await createUser('Ada');
   const ben = await createUser('Ben');
   const conversationId = await directConversation(ada, ben);
-  await apiCall(ben.token, 'POST', `/conversations/${conversationId}/messages`, {
-    body: 'Hi Ada',
-    idempotencyKey: crypto.randomUUID(),
-  });
+  await postMessage(ben.token, conversationId, 'Hi Ada');
   await logIn(page, ada);
   await expectAccessible(page, 'conversation list');
   await page.goto(`/#/c/${conversationId}`);
@@ -123,15 +122,7 @@ test('the edge: security headers on the client, WebSocket-only gateways', async 
 });
 
 test('send-to-appear latency over 50 sends (printed), and the screenshot', async ({ browser }) => {
-  const ada = await createUser('Ada Lovelace');
-  const ben = await createUser('Ben Okri');
-  const conversationId = await directConversation(ada, ben);
-  const a = await newPage(browser);
-  const b = await newPage(browser);
-  await logIn(a.page, ada);
-  await logIn(b.page, ben);
-  await a.page.goto(`/#/c/${conversationId}`);
-  await b.page.goto(`/#/c/${conversationId}`);
+  const { ada, a, b } = await twoPeopleInConversation(browser, ['Ada Lovelace', 'Ben Okri']);
   await expect(b.page.getByRole('heading', { name: 'Ada Lovelace' })).toBeVisible();
 
   const composer = a.page.getByLabel('Message', { exact: true });
@@ -185,10 +176,7 @@ test('send-to-appear latency over 50 sends (printed), and the screenshot', async
     [cam, 'Please do, and add your notes to the poll below.'],
   ];
   for (const [who, body] of lines) {
-    await apiCall(who.token, 'POST', `/conversations/${group.id}/messages`, {
-      body,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    await postMessage(who.token, group.id, body);
   }
   await logIn(page, cam);
   await page.goto(`/#/c/${group.id}`);

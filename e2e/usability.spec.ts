@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { apiCall, createUser, directConversation, newPage } from './helpers.js';
+import { createUser, directConversation, newPage, postMessage } from './helpers.js';
 
 test('keyboard only: log in, open a conversation and send', async ({ browser }) => {
   const ada = await createUser('Ada');
@@ -59,10 +59,7 @@ test('history scrolls upward page by page, in order, without repeats', async ({ 
   const ben = await createUser('Ben');
   const conversationId = await directConversation(ada, ben);
   for (let i = 1; i <= 45; i++) {
-    await apiCall(ben.token, 'POST', `/conversations/${conversationId}/messages`, {
-      body: `history ${i}`,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    await postMessage(ben.token, conversationId, `history ${i}`);
   }
   const { page, context } = await newPage(browser);
   await page.goto('/');

@@ -57,47 +57,39 @@ ensure_go() {
 
 up_to_date() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
 
-# livekit-server's go.mod carries `replace` directives (LiveKit's forks of pion), which
-# `go install module@version` refuses by design. Building inside the downloaded module makes it
-# the main module, so the replacements apply exactly as in LiveKit's own release builds.
+# Each tool is built inside its downloaded module, which makes it the main module: livekit-server's
+# and Jaeger's go.mod carry `replace` directives (LiveKit's forks of pion, for one), which
+# `go install module@version` refuses by design; as the main module the replacements apply
+# exactly as in the tools' own release builds.
+#   build_module_tool NAME PINNED_VERSION MODULE PACKAGE VERSION_ARG [go build flags...]
+# (no `version` variable here: go_is_recent, called by ensure_go, sets one)
+build_module_tool() {
+  tool_name=$1 tool_pin=$2 tool_module=$3 tool_package=$4 tool_version_arg=$5
+  shift 5
+  if up_to_date "$tool_name" "$tool_pin"; then log "$tool_name $tool_pin already built"; return 0; fi
+  ensure_go
+  log "building $tool_name $tool_pin with $(go version) (a first build takes minutes)"
+  dir=$(go mod download -json "$tool_module@$tool_pin" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || { echo "build-tools: could not download $tool_name $tool_pin" >&2; return 1; }
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build "$@" -o "$bin/$tool_name" "$tool_package")
+  echo "$tool_pin" > "$bin/.$tool_name.version"
+  log "$tool_name: $("$bin/$tool_name" "$tool_version_arg" 2>/dev/null | head -n1)"
+}
+
 build_livekit() {
-  if up_to_date livekit-server "$LIVEKIT_VERSION"; then log "livekit-server $LIVEKIT_VERSION already built"; return 0; fi
-  ensure_go
-  log "building livekit-server $LIVEKIT_VERSION with $(go version) (first build takes several minutes)"
-  dir=$(go mod download -json "github.com/livekit/livekit-server@$LIVEKIT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || { echo "build-tools: could not download livekit-server $LIVEKIT_VERSION" >&2; return 1; }
-  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$bin/livekit-server" ./cmd/server)
-  echo "$LIVEKIT_VERSION" > "$bin/.livekit-server.version"
-  log "livekit-server: $("$bin/livekit-server" --version 2>/dev/null | head -n1)"
+  build_module_tool livekit-server "$LIVEKIT_VERSION" github.com/livekit/livekit-server ./cmd/server --version
 }
 
-# Jaeger's go.mod has `replace` directives too, so it is built the same way; its all-in-one
-# binary (collector with OTLP/HTTP, query API and UI, in-memory storage) is all make dev needs.
+# Jaeger's all-in-one binary (collector with OTLP/HTTP, query API and UI, in-memory storage) is
+# all make dev needs.
 build_jaeger() {
-  if up_to_date jaeger "$JAEGER_VERSION"; then log "jaeger $JAEGER_VERSION already built"; return 0; fi
-  ensure_go
-  log "building jaeger $JAEGER_VERSION (first build takes about three minutes)"
-  dir=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || { echo "build-tools: could not download jaeger $JAEGER_VERSION" >&2; return 1; }
-  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$bin/jaeger" ./cmd/jaeger)
-  echo "$JAEGER_VERSION" > "$bin/.jaeger.version"
-  log "jaeger: $("$bin/jaeger" version 2>/dev/null | head -n1)"
+  build_module_tool jaeger "$JAEGER_VERSION" github.com/jaegertracing/jaeger ./cmd/jaeger version
 }
 
-
-# Built inside its downloaded module too, so its go.mod (and any replacements) apply as in its
-# own releases; the version is stamped the way its release builds do.
+# The version is stamped the way Centrifugo's release builds do.
 build_centrifugo() {
-  if up_to_date centrifugo "$CENTRIFUGO_VERSION"; then log "centrifugo $CENTRIFUGO_VERSION already built"; return 0; fi
-  ensure_go
-  log "building centrifugo $CENTRIFUGO_VERSION"
-  dir=$(go mod download -json "github.com/centrifugal/centrifugo/v6@$CENTRIFUGO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || { echo "build-tools: could not download centrifugo $CENTRIFUGO_VERSION" >&2; return 1; }
-  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build \
-    -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=${CENTRIFUGO_VERSION#v}" \
-    -o "$bin/centrifugo" .)
-  echo "$CENTRIFUGO_VERSION" > "$bin/.centrifugo.version"
-  log "centrifugo: $("$bin/centrifugo" version 2>/dev/null | head -n1)"
+  build_module_tool centrifugo "$CENTRIFUGO_VERSION" github.com/centrifugal/centrifugo/v6 . version \
+    -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=${CENTRIFUGO_VERSION#v}"
 }
 
 tools=${*:-livekit-server jaeger centrifugo}

@@ -3,6 +3,8 @@
  * A conversation the caller is not in is ConversationNotFoundError (404), as everywhere.
  */
 
+import { RefusalError } from '../conversations/index.js';
+
 /** The conversation has no live call. */
 export class NoLiveCallError extends Error {
   constructor(readonly conversationId: string) {
@@ -12,12 +14,7 @@ export class NoLiveCallError extends Error {
 }
 
 /** A member without the role this needs (ending a call, removing a participant). */
-export class CallPermissionError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'CallPermissionError';
-  }
-}
+export class CallPermissionError extends RefusalError {}
 
 /** The call's live state (its media key above all) cannot be reached: nothing was changed. */
 export class CallsUnavailableError extends Error {

@@ -3,6 +3,18 @@
  * these, never an HTTP status: services/api/conversations/conversation-errors.mapper.ts maps them.
  */
 
+/**
+ * A refusal whose message is its reason (a role missing, a request that makes no sense here).
+ * Each domain's refusals extend it under a name of their own, so that the API maps each to its
+ * own problem.
+ */
+export class RefusalError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = new.target.name;
+  }
+}
+
 /** No such conversation, or the caller is not a member: deliberately the same. */
 export class ConversationNotFoundError extends Error {
   constructor(readonly conversationId: string) {
@@ -20,20 +32,10 @@ export class MessageNotFoundError extends Error {
 }
 
 /** A member without the needed role (not owner/admin, not the author). */
-export class ConversationPermissionError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'ConversationPermissionError';
-  }
-}
+export class ConversationPermissionError extends RefusalError {}
 
 /** The request makes no sense for this conversation (members of a direct one, say). */
-export class ConversationConflictError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'ConversationConflictError';
-  }
-}
+export class ConversationConflictError extends RefusalError {}
 
 /** A user named as a member does not exist or is deactivated. */
 export class UnknownMemberError extends Error {

@@ -24,6 +24,7 @@ export {
   ConversationPermissionError,
   InvalidCursorError,
   MessageNotFoundError,
+  RefusalError,
   UnknownMemberError,
 } from './conversation-errors.js';
 export { type MessageRow, messageRepository, toMessage } from './message.repository.js';

@@ -4,6 +4,8 @@
  * ConversationNotFoundError (lib/conversations), thrown by the membership check.
  */
 
+import { RefusalError } from '../conversations/index.js';
+
 /** No such poll in this conversation. */
 export class PollNotFoundError extends Error {
   constructor(readonly pollId: string) {
@@ -29,12 +31,7 @@ export class PollClosedError extends Error {
 }
 
 /** Only the poll's creator or an owner or admin of the conversation closes it. */
-export class PollPermissionError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'PollPermissionError';
-  }
-}
+export class PollPermissionError extends RefusalError {}
 
 /** A pagination cursor that this service did not issue. */
 export class InvalidPollCursorError extends Error {

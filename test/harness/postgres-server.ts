@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,18 @@ export function postgresBinary(name: 'initdb' | 'postgres' | 'pg_dump'): string 
     if (versions[0]) return join(base, versions[0], 'bin', name);
   }
   return name;
+}
+
+/** Every row of the database as pg_dump writes it: what a backup would hold. */
+export function dumpData(databaseUrl: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    execFile(
+      postgresBinary('pg_dump'),
+      ['--data-only', '--dbname', databaseUrl],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout) => (error ? reject(error) : resolve(stdout)),
+    ),
+  );
 }
 
 /**

@@ -414,6 +414,10 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
       teacherKey: { apiKey: teacherKey },
     };
     // Expected status per caller; absent = allowed for that caller (not exercised here).
+    const signedIn = { anonymous: 401, badToken: 401, badKey: 401 };
+    /** Routes of the session itself: an API key is refused. */
+    const sessionOnly = { ...signedIn, teacherKey: 403 };
+    const adminOnly = { ...signedIn, student: 403, teacherKey: 403 };
     const table: AccessRow<Who>[] = [
       {
         method: 'POST',
@@ -421,78 +425,38 @@ describe('accounts: admin CLI, administration, API keys, profiles, authorization
         route: '/auth/login',
         expect: { badToken: 401, badKey: 401 },
       },
-      {
-        method: 'POST',
-        path: '/auth/logout',
-        route: '/auth/logout',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
-      },
-      {
-        method: 'GET',
-        path: '/auth/sessions',
-        route: '/auth/sessions',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
-      },
+      { method: 'POST', path: '/auth/logout', route: '/auth/logout', expect: sessionOnly },
+      { method: 'GET', path: '/auth/sessions', route: '/auth/sessions', expect: sessionOnly },
       // Someone else's session: "not found" to the student, whatever exists.
       {
         method: 'DELETE',
         path: `/auth/sessions/${adminSession.sessionId}`,
         route: '/auth/sessions/{id}',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 404, teacherKey: 403 },
+        expect: { ...sessionOnly, student: 404 },
       },
-      {
-        method: 'DELETE',
-        path: '/auth/sessions',
-        route: '/auth/sessions',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, teacherKey: 403 },
-      },
-      {
-        method: 'GET',
-        path: '/me',
-        route: '/me',
-        expect: { anonymous: 401, badToken: 401, badKey: 401 },
-      },
-      {
-        method: 'PATCH',
-        path: '/me',
-        route: '/me',
-        expect: { anonymous: 401, badToken: 401, badKey: 401 },
-      },
+      { method: 'DELETE', path: '/auth/sessions', route: '/auth/sessions', expect: sessionOnly },
+      { method: 'GET', path: '/me', route: '/me', expect: signedIn },
+      { method: 'PATCH', path: '/me', route: '/me', expect: signedIn },
       {
         method: 'GET',
         path: `/users/${stranger}`,
         route: '/users/{id}',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 404, teacherKey: 404 },
+        expect: { ...signedIn, student: 404, teacherKey: 404 },
       },
-      {
-        method: 'POST',
-        path: '/admin/users',
-        route: '/admin/users',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
-      },
+      { method: 'POST', path: '/admin/users', route: '/admin/users', expect: adminOnly },
       {
         method: 'POST',
         path: `/admin/users/${people.admin.id}/deactivate`,
         route: '/admin/users/{id}/deactivate',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+        expect: adminOnly,
       },
-      {
-        method: 'POST',
-        path: '/admin/api-keys',
-        route: '/admin/api-keys',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
-      },
-      {
-        method: 'GET',
-        path: '/admin/api-keys',
-        route: '/admin/api-keys',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
-      },
+      { method: 'POST', path: '/admin/api-keys', route: '/admin/api-keys', expect: adminOnly },
+      { method: 'GET', path: '/admin/api-keys', route: '/admin/api-keys', expect: adminOnly },
       {
         method: 'DELETE',
         path: `/admin/api-keys/${created.body.id}`,
         route: '/admin/api-keys/{id}',
-        expect: { anonymous: 401, badToken: 401, badKey: 401, student: 403, teacherKey: 403 },
+        expect: adminOnly,
       },
       { method: 'GET', path: '/', route: '/', expect: { badToken: 401, badKey: 401 } },
       {

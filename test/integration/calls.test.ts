@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { dispose } from '@livekit/rtc-node';
@@ -24,7 +23,8 @@ import {
   startLiveKitServer,
   type TestLiveKitServer,
 } from '../harness/livekit-server.js';
-import { postgresBinary } from '../harness/postgres-server.js';
+import { dumpData } from '../harness/postgres-server.js';
+import type { Person } from '../harness/private-api.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
@@ -40,10 +40,6 @@ import { waitFor } from '../harness/wait-for.js';
 
 const names = ['ann', 'ben', 'cat', 'dan', 'eve'] as const;
 type Name = (typeof names)[number];
-interface Person {
-  id: string;
-  token: string;
-}
 /** The join answer, checked against the schema the api documents it with. */
 type JoinBody = z.output<typeof joinAnswerSchema>;
 interface KeyEvent {
@@ -579,14 +575,7 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
 
   it('no media key is in the PostgreSQL dump or any service log, in base64 or hex', async () => {
     assert.ok(keysSeen.size >= 4, `keys seen: ${keysSeen.size}`);
-    const dump = await new Promise<string>((resolve, reject) =>
-      execFile(
-        postgresBinary('pg_dump'),
-        ['--data-only', '--dbname', database.url],
-        { maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout) => (error ? reject(error) : resolve(stdout)),
-      ),
-    );
+    const dump = await dumpData(database.url);
     assert.ok(dump.includes(conversationId));
     const logs = [api, worker, ...gateways]
       .map((service) => JSON.stringify(service.logs) + service.otherOutput())

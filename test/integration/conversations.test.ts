@@ -9,16 +9,12 @@ import {
   assertTableCoversTags,
 } from '../harness/access-table.js';
 import { callApi as call, createAccount, loginAs } from '../harness/api-client.js';
+import type { Person } from '../harness/private-api.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
 
 // Conversations (direct and group), members, per-user delete, and the authorization of every
 // conversation and message route, against a real api process, PostgreSQL and Redis.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface ConversationBody {
   id: string;

@@ -14,6 +14,7 @@ import {
   type Reply,
   sendMessage,
 } from '../harness/api-client.js';
+import type { Person } from '../harness/private-api.js';
 import {
   generousRateLimits,
   type PrivateServers,
@@ -28,11 +29,6 @@ import { waitFor } from '../harness/wait-for.js';
 // delivery job per message, the job notifies the members who are offline (presence from the socket
 // gateway), batched to one notification per conversation while unread. Private Redis servers: the
 // delivery queue's job ids are outbox ids, which every test database numbers from 1.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface NotificationShape {
   id: string;

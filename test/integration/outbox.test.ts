@@ -23,6 +23,7 @@ import {
   sendMessage,
 } from '../harness/api-client.js';
 import { asMessageTruth, conversationListTruth, historyTruth } from '../harness/messaging-truth.js';
+import type { Person } from '../harness/private-api.js';
 import {
   generousRateLimits,
   type PrivateServers,
@@ -50,11 +51,6 @@ import { waitFor } from '../harness/wait-for.js';
 //    again, and each message is counted exactly once in the notifications.
 //  - A malformed row written by hand: the worker dead-letters it, keeps delivering the rows
 //    after it, and `quad jobs dead|retry|drop --queue outbox` lists, rewrites and drops it.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 const names = ['ann', 'ben', 'cat', 'dan', 'eve'] as const;
 type Name = (typeof names)[number];

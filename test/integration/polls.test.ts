@@ -12,6 +12,7 @@ import {
   assertTableCoversTags,
 } from '../harness/access-table.js';
 import { callApi as call, createAccount, loginAs, type Reply } from '../harness/api-client.js';
+import type { Person } from '../harness/private-api.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
@@ -26,11 +27,6 @@ import { waitFor } from '../harness/wait-for.js';
 // so that FLUSHALL and stopping the cache Redis concern this test alone): create, vote, change,
 // retract, close; results served from the Redis hash always equal to a GROUP BY over poll_votes,
 // under concurrent vote changes, after FLUSHALL and without Redis.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface PollBody {
   id: string;

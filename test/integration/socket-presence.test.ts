@@ -4,6 +4,7 @@ import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
+import type { Person } from '../harness/private-api.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   connectSocket,
@@ -18,11 +19,6 @@ import { waitFor } from '../harness/wait-for.js';
 // Presence, room presence and typing across gateway instances sharing one Redis: many tabs on many
 // instances, a SIGKILLed instance, live changes reaching the members of the user's conversations,
 // and the batch query over both transports.
-
-interface Person {
-  id: string;
-  token: string;
-}
 
 interface PresenceEvent {
   userId: string;

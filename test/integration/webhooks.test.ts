@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +24,7 @@ import {
   assertTableCoversTags,
 } from '../harness/access-table.js';
 import { callApi, createAccount, loginAs, type Reply } from '../harness/api-client.js';
-import { postgresBinary } from '../harness/postgres-server.js';
+import { dumpData } from '../harness/postgres-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import {
   collectOutput,
@@ -557,14 +556,7 @@ describe('webhooks: signed deliveries, retries, dead letters, admin API', () => 
 
     // The whole database as pg_dump writes it: the row is there, its secret is not, and the
     // key (from the env file) is nowhere in it either.
-    const dump = await new Promise<string>((resolve, reject) =>
-      execFile(
-        postgresBinary('pg_dump'),
-        ['--data-only', '--dbname', database.url],
-        { maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout) => (error ? reject(error) : resolve(stdout)),
-      ),
-    );
+    const dump = await dumpData(database.url);
     assert.ok(dump.includes(webhook.id));
     assert.ok(!dump.includes(random));
     assert.ok(!dump.includes(testWebhookSecretKey));

@@ -1,4 +1,4 @@
-import type { JSX } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
@@ -62,11 +62,7 @@ function Login() {
           {t('password')}
           <input name="password" type="password" autocomplete="current-password" required />
         </label>
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <button type="submit" disabled={busy}>
           {t('logIn')}
         </button>
@@ -207,6 +203,36 @@ function ConversationList({ activeId }: { activeId: string | undefined }) {
   );
 }
 
+/** A failed request's text, announced to screen readers; nothing while there is none. */
+function ErrorAlert({ error }: { error: string }) {
+  return error ? (
+    <p role="alert" class="error">
+      {error}
+    </p>
+  ) : null;
+}
+
+/** A folded form that creates something: its fields, then the create button. */
+function CreateForm({
+  summary,
+  onSubmit,
+  children,
+}: {
+  summary: string;
+  onSubmit: (event: JSX.TargetedSubmitEvent<HTMLFormElement>) => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <details>
+      <summary>{summary}</summary>
+      <form onSubmit={onSubmit}>
+        {children}
+        <button type="submit">{t('create')}</button>
+      </form>
+    </details>
+  );
+}
+
 function NewConversation() {
   const [error, setError] = useState('');
   const create =
@@ -234,35 +260,23 @@ function NewConversation() {
     };
   return (
     <div class="new-conversation">
-      <details>
-        <summary>{t('newDirect')}</summary>
-        <form onSubmit={create('direct')}>
-          <label>
-            {t('userIdOfOther')}
-            <input name="userId" required />
-          </label>
-          <button type="submit">{t('create')}</button>
-        </form>
-      </details>
-      <details>
-        <summary>{t('newGroup')}</summary>
-        <form onSubmit={create('group')}>
-          <label>
-            {t('groupTitle')}
-            <input name="title" required />
-          </label>
-          <label>
-            {t('memberIds')}
-            <input name="memberIds" />
-          </label>
-          <button type="submit">{t('create')}</button>
-        </form>
-      </details>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <CreateForm summary={t('newDirect')} onSubmit={create('direct')}>
+        <label>
+          {t('userIdOfOther')}
+          <input name="userId" required />
+        </label>
+      </CreateForm>
+      <CreateForm summary={t('newGroup')} onSubmit={create('group')}>
+        <label>
+          {t('groupTitle')}
+          <input name="title" required />
+        </label>
+        <label>
+          {t('memberIds')}
+          <input name="memberIds" />
+        </label>
+      </CreateForm>
+      <ErrorAlert error={error} />
     </div>
   );
 }
@@ -604,25 +618,17 @@ function Polls({ conversationId }: { conversationId: string }) {
           ))}
         </fieldset>
       ))}
-      <details>
-        <summary>{t('newPoll')}</summary>
-        <form onSubmit={create}>
-          <label>
-            {t('pollQuestion')}
-            <input name="question" required />
-          </label>
-          <label>
-            {t('pollOptions')}
-            <textarea name="options" rows={3} required />
-          </label>
-          <button type="submit">{t('create')}</button>
-        </form>
-      </details>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <CreateForm summary={t('newPoll')} onSubmit={create}>
+        <label>
+          {t('pollQuestion')}
+          <input name="question" required />
+        </label>
+        <label>
+          {t('pollOptions')}
+          <textarea name="options" rows={3} required />
+        </label>
+      </CreateForm>
+      <ErrorAlert error={error} />
     </section>
   );
 }
@@ -777,11 +783,7 @@ function SearchScreen() {
         </label>
         <button type="submit">{t('searchButton')}</button>
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {results?.length === 0 && <p>{t('noResults')}</p>}
       <ul class="plain">
         {results?.map((result) => {

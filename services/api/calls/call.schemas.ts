@@ -58,13 +58,14 @@ export const joinAnswerSchema = z
   })
   .meta({ id: 'CallJoin' });
 
+/** What identifies a call in the lists below. */
+const listedCallFields = { id: z.uuid(), conversationId: z.uuid(), startedAt: timestamp };
+
 export const callHistorySchema = z
   .object({
     calls: z.array(
       z.object({
-        id: z.uuid(),
-        conversationId: z.uuid(),
-        startedAt: timestamp,
+        ...listedCallFields,
         endedAt: timestamp.nullable(),
         endedReason: z.enum(['empty', 'ended_by_admin', 'room_finished']).nullable(),
         firstJoinedAt: timestamp,
@@ -79,9 +80,7 @@ export const liveCallsSchema = z
   .object({
     calls: z.array(
       z.object({
-        id: z.uuid(),
-        conversationId: z.uuid(),
-        startedAt: timestamp,
+        ...listedCallFields,
         participantIds: z.array(z.uuid()).meta({ description: 'Who is in it, first joined first' }),
       }),
     ),
