@@ -2,7 +2,7 @@ import { createClient, ErrorReply } from 'node-redis-v4';
 import type { RedisEndpoint } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { policy } from '../policy/policy.js';
-import { reconnectDelay } from './redis-client.js';
+import { logConnectionHealth, reconnectDelay } from './redis-client.js';
 
 /**
  * A node-redis client to the state Redis, for the one capability that needs it: redis-om (live
@@ -33,17 +33,10 @@ export function createNodeRedisClient(
     name: connectionName,
     disableOfflineQueue: true,
   });
-  const log = logger.child({ redis: endpoint.display, connection: connectionName });
-  let healthy = true;
-  client.on('ready', () => {
-    if (!healthy) log.info('redis connection restored');
-    healthy = true;
-  });
-  // Without an `error` listener node-redis' EventEmitter would crash the process.
-  client.on('error', (error: Error) => {
-    if (healthy) log.warn({ err: error.message }, 'redis connection failed; retrying with backoff');
-    healthy = false;
-  });
+  logConnectionHealth(
+    client,
+    logger.child({ redis: endpoint.display, connection: connectionName }),
+  );
   client.connect().catch(() => {
     // The error listener has logged it; the reconnect strategy keeps trying.
   });

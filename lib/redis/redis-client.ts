@@ -128,7 +128,24 @@ export function createRedisClient(
         clusterOptions(endpoint, role, connectionName),
       )
     : new Redis(redisOptions(endpoint, role, connectionName));
-  const log = logger.child({ redis: endpoint.display, connection: connectionName });
+  logConnectionHealth(
+    client,
+    logger.child({ redis: endpoint.display, connection: connectionName }),
+  );
+  return client;
+}
+
+/** What logConnectionHealth needs of a client: ioredis' and node-redis' are both emitters. */
+interface ConnectionEvents {
+  on(event: 'ready' | 'error', listener: (error: Error) => void): unknown;
+}
+
+/**
+ * Logs a connection's loss once and its return once (not every failed reconnect attempt),
+ * for any Redis client library. The `error` listener it adds is also what keeps an emitter's
+ * error event from crashing the process.
+ */
+export function logConnectionHealth(client: ConnectionEvents, log: Logger): void {
   let healthy = true;
   client.on('ready', () => {
     if (!healthy) log.info('redis connection restored');
@@ -138,7 +155,6 @@ export function createRedisClient(
     if (healthy) log.warn({ err: error.message }, 'redis connection failed; retrying with backoff');
     healthy = false;
   });
-  return client;
 }
 
 /** Quit politely, but never wait on a Redis that is gone. */
