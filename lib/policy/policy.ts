@@ -248,6 +248,10 @@ export const policy = {
      *  pipeline per queue; outbox lag: two indexed PostgreSQL reads per consumer), so a hung
      *  Redis or PostgreSQL cannot hang the scrape; the previous values stand meanwhile. */
     scrapeQueryTimeoutMs: 1_000,
+    /** Bound of the start-up move of jobs from the legacy queue prefix (a few commands per
+     *  job; an upgrade strands at most a minute of jobs). On time-out the worker runs on and
+     *  the next start finishes the move. */
+    legacyQueueMoveTimeoutMs: 30_000,
   },
   /** Presence, room presence and typing (lib/realtime/): every gateway instance refreshes its
    *  own connections in Redis; what is not refreshed expires on Redis' clock. */

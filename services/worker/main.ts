@@ -4,9 +4,12 @@ import { CallReconciler, callsConsumer } from '../../lib/calls/index.js';
 import { createOpsServer } from '../../lib/http/ops-endpoints.js';
 import { closeHttpServer } from '../../lib/lifecycle/http-server.js';
 import { queueTelemetry } from '../../lib/observability/trace-context.js';
+import { policy } from '../../lib/policy/policy.js';
 import { queuePrefix as queuePrefixOf } from '../../lib/redis/queue-prefix.js';
 import { startServiceRuntime } from '../../lib/runtime/index.js';
-import { webhookSecretBox } from '../../lib/webhooks/index.js';
+import { WEBHOOK_QUEUE, webhookSecretBox } from '../../lib/webhooks/index.js';
+import { DELIVERY_QUEUE } from './delivery-jobs.js';
+import { moveLegacyQueues } from './legacy-queues.js';
 import { createMaintenanceProcessor, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
 import { scheduleMaintenance } from './maintenance-schedule.js';
 import { createMaintenanceTasks } from './maintenance-tasks.js';
@@ -136,6 +139,30 @@ const outbox = startOutboxJobs({
   calls: calls?.service,
   consumers: [webhooks.consumer, ...(calls ? [callsConsumer(calls.service)] : [])],
 });
+
+// Jobs an earlier version queued under the legacy prefix move to the current queues; bounded,
+// and never in the way of the start-up (the next start finishes an interrupted move).
+let legacyMoveTimer: NodeJS.Timeout | undefined;
+Promise.race([
+  moveLegacyQueues({
+    connection: queueConnection,
+    keyPrefix: config.redis.keyPrefix,
+    currentPrefix: queuePrefix,
+    queueNames: [MAINTENANCE_QUEUE, WEBHOOK_QUEUE, DELIVERY_QUEUE],
+    logger,
+  }),
+  new Promise<never>((_, reject) => {
+    legacyMoveTimer = setTimeout(
+      () => reject(new Error('timed out')),
+      policy.worker.legacyQueueMoveTimeoutMs,
+    );
+    legacyMoveTimer.unref();
+  }),
+])
+  .catch((error: unknown) =>
+    logger.warn({ err: String(error) }, 'legacy queues not moved; the next start retries'),
+  )
+  .finally(() => clearTimeout(legacyMoveTimer));
 
 const httpServer = createOpsServer(ops);
 

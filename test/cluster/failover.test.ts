@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { defaultRateLimitPolicies, rateLimitKey } from '../../lib/rate-limit/index.js';
 import { socketChannelKey } from '../../lib/realtime/index.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { startRedisCluster, type TestRedisCluster } from '../harness/redis-cluster.js';
@@ -19,7 +20,7 @@ import { waitFor } from '../harness/wait-for.js';
 // A master of the state Redis Cluster is SIGKILLed while one member keeps sending: its replica
 // must be promoted, every service must find it on its own (ioredis' slot refresh, MOVED), no
 // committed message may be lost, every online member must hold every message once caught up,
-// and presence must read right again. The figures (degraded seconds, failed requests) are
+// and presence and rate limits must read right again. The figures (degraded seconds, failed requests) are
 // printed for docs/scaling.md.
 
 interface Person {
@@ -209,6 +210,27 @@ describe('failover: a state Redis master SIGKILLed under a steady send workload'
       PRESENCE_TTL_MS * 4,
       100,
     );
+
+    // Rate limits converge: on the promoted master, a global limit is exact again. A login
+    // subject (the username, known or not) whose key lives on the promoted replica gets exactly
+    // login-account's limit of attempts, then 429: no stale refusal from the dead master's
+    // connection (the policy fails closed), and no budget handed out twice.
+    const loginLimit = defaultRateLimitPolicies['login-account'].limit;
+    let guessed = '';
+    for (let i = 0; i < 200 && guessed === ''; i++) {
+      const name = `guess${i}`;
+      const key = rateLimitKey('quad:', 'login-account', 'sliding-window-log', name);
+      if ((await cluster.masterFor(key)).port === replica.port) guessed = name;
+    }
+    assert.ok(guessed, 'no login subject on the promoted replica in 200 names');
+    const attempts: number[] = [];
+    for (let i = 0; i <= loginLimit; i++) {
+      const reply = await callApi(api.baseUrl, 'POST', '/auth/login', {
+        body: { username: guessed, password: 'not-the-password' },
+      });
+      attempts.push(reply.status);
+    }
+    assert.deepEqual(attempts, [...Array(loginLimit).fill(401), 429]);
 
     // Degraded: from the kill to the end of the last send that failed or took over a second.
     const degradedUntil = sends
