@@ -53,7 +53,7 @@ test-unit: node_modules ## Unit tests only (no servers)
 test-cluster: preflight node_modules ## Integration tests that touch Redis, on a local 3-master/3-replica Redis Cluster
 	QUAD_TEST_REDIS=cluster npm test
 
-test-compose: ## Build local images and run the compose stack end to end (needs docker.io, docker-compose, debootstrap)
+test-compose: node_modules ## Build local images and run the compose stack end to end, optional profiles included (needs docker.io, docker-compose, debootstrap, make tools)
 	scripts/test-compose.sh
 
 up: ## Deploy with Docker Compose: create .env with new secrets if missing, start, wait until healthy

@@ -26,6 +26,13 @@
 # Calls: when `make tools` has built tools/bin/livekit-server, LiveKit runs too (signalling on
 # LIVEKIT_PORT, media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook pointed at
 # the api (config/livekit/start-livekit.sh renders its config from the env file).
+# Observability: redis_exporter for both Redis instances and postgres_exporter (each with its
+# own least-privilege login, as in compose), Alertmanager (receiver ALERT_WEBHOOK_URL) and
+# Prometheus's alert rules, all from Debian packages (`make deps`); Jaeger when `make tools` has
+# built tools/bin/jaeger, and then the services send it their traces (every one, unless
+# OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_SAMPLER_ARG say otherwise). Ports: JAEGER_PORT (UI
+# and query API), JAEGER_OTLP_PORT, ALERTMANAGER_PORT, REDIS_EXPORTER_PORT,
+# REDIS_CACHE_EXPORTER_PORT, POSTGRES_EXPORTER_PORT.
 # Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
 # does not become ready in time.
 #
@@ -65,6 +72,11 @@ postgres_single() {
 }
 
 # --- components (each ends in exec, so concurrently's signals reach the real process) -------
+
+# Every secret of the env file: a component unsets those it has no use for.
+all_secrets=(POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD
+  REDIS_WORKER_PASSWORD REDIS_EXPORTER_PASSWORD POSTGRES_EXPORTER_PASSWORD GRAFANA_ADMIN_PASSWORD
+  LIVEKIT_API_SECRET WEBHOOK_SECRET_KEY WEBHOOK_SECRET_KEY_PREVIOUS)
 
 # Every component dies with its parent (concurrently): a killed runner leaves nothing behind.
 guarded() {
@@ -162,8 +174,8 @@ run_postgres() {
     -c max_logical_replication_workers=0
 }
 
-run_migrate() {
-  # The PostgreSQL component initialises the cluster first, so wait for it to listen.
+# The PostgreSQL component initialises the cluster first: wait for it to listen.
+wait_for_postgres() {
   local deadline=$((SECONDS + ${QUAD_DEV_TIMEOUT:-120}))
   until "$QUAD_DEV_PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 1; do
     if ((SECONDS >= deadline)); then
@@ -172,6 +184,10 @@ run_migrate() {
     fi
     sleep 0.3
   done
+}
+
+run_migrate() {
+  wait_for_postgres
   cd "$root"
   guarded TERM npm run --silent migrate
 }
@@ -182,7 +198,7 @@ run_service() {
   export REDIS_USERNAME=$service REDIS_PASSWORD=${!password_variable}
   # Each service sees only its own Redis password.
   unset REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD REDIS_WORKER_PASSWORD \
-    GRAFANA_ADMIN_PASSWORD
+    REDIS_EXPORTER_PASSWORD POSTGRES_EXPORTER_PASSWORD GRAFANA_ADMIN_PASSWORD
   cd "$root"
   # node --import tsx, not the tsx CLI: one process, so a signal is delivered exactly once. The
   # tracing preload comes before main.ts; it does nothing unless an OTLP endpoint is set.
@@ -202,19 +218,58 @@ run_component() {
       export SOCKET_PORT=$SOCKET2_PORT
       run_service socket
       ;;
+    redis-exporter | redis-cache-exporter)
+      local port=$REDIS_EXPORTER_PORT redis_port=$REDIS_PORT
+      if [[ $1 == redis-cache-exporter ]]; then
+        port=$REDIS_CACHE_EXPORTER_PORT redis_port=$REDIS_CACHE_PORT
+      fi
+      # The `exporter` ACL user (INFO, SLOWLOG, LATENCY only); the password through the
+      # environment, never the command line.
+      export REDIS_ADDR=redis://127.0.0.1:$redis_port REDIS_USER=exporter
+      export REDIS_PASSWORD=$REDIS_EXPORTER_PASSWORD
+      unset "${all_secrets[@]}"
+      guarded TERM prometheus-redis-exporter -web.listen-address="127.0.0.1:$port"
+      ;;
+    postgres-exporter)
+      wait_for_postgres
+      # Its own role (pg_monitor), made or updated by the script compose runs too.
+      PGHOST=127.0.0.1 PGPORT=$POSTGRES_PORT PGUSER=$POSTGRES_USER PGPASSWORD=$POSTGRES_PASSWORD \
+        PGDATABASE=$POSTGRES_DB sh "$root/config/postgres/exporter-role.sh"
+      export DATA_SOURCE_URI="127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB?sslmode=disable"
+      export DATA_SOURCE_USER=quad_exporter DATA_SOURCE_PASS=$POSTGRES_EXPORTER_PASSWORD
+      unset "${all_secrets[@]}"
+      guarded TERM prometheus-postgres-exporter --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
+      ;;
+    jaeger)
+      # In memory (config/jaeger/jaeger.yaml); its gRPC query port is not used here: any free one.
+      export JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:$JAEGER_OTLP_PORT
+      export JAEGER_QUERY_HTTP_ENDPOINT=127.0.0.1:$JAEGER_PORT JAEGER_QUERY_GRPC_ENDPOINT=127.0.0.1:0
+      unset "${all_secrets[@]}"
+      guarded TERM "$root/tools/bin/jaeger" --config "$root/config/jaeger/jaeger.yaml"
+      ;;
+    alertmanager)
+      # The shipped config with the receiver from the env file (ALERT_WEBHOOK_URL), as compose
+      # renders it; no cluster port: one instance.
+      local receiver=${ALERT_WEBHOOK_URL:-http://alert-receiver.invalid/alerts}
+      sed "s|{{ALERT_WEBHOOK_URL}}|$receiver|" "$root/config/alertmanager/alertmanager.yml.template" \
+        >"$data/alertmanager.yml"
+      unset "${all_secrets[@]}"
+      guarded TERM prometheus-alertmanager --config.file="$data/alertmanager.yml" \
+        --storage.path="$data/alertmanager" --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" \
+        --cluster.listen-address=
+      ;;
     livekit)
       # LiveKit needs its own key and secret only; none of the other secrets.
-      unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
-        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD WEBHOOK_SECRET_KEY WEBHOOK_SECRET_KEY_PREVIOUS
+      local secret=$LIVEKIT_API_SECRET
+      unset "${all_secrets[@]}"
+      export LIVEKIT_API_SECRET=$secret
       export LIVEKIT_WEBHOOK_URL="http://127.0.0.1:$API_PORT/api/v1/livekit/webhook"
       export LIVEKIT_RTC_TCP_PORT=$((LIVEKIT_PORT + 1))
       guarded TERM sh "$root/config/livekit/start-livekit.sh" --bind 127.0.0.1 \
         --node-ip 127.0.0.1 --udp-port $((LIVEKIT_PORT + 2))
       ;;
     prometheus)
-      unset POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
-        REDIS_WORKER_PASSWORD GRAFANA_ADMIN_PASSWORD LIVEKIT_API_SECRET WEBHOOK_SECRET_KEY \
-        WEBHOOK_SECRET_KEY_PREVIOUS
+      unset "${all_secrets[@]}"
       guarded TERM prometheus --config.file="$data/prometheus.yml" \
         --storage.tsdb.path="$data/prometheus" \
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
@@ -281,6 +336,41 @@ elif [[ -z ${LIVEKIT_URL:-} ]]; then
   unset LIVEKIT_API_KEY LIVEKIT_API_SECRET
 fi
 
+# Observability: the exporters and Alertmanager come with `make deps` (check-deps.sh insists),
+# Jaeger with `make tools`.
+export REDIS_EXPORTER_PORT=${REDIS_EXPORTER_PORT:-9121}
+export REDIS_CACHE_EXPORTER_PORT=${REDIS_CACHE_EXPORTER_PORT:-9122}
+export POSTGRES_EXPORTER_PORT=${POSTGRES_EXPORTER_PORT:-9187}
+export ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093}
+export JAEGER_PORT=${JAEGER_PORT:-16686} JAEGER_OTLP_PORT=${JAEGER_OTLP_PORT:-4318}
+declare -A observability_program=(
+  [redis-exporter]=prometheus-redis-exporter [redis-cache-exporter]=prometheus-redis-exporter
+  [postgres-exporter]=prometheus-postgres-exporter [alertmanager]=prometheus-alertmanager
+)
+declare -A observability_port=(
+  [redis-exporter]=REDIS_EXPORTER_PORT [redis-cache-exporter]=REDIS_CACHE_EXPORTER_PORT
+  [postgres-exporter]=POSTGRES_EXPORTER_PORT [alertmanager]=ALERTMANAGER_PORT
+)
+for component in redis-exporter redis-cache-exporter postgres-exporter alertmanager; do
+  if command -v "${observability_program[$component]}" >/dev/null 2>&1; then
+    components+=("$component")
+    port_names+=("${observability_port[$component]}")
+  else
+    log "note: no $component: \`make deps\` installs ${observability_program[$component]} (Debian package of that name)"
+  fi
+done
+if [[ -x $root/tools/bin/jaeger ]]; then
+  components+=(jaeger)
+  port_names+=(JAEGER_PORT JAEGER_OTLP_PORT)
+  # Traces on, every one kept: a development stack's few requests are the ones to look at.
+  if [[ -z ${OTEL_EXPORTER_OTLP_ENDPOINT:-} ]]; then
+    export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$JAEGER_OTLP_PORT
+    export OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-1}
+  fi
+else
+  log "note: no traces: there is no tools/bin/jaeger; \`make tools\` builds it (needs Go), and make dev then starts it"
+fi
+
 problems=()
 for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCKET_PASSWORD \
   REDIS_WORKER_PASSWORD; do
@@ -316,8 +406,8 @@ done
 data=$QUAD_DEV_DATA
 mkdir -p "$data"
 # Private per component, except that the postgres user (as root) must be able to traverse $data.
-mkdir -p "$data/redis" "$data/redis-cache" "$data/prometheus" "$data/edge"
-chmod 700 "$data/redis" "$data/redis-cache" "$data/prometheus"
+mkdir -p "$data/redis" "$data/redis-cache" "$data/prometheus" "$data/edge" "$data/alertmanager"
+chmod 700 "$data/redis" "$data/redis-cache" "$data/prometheus" "$data/alertmanager"
 if is_root; then
   if ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$data" -a -r "$data"; then
     die "PostgreSQL runs as the 'postgres' user, which cannot reach $data (a parent directory is not searchable by others); set QUAD_DATA_DIR to a directory it can reach"
@@ -333,7 +423,10 @@ fi
 
 sed -e "s/{{API_PORT}}/$API_PORT/g" -e "s/{{SOCKET_PORT}}/$SOCKET_PORT/g" \
   -e "s/{{SOCKET2_PORT}}/$SOCKET2_PORT/g" -e "s/{{WORKER_PORT}}/$WORKER_PORT/g" \
-  -e "s/{{PROMETHEUS_PORT}}/$PROMETHEUS_PORT/g" \
+  -e "s/{{PROMETHEUS_PORT}}/$PROMETHEUS_PORT/g" -e "s/{{ALERTMANAGER_PORT}}/$ALERTMANAGER_PORT/g" \
+  -e "s/{{REDIS_EXPORTER_PORT}}/$REDIS_EXPORTER_PORT/g" \
+  -e "s/{{REDIS_CACHE_EXPORTER_PORT}}/$REDIS_CACHE_EXPORTER_PORT/g" \
+  -e "s/{{POSTGRES_EXPORTER_PORT}}/$POSTGRES_EXPORTER_PORT/g" -e "s#{{RULES_DIR}}#$root/config/prometheus/rules#g" \
   "$root/config/prometheus/prometheus.host.yml.template" >"$data/prometheus.yml"
 
 # --- run ----------------------------------------------------------------------------------
@@ -492,11 +585,24 @@ declare -A probe_port=(
 )
 declare -A last_answer=()
 waiting=(api socket-1 socket-2 worker prometheus edge)
+# These answer 200 on these paths once they serve; the others report "ready" on /readyz. Through
+# the edge, the api's readiness: the edge is ready once it proxies.
+declare -A probe_path=(
+  [prometheus]=/-/ready [edge]=/api/v1/ [redis-exporter]=/ [redis-cache-exporter]=/
+  [postgres-exporter]=/ [alertmanager]=/-/ready [jaeger]=/api/services
+)
+probe_port+=(
+  [redis-exporter]=$REDIS_EXPORTER_PORT [redis-cache-exporter]=$REDIS_CACHE_EXPORTER_PORT
+  [postgres-exporter]=$POSTGRES_EXPORTER_PORT [alertmanager]=$ALERTMANAGER_PORT [jaeger]=$JAEGER_PORT
+)
+for component in redis-exporter redis-cache-exporter postgres-exporter alertmanager jaeger; do
+  if [[ " ${components[*]} " == *" $component "* ]]; then waiting+=("$component"); fi
+done
 timeout_s=${QUAD_DEV_TIMEOUT:-120}
 started=$SECONDS
 deadline=$((started + timeout_s))
 next_progress=$((started + 5))
-log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker, Prometheus and the edge"
+log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker, and for ${waiting[*]:4}"
 while ((${#waiting[@]} > 0)); do
   if ! kill -0 "$stack_pid" 2>/dev/null; then
     code=0
@@ -507,14 +613,12 @@ while ((${#waiting[@]} > 0)); do
   fi
   still=()
   for name in "${waiting[@]}"; do
-    if [[ $name == prometheus ]]; then path=/-/ready; else path=/readyz; fi
-    # Through the edge, the api's readiness: the edge is ready once it proxies.
-    if [[ $name == edge ]]; then path=/api/v1/; fi
+    path=${probe_path[$name]:-/readyz}
     answer=$(http_get "${probe_port[$name]}" "$path" || true)
     last_answer[$name]=${answer:-no answer}
     status_line=${answer%%$'\r'*}
     if [[ $status_line =~ ^HTTP/1\.[01]\ 200 ]] &&
-      { [[ $name == prometheus || $name == edge ]] || [[ $answer == *'"status":"ready"'* ]]; }; then
+      { [[ -n ${probe_path[$name]:-} ]] || [[ $answer == *'"status":"ready"'* ]]; }; then
       log "$name ready after $((SECONDS - started))s"
     else
       still+=("$name")
@@ -557,6 +661,15 @@ cat <<EOF
 EOF
 if [[ " ${components[*]} " == *" livekit "* ]]; then
   log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls; webhook to the api)"
+fi
+if [[ " ${components[*]} " == *" jaeger "* ]]; then
+  log "jaeger       http://127.0.0.1:$JAEGER_PORT (query API /api/traces: every service's traces; OTLP on $JAEGER_OTLP_PORT)"
+fi
+if [[ " ${components[*]} " == *" alertmanager "* ]]; then
+  log "alertmanager http://127.0.0.1:$ALERTMANAGER_PORT (receiver: ${ALERT_WEBHOOK_URL:-none, set ALERT_WEBHOOK_URL})"
+fi
+if [[ " ${components[*]} " == *" redis-exporter "* ]]; then
+  log "exporters    redis :$REDIS_EXPORTER_PORT, redis-cache :$REDIS_CACHE_EXPORTER_PORT, postgres :$POSTGRES_EXPORTER_PORT (scraped by Prometheus)"
 fi
 
 code=0

@@ -2,11 +2,17 @@
 # `make test-compose`: runs the real Compose stack end to end on a machine that cannot pull
 # images. It starts a private dockerd, builds stand-ins for the official images from Debian
 # packages (test/compose/*), builds Quad's image, runs scripts/up.sh exactly as `make up` does
-# (temporary env file, project `quadtest`, free host ports), checks the result, runs
-# scripts/down.sh and stops the daemon again, whatever happens.
+# (temporary env file, project `quadtest`, free host ports), checks the result, then adds the
+# optional profiles to the running stack (`media`: LiveKit and a real call through the api;
+# `observability`: the exporters, Jaeger and Alertmanager, each checked scraped or healthy;
+# Grafana is AGPL and not run here), runs scripts/down.sh and stops the daemon again, whatever
+# happens.
 #
 # Needs root, dockerd, debootstrap, docker-compose 1.29+ or the compose v2 plugin, curl,
-# redis-cli and Node 20 on the host (its node binary is copied into the node stand-in).
+# redis-cli and Node 20 on the host (its node binary is copied into the node stand-in), the
+# npm dependencies (`make install`: the call check runs @livekit/rtc-node on the host), and
+# tools/bin/livekit-server and tools/bin/jaeger (`make tools`; built here when missing): the
+# stand-ins for the LiveKit and Jaeger images are made from them.
 #
 # State that makes a rerun cheap (Docker data root with the built images, the debootstrap
 # rootfs tarball, logs) lives in QUAD_TEST_STATE (default /var/tmp/quad-compose-test): outside
@@ -26,6 +32,8 @@ base_image=quad-test/base:bookworm
 node_image=quad-test/node:20
 quad_image=quad-test/quad:local
 expected_services=(redis redis-cache postgres migrate api socket worker prometheus edge)
+# The optional profiles' services, added to the running stack by name (Grafana aside).
+profile_services=(livekit redis-exporter redis-cache-exporter postgres-exporter-role postgres-exporter jaeger alertmanager)
 
 t0=$SECONDS
 log() { printf '[%s %4ds] %s\n' "$(date +%H:%M:%S)" $((SECONDS - t0)) "$*"; }
@@ -50,6 +58,10 @@ if [[ $(id -u) != 0 ]]; then
 fi
 for tool in dockerd debootstrap curl redis-cli node tar gzip flock; do
   command -v "$tool" >/dev/null 2>&1 || { echo "test-compose: '$tool' is not installed" >&2; exit 1; }
+done
+[[ -x $root/node_modules/.bin/tsx ]] || { echo "test-compose: no node_modules here: run make install" >&2; exit 1; }
+for tool in livekit-server jaeger; do
+  [[ -x $root/tools/bin/$tool ]] || "$root/scripts/build-tools.sh" "$tool"
 done
 
 mkdir -p "$state"
@@ -326,6 +338,19 @@ build quad-test/postgres:15 postgres "$root/test/compose/postgres"
 build quad-test/prometheus:2 prometheus "$root/test/compose/prometheus"
 build "$node_image" node -f "$root/test/compose/node/Dockerfile" "$node_ctx"
 build quad-test/caddy:2 caddy "$root/test/compose/caddy"
+# The optional profiles: Debian's exporters and Alertmanager (one package layer, three targets);
+# LiveKit and Jaeger from the binaries `make tools` built, staged like Node above.
+for target in redis-exporter postgres-exporter alertmanager; do
+  build "quad-test/$target:debian" "$target" --target "$target" "$root/test/compose/prometheus-tools"
+done
+for tool in livekit-server jaeger; do
+  context=$state/$tool-context
+  mkdir -p "$context"
+  cp "$root/test/compose/${tool%-server}/Dockerfile" "$context/Dockerfile"
+  # A hard link when the state is on the same file system; the layer cache compares contents.
+  ln -f "$root/tools/bin/$tool" "$context/$tool" 2>/dev/null || cp "$root/tools/bin/$tool" "$context/$tool"
+  build "quad-test/${tool%-server}:local" "$tool" "$context"
+done
 
 # --- 4. Quad's own image, with the real Dockerfile --------------------------------------------
 build "$quad_image" quad --build-arg "NODE_IMAGE=$node_image" "$root"
@@ -339,12 +364,13 @@ $docker image prune -f --filter until=168h >/dev/null 2>&1 || true
 
 # --- 5. make up -------------------------------------------------------------------------------
 # Free ports on 127.0.0.1 so a developer's running stack (3000, 5432, 6379...) is never hit.
-read -r api_port socket_port worker_port redis_port cache_port pg_port prom_port grafana_port livekit_port edge_port < <(
+read -r api_port socket_port worker_port redis_port cache_port pg_port prom_port grafana_port livekit_port edge_port \
+  jaeger_port alertmanager_port rtc_tcp_port rtc_udp_port < <(
   node -e '
     const net = require("node:net");
     const servers = [];
     const take = () => {
-      if (servers.length === 10) {
+      if (servers.length === 14) {
         console.log(servers.map((s) => s.address().port).join(" "));
         servers.forEach((s) => s.close());
         return;
@@ -374,12 +400,25 @@ set_env PROMETHEUS_PORT "$prom_port"
 set_env GRAFANA_PORT "$grafana_port"
 set_env LIVEKIT_PORT "$livekit_port"
 set_env EDGE_PORT "$edge_port"
+set_env JAEGER_PORT "$jaeger_port"
+set_env ALERTMANAGER_PORT "$alertmanager_port"
+# Free on TCP a moment ago; for the UDP port that is a good enough guess on a test machine.
+set_env LIVEKIT_RTC_TCP_PORT "$rtc_tcp_port"
+set_env LIVEKIT_RTC_UDP_PORT "$rtc_udp_port"
 set_env EDGE_IMAGE quad-test/edge:local
 set_env QUAD_IMAGE "$quad_image"
 set_env NODE_IMAGE "$node_image"
 set_env REDIS_IMAGE quad-test/redis:7
 set_env POSTGRES_IMAGE quad-test/postgres:15
 set_env PROMETHEUS_IMAGE quad-test/prometheus:2
+set_env LIVEKIT_IMAGE quad-test/livekit:local
+set_env JAEGER_IMAGE quad-test/jaeger:local
+set_env REDIS_EXPORTER_IMAGE quad-test/redis-exporter:debian
+set_env POSTGRES_EXPORTER_IMAGE quad-test/postgres-exporter:debian
+set_env ALERTMANAGER_IMAGE quad-test/alertmanager:debian
+# Tracing on from the start, as the env file documents it for the observability profile: until
+# Jaeger joins (below) the services' exports fail quietly, then their traces arrive.
+set_env OTEL_EXPORTER_OTLP_ENDPOINT http://jaeger:4318
 admin_password=$(sed -n 's/^REDIS_ADMIN_PASSWORD=//p' "$QUAD_ENV_FILE")
 
 log "scripts/up.sh (project $project, api on 127.0.0.1:$api_port)"
@@ -503,6 +542,89 @@ if ((up_ok)); then
 else
   fail "make up twice: skipped, the first make up failed"
 fi
+
+# --- 7. the optional profiles, added to the running stack -------------------------------------
+# By name, so Grafana (AGPL: neither built nor run here) stays out and nothing running is
+# recreated. From here on compose commands (ps, logs of a failure) see both profiles.
+export COMPOSE_PROFILES=observability,media
+profiles_started=$SECONDS
+log "scripts/up.sh ${profile_services[*]} (profiles media and observability)"
+if ((up_ok)) && interruptible "$root/scripts/up.sh" "${profile_services[@]}" >"$state/logs/up-profiles.log" 2>&1; then
+  pass "make up with the media and observability profiles: ${profile_services[*]} up in $((SECONDS - profiles_started))s"
+  profiles_ok=1
+else
+  tail -n 30 "$state/logs/up-profiles.log"
+  fail "make up with the media and observability profiles (log: $state/logs/up-profiles.log)"
+  profiles_ok=0
+fi
+
+prom_query() { # PromQL -> the JSON answer
+  curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" 2>/dev/null || true
+}
+# Polls until `check` succeeds or `seconds` pass; Prometheus finds a new exporter by DNS within
+# 15 s and scrapes it within 15 s more.
+eventually() { # seconds command...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+}
+
+if ((profiles_ok)); then
+  # LiveKit: a real call through the api (test/compose/call-check.ts), by an admin made with
+  # the documented command.
+  admin_password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  if compose run --rm -T --no-deps -e QUAD_ADMIN_PASSWORD="$admin_password" migrate \
+    node dist/services/cli/main.js admin create --username composecheck \
+    --email compose-check@school.example --display-name "Compose Check" >"$state/logs/admin-create.log" 2>&1; then
+    call_started=$SECONDS
+    if API_URL="http://127.0.0.1:$api_port" LIVEKIT_HOST_URL="ws://127.0.0.1:$livekit_port" \
+      QUAD_TEST_USERNAME=composecheck QUAD_TEST_PASSWORD="$admin_password" \
+      interruptible "$root/node_modules/.bin/tsx" "$root/test/compose/call-check.ts" >"$state/logs/call-check.log" 2>&1; then
+      pass "media: $(tail -n 1 "$state/logs/call-check.log") ($((SECONDS - call_started))s)"
+    else
+      cat "$state/logs/call-check.log"
+      fail "media: a call through the api and LiveKit (log: $state/logs/call-check.log)"
+    fi
+  else
+    cat "$state/logs/admin-create.log"
+    fail "quad admin create through compose run (log: $state/logs/admin-create.log)"
+  fi
+
+  # The exporters: Prometheus scrapes each, and each reaches its server with its own login.
+  exporters_scraped() {
+    [[ $(prom_query 'sum(redis_up{job="redis", redis=~"state|cache"} == 1)') == *'"value":['*',"2"]'* ]] &&
+      [[ $(prom_query 'sum(pg_up{job="postgres"} == 1)') == *'"value":['*',"1"]'* ]]
+  }
+  if eventually 60 exporters_scraped; then
+    pass "observability: Prometheus scrapes redis_exporter for state and cache (redis_up 1) and postgres_exporter (pg_up 1)"
+  else
+    fail "observability: exporters not scraped: redis_up $(prom_query 'redis_up') pg_up $(prom_query 'pg_up')"
+  fi
+
+  # Alertmanager: healthy (compose), found by Prometheus, and holding the always-firing alert.
+  watchdog_delivered() {
+    [[ $(curl -sS -m 5 "http://127.0.0.1:$alertmanager_port/api/v2/alerts" 2>/dev/null) == *'"alertname":"QuadWatchdog"'* ]]
+  }
+  if eventually 60 watchdog_delivered; then
+    pass "observability: Alertmanager healthy and holding QuadWatchdog from Prometheus"
+  else
+    fail "observability: no QuadWatchdog in Alertmanager; Prometheus's alertmanagers: $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/alertmanagers" 2>/dev/null)"
+  fi
+
+  # Jaeger: the services' traces arrive (OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318).
+  jaeger_has_api() {
+    [[ $(curl -sS -m 5 "http://127.0.0.1:$jaeger_port/api/services" 2>/dev/null) == *'"quad-api"'* ]]
+  }
+  if eventually 60 jaeger_has_api; then
+    pass "observability: Jaeger receives the services' traces ($(curl -sS -m 5 "http://127.0.0.1:$jaeger_port/api/services" | grep -o '"quad-[a-z]*"' | sort -u | tr '\n' ' '))"
+  else
+    fail "observability: Jaeger's services: $(curl -sS -m 5 "http://127.0.0.1:$jaeger_port/api/services" 2>&1)"
+  fi
+fi
+log "optional profiles checked in $((SECONDS - profiles_started))s"
 
 if ((failed)); then
   dump_stack

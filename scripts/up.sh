@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make up`: creates the env file with fresh secrets on first run, starts the Compose stack
-# detached, and waits until every container with a healthcheck is healthy and `migrate` has
-# exited 0. Compose 1.29 has no `up --wait`, so this polls `docker inspect` itself.
+# detached, and waits until every container with a healthcheck is healthy and the one-shot jobs
+# (`migrate`, and `postgres-exporter-role` of the observability profile) have exited 0. Compose 1.29 has no `up --wait`, so this polls `docker inspect` itself.
 #
+# Usage: scripts/up.sh [SERVICE...]   (default: every service of the active profiles; named
+#        services start with what they depend on, whatever their profile, and the rest of a
+#        running stack is left as it is)
 # Reads: QUAD_ENV_FILE (default <repo>/.env), QUAD_UP_TIMEOUT (seconds, default 300),
 #        COMPOSE_PROFILES (e.g. "observability,media"), COMPOSE_PROJECT_NAME, QUAD_DOCKER
 #        (docker client to use, default `docker`), plus everything scripts/compose.sh reads.
@@ -16,6 +19,8 @@ docker=${QUAD_DOCKER:-docker}
 
 log() { printf '[%s] up: %s\n' "$(date +%H:%M:%S)" "$*"; }
 compose() { "$root/scripts/compose.sh" "$@"; }
+# Jobs that run once and exit 0 (restart: "no" in the compose file); the rest must stay running.
+is_one_shot() { [[ $1 == migrate || $1 == postgres-exporter-role ]]; }
 
 # A setting as Compose sees it: the shell environment wins over the env file.
 setting() {
@@ -40,7 +45,7 @@ started=$SECONDS
 deadline=$((started + timeout_s))
 log "starting project $(setting COMPOSE_PROJECT_NAME "$(basename "$root")") (env file $QUAD_ENV_FILE, profiles: ${COMPOSE_PROFILES:-default only}, timeout ${timeout_s}s)"
 # `up -d` itself already waits for the depends_on conditions of the services it starts.
-if ! timeout "$timeout_s" "$root/scripts/compose.sh" up -d; then
+if ! timeout "$timeout_s" "$root/scripts/compose.sh" up -d "$@"; then
   up_failed=1
 else
   up_failed=0
@@ -75,7 +80,7 @@ report_failure() {
   local id service state code health restarts
   while read -r id service state code health restarts; do
     [[ -n $id ]] || continue
-    if [[ $service == migrate && $state == exited && $code == 0 ]]; then continue; fi
+    if is_one_shot "$service" && [[ $state == exited && $code == 0 ]]; then continue; fi
     if [[ $state == running && ($health == healthy || $health == none) ]]; then continue; fi
     echo "---- $service: state=$state exit=$code health=$health restarts=$restarts" >&2
     if [[ $health != none ]]; then
@@ -99,11 +104,11 @@ while :; do
   failed=()
   while read -r id service state code health restarts; do
     [[ -n $id ]] || continue
-    if [[ $service == migrate ]]; then
+    if is_one_shot "$service"; then
       if [[ $state == exited ]]; then
-        [[ $code == 0 ]] || failed+=("migrate (exit $code)")
+        [[ $code == 0 ]] || failed+=("$service (exit $code)")
       else
-        pending+=("migrate ($state)")
+        pending+=("$service ($state)")
       fi
       continue
     fi
@@ -145,7 +150,7 @@ done
 services=" $(snapshot | awk '{print $2}' | sort -u | tr '\n' ' ') "
 log "all services are up and healthy in $((SECONDS - started))s"
 echo
-row() { printf '  %-11s %-31s %s\n' "$@"; }
+row() { printf '  %-12s %-31s %s\n' "$@"; }
 if [[ $services == *" edge "* ]]; then
   echo "  Open Quad:  http://127.0.0.1:$(setting EDGE_PORT 8080)/"
   echo
@@ -157,8 +162,14 @@ row prometheus "http://127.0.0.1:$(setting PROMETHEUS_PORT 9090)" ""
 if [[ $services == *" grafana "* ]]; then
   row grafana "http://127.0.0.1:$(setting GRAFANA_PORT 3003)" "user admin, password GRAFANA_ADMIN_PASSWORD in $QUAD_ENV_FILE"
 fi
+if [[ $services == *" jaeger "* ]]; then
+  row jaeger "http://127.0.0.1:$(setting JAEGER_PORT 16686)" "traces: OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318"
+fi
+if [[ $services == *" alertmanager "* ]]; then
+  row alertmanager "http://127.0.0.1:$(setting ALERTMANAGER_PORT 9093)" "receiver: ALERT_WEBHOOK_URL"
+fi
 if [[ $services == *" livekit "* ]]; then
-  row livekit "ws://127.0.0.1:$(setting LIVEKIT_PORT 7880)" "signalling; media on 7881/tcp and 7882/udp"
+  row livekit "ws://127.0.0.1:$(setting LIVEKIT_PORT 7880)" "signalling; media on $(setting LIVEKIT_RTC_TCP_PORT 7881)/tcp and $(setting LIVEKIT_RTC_UDP_PORT 7882)/udp"
 fi
 row redis "127.0.0.1:$(setting REDIS_PORT 6379)" "state and queues (redis-cli with REDISCLI_AUTH=REDIS_ADMIN_PASSWORD)"
 row redis-cache "127.0.0.1:$(setting REDIS_CACHE_PORT 6380)" "cache"

@@ -480,6 +480,71 @@ export const dashboards: readonly DashboardSpec[] = [
     ],
   },
   {
+    uid: 'quad-calls',
+    title: 'Quad / Calls',
+    description:
+      'Voice and video calls on LiveKit: live calls, participants, call minutes, webhooks, reconciliation, media keys (docs/calls.md).',
+    rows: [
+      {
+        title: 'Calls',
+        panels: [
+          stat(
+            'Live calls',
+            'none',
+            "Calls live now, as the worker's reconciler last counted them",
+            q('max(calls_live{job="quad"})', 'live calls'),
+          ),
+          stat(
+            'Participants in calls',
+            'none',
+            "Participants of the live calls, as the worker's reconciler last counted them",
+            q('max(call_participants{job="quad"})', 'participants'),
+          ),
+          stat(
+            'Call minutes (last hour)',
+            'none',
+            'Time in calls summed over participants, counted when each one leaves',
+            q('sum(increase(call_participant_seconds_total{job="quad"}[1h])) / 60', 'minutes'),
+          ),
+          ts(
+            'Live calls and participants',
+            'none',
+            'Over time; the reconciler refreshes both every few seconds',
+            q('max(calls_live{job="quad"})', 'calls'),
+            q('max(call_participants{job="quad"})', 'participants'),
+          ),
+          ts(
+            'LiveKit webhook events by type and result',
+            'ops',
+            'applied, duplicate (a redelivery), ignored (stale or not ours), refused (bad signature)',
+            q(
+              'sum by (event, result) (rate(livekit_webhook_events_total{job="quad"}[$__rate_interval]))',
+              '{{event}} {{result}}',
+            ),
+          ),
+          ts(
+            'Reconciliation corrections',
+            'ops',
+            'What the reconciler fixed against LiveKit and PostgreSQL: missed joins or leaves (lost webhooks), abandoned calls, live state or media key lost from Redis',
+            q(
+              'sum by (kind) (rate(call_reconciliation_corrections_total{job="quad"}[$__rate_interval]))',
+              '{{kind}}',
+            ),
+          ),
+          ts(
+            'Media key rotations',
+            'ops',
+            'By reason: leave (someone left or was removed), lost (Redis lost the key), age (a long call)',
+            q(
+              'sum by (reason) (rate(call_key_rotations_total{job="quad"}[$__rate_interval]))',
+              '{{reason}}',
+            ),
+          ),
+        ],
+      },
+    ],
+  },
+  {
     uid: 'quad-postgres',
     title: 'Quad / PostgreSQL',
     description: 'The source of truth, from postgres_exporter.',

@@ -41,6 +41,13 @@ const portVariables = [
   'EDGE_PORT',
   // Used when tools/bin/livekit-server exists (`make tools`): the stack then runs LiveKit too.
   'LIVEKIT_PORT',
+  'REDIS_EXPORTER_PORT',
+  'REDIS_CACHE_EXPORTER_PORT',
+  'POSTGRES_EXPORTER_PORT',
+  'ALERTMANAGER_PORT',
+  // Used when tools/bin/jaeger exists (`make tools`).
+  'JAEGER_PORT',
+  'JAEGER_OTLP_PORT',
 ] as const;
 type PortVariable = (typeof portVariables)[number];
 
@@ -453,6 +460,51 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
       'worker',
     ]);
     assert.ok(series.data.result.every(({ metric }) => !('exported_service' in metric)));
+
+    // The exporters are scraped and reach their servers with their own logins (redis_up and
+    // pg_up are 0 when the login fails), and the alert rules reach Alertmanager.
+    const prometheusQuery = async (promql: string) => {
+      const url = `http://127.0.0.1:${ports.PROMETHEUS_PORT}/api/v1/query?query=${encodeURIComponent(promql)}`;
+      const body = (await (await fetch(url)).json()) as {
+        data: { result: Array<{ metric: Record<string, string> }> };
+      };
+      return body.data.result;
+    };
+    const exporters = await waitFor(
+      'redis_exporter (state, cache) and postgres_exporter scraped and logged in',
+      async () => {
+        const up = await prometheusQuery('redis_up == 1 or pg_up == 1');
+        return up.length === 3 ? up : undefined;
+      },
+      45_000,
+      500,
+    );
+    assert.deepEqual(exporters.map(({ metric }) => metric.redis ?? metric.job).sort(), [
+      'cache',
+      'postgres',
+      'state',
+    ]);
+    await waitFor(
+      'QuadWatchdog in Alertmanager',
+      async () => {
+        const alerts = await fetch(`http://127.0.0.1:${ports.ALERTMANAGER_PORT}/api/v2/alerts`);
+        return (await alerts.text()).includes('"alertname":"QuadWatchdog"');
+      },
+      45_000,
+      500,
+    );
+    if (existsSync(join(root, 'tools', 'bin', 'jaeger'))) {
+      // make dev turns tracing on when it runs Jaeger.
+      await waitFor(
+        "the api's traces in Jaeger",
+        async () => {
+          const services = await fetch(`http://127.0.0.1:${ports.JAEGER_PORT}/api/services`);
+          return (await services.text()).includes('"quad-api"');
+        },
+        30_000,
+        500,
+      );
+    }
 
     // Printed URLs and logs name users, never passwords.
     for (const name of Object.keys(secrets).filter((key) => key.endsWith('_PASSWORD'))) {

@@ -5,10 +5,13 @@
  *    exporters with least-privilege users (Redis ACL user `exporter`, PostgreSQL role
  *    `quad_exporter` in pg_monitor), Jaeger, Alertmanager with the shipped config, a
  *    Prometheus that loads the shipped alert rules and scrapes everything every second, and
- *    the api, socket and worker services with tracing on.
+ *    the api, socket and worker services with tracing on, and a livekit-server (tools/bin) whose
+ *    webhook goes to the api.
  * 2. Drives a short varied workload: logins (some refused: 429), group creation, sends,
  *    reads, searches, sockets with a reconnect catch-up, a webhook to a receiver that fails
- *    once (a retry), and a cache Redis outage that trips the api's breaker.
+ *    once (a retry), a call (two real participants through @livekit/rtc-node, a media key lost
+ *    from Redis and replaced by the reconciler, a leave that rotates the key, a forged LiveKit
+ *    webhook), and a cache Redis outage that trips the api's breaker.
  * 3. Evaluates EVERY panel expression of EVERY dashboard (dashboards/*.json, Grafana variables
  *    substituted) through Prometheus's HTTP API: any that errors or returns no series fails.
  * 4. Finds the trace of one send through Jaeger's query API and checks its spans.
@@ -22,12 +25,17 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dispose as disposeLiveKitClients } from '@livekit/rtc-node';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { freePort } from '../harness/free-port.js';
+import { joinLiveKit } from '../harness/livekit-participant.js';
+import { reserveLiveKit, startLiveKitServer } from '../harness/livekit-server.js';
 import { createDatabase, startPostgresServer } from '../harness/postgres-server.js';
+import { connectAdmin } from '../harness/redis-admin.js';
 import { startRedisServer } from '../harness/redis-server.js';
+import { scrapeMetric } from '../harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import { connectSocket, request } from '../harness/socket-client.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -222,6 +230,9 @@ async function main() {
     ...otel,
   };
   const webhookKey = randomBytes(32).toString('hex');
+  // LiveKit starts after the api, whose address its webhook needs; the services get its
+  // address and key now.
+  const liveKitReservation = await reserveLiveKit();
   // One after the other: three cold starts at once on a busy two-core machine are slow.
   const services: ServiceProcess[] = [];
   cleanups.push(() => Promise.all(services.map((service) => service.stop())));
@@ -234,8 +245,14 @@ async function main() {
         REDIS_PASSWORD: state.passwords.api,
         WEBHOOK_SECRET_KEY: webhookKey,
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-        // Small login limits, so that the workload's wrong passwords draw some 429s.
-        RATE_LIMITS: JSON.stringify({ 'login-account': { limit: 3, windowMs: 60_000 } }),
+        // Small login limits, so that the workload's wrong passwords draw some 429s. LiveKit's
+        // webhooks are anonymous requests from 127.0.0.1 until their signature is checked, like
+        // every other anonymous request here: they must not meet the per-address budget.
+        RATE_LIMITS: JSON.stringify({
+          'login-account': { limit: 3, windowMs: 60_000 },
+          'api-anonymous': { limit: 100_000, windowMs: 60_000 },
+        }),
+        ...liveKitReservation.serviceEnvironment,
       },
     ],
     [
@@ -255,12 +272,18 @@ async function main() {
         WEBHOOK_SECRET_KEY: webhookKey,
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
         WEBHOOK_BACKOFF_BASE_MS: '200',
+        ...liveKitReservation.serviceEnvironment,
       },
     ],
   ] as const) {
     services.push(await startService(name, env, 120_000));
   }
   const [api, socket, worker] = services as [ServiceProcess, ServiceProcess, ServiceProcess];
+  const livekit = await startLiveKitServer(
+    liveKitReservation,
+    `${api.baseUrl}/api/v1/livekit/webhook`,
+  );
+  cleanups.push(() => livekit.stop());
 
   const target = (url: string) => url.replace('http://', '');
   const prometheusConfig = join(workDir, 'prometheus.yml');
@@ -307,7 +330,7 @@ async function main() {
   const prometheus = `http://127.0.0.1:${ports.prometheus}`;
   await waitFor('prometheus ready', () => httpOk(`${prometheus}/-/ready`), 60_000, 200);
   log(
-    'stack up: postgres, 2 redis, 3 exporters, jaeger, alertmanager, prometheus, api, socket, worker',
+    'stack up: postgres, 2 redis, 3 exporters, jaeger, alertmanager, prometheus, api, socket, worker, livekit',
   );
 
   // --- the workload --------------------------------------------------------------------------
@@ -385,6 +408,59 @@ async function main() {
     100,
   );
 
+  // A call in the group: ada starts it and brian joins, both real LiveKit participants whose
+  // joins reach the api as webhooks. Then the media key is lost from Redis (the reconciler
+  // replaces it: a correction and a rotation), brian leaves (a rotation), a forged webhook is
+  // refused, and ada's leave ends the call (call minutes).
+  const callPath = `/conversations/${conversationId}/call`;
+  cleanups.push(() => disposeLiveKitClients());
+  for (const who of ['ada', 'brian'] as const) {
+    const joined = await callApi(api.baseUrl, 'POST', callPath, { token: tokens[who] as string });
+    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    const { livekit: room } = joined.body as { livekit: { url: string; token: string } };
+    const participant = await joinLiveKit(room.url, room.token);
+    cleanups.push(() => participant.leave());
+  }
+  await waitFor(
+    'ada and brian in the call, as LiveKit reported them',
+    async () => {
+      const live = await callApi(api.baseUrl, 'GET', callPath, { token: ada });
+      return live.status === 200 && (live.body.participants as unknown[]).length === 2;
+    },
+    30_000,
+    200,
+  );
+  const stateAdmin = connectAdmin(state);
+  await stateAdmin.del(`quad:call-key:{${conversationId}}`);
+  stateAdmin.disconnect();
+  await waitFor(
+    'the reconciler replacing the media key lost from Redis',
+    async () =>
+      (await scrapeMetric(worker.baseUrl, 'call_reconciliation_corrections_total', {
+        kind: 'redis_key',
+      })) > 0,
+    30_000,
+    200,
+  );
+  const brianLeft = await callApi(api.baseUrl, 'POST', `${callPath}/leave`, {
+    token: tokens.brian as string,
+  });
+  assert.equal(brianLeft.status, 204, JSON.stringify(brianLeft.body));
+  const forged = await fetch(`${api.baseUrl}/api/v1/livekit/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/webhook+json', authorization: 'not a signature' },
+    body: JSON.stringify({ event: 'room_finished', id: 'forged' }),
+  });
+  assert.equal(forged.status, 401);
+  const adaLeft = await callApi(api.baseUrl, 'POST', `${callPath}/leave`, { token: ada });
+  assert.equal(adaLeft.status, 204, JSON.stringify(adaLeft.body));
+  await waitFor(
+    'the call ended with its last participant',
+    async () => (await callApi(api.baseUrl, 'GET', callPath, { token: ada })).status === 404,
+    15_000,
+    200,
+  );
+
   // A cache Redis outage: reads keep working from PostgreSQL; the api's breaker opens.
   await cache.stop();
   for (let index = 0; index < 12; index += 1) {
@@ -402,7 +478,7 @@ async function main() {
   await cache.restart();
   brianSocket.close();
   log(
-    'workload done: logins (with 429s), 11 sends, reads, 3 searches, sync, webhook retry, breaker trip',
+    'workload done: logins (with 429s), 11 sends, reads, 3 searches, sync, webhook retry, a call (2 participants, lost key, leave, forged webhook), breaker trip',
   );
 
   // --- every panel of every dashboard ---------------------------------------------------------
