@@ -32,7 +32,7 @@ const CONNECTIONS = 10;
 const MEASURE_SECONDS = 3;
 const WARM_UP_SECONDS = 3;
 /** Odd, for a median. */
-const ROUNDS = 7;
+const ROUNDS = 11;
 
 interface Round {
   opsPerSecond: number;

@@ -106,6 +106,13 @@ export async function startTracing(environment: TracingEnvironment, url: string)
     }),
     sampler: samplerFor(environment),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
+    // Traces only. Without these two, NodeSDK defaults OTEL_METRICS_EXPORTER and
+    // OTEL_LOGS_EXPORTER to OTLP and posts metrics and logs to the traces backend (which has no
+    // use for them: Jaeger answers 404), and the http instrumentation records a duration
+    // histogram on every request for them whatever the sampling. Quad's metrics are
+    // Prometheus' (prom-client), its logs pino's.
+    metricReaders: [],
+    logRecordProcessors: [],
     instrumentations: instrumentationsFor(environment),
   });
   sdk.start();
