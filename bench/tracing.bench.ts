@@ -32,7 +32,7 @@ const CONNECTIONS = 10;
 const MEASURE_SECONDS = 3;
 const WARM_UP_SECONDS = 3;
 /** Odd, for a median. */
-const ROUNDS = 7;
+const ROUNDS = 11;
 
 interface Round {
   opsPerSecond: number;
@@ -87,12 +87,20 @@ try {
   }
   await createAccount(databaseUrl, 'teacher', 'teacher');
 
+  const off0 = { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' };
   const sides = [
     { name: 'off', env: {} },
+    { name: 'SDK, 0 %', env: off0 },
+    // The fixed cost taken apart: the SDK with no instrumentation at all (its context manager
+    // and the loader hook), then all instrumentations but one.
     {
-      name: 'SDK, 0 %',
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' },
+      name: '0 %, none',
+      env: { ...off0, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http,express,ioredis,pg,socket.io' },
     },
+    { name: '0 %, no http', env: { ...off0, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' } },
+    { name: '0 %, no express', env: { ...off0, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express' } },
+    { name: '0 %, no ioredis', env: { ...off0, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'ioredis' } },
+    { name: '0 %, no pg', env: { ...off0, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' } },
     {
       name: '10 %',
       env: {
@@ -149,14 +157,14 @@ try {
   console.log(
     `\nGET /api/v1/conversations/:id (30 members), ${CONNECTIONS} connections, ${ROUNDS} rounds × ${MEASURE_SECONDS} s per side\n`,
   );
-  console.log('tracing    req/s (median)   p99 ms   ratio to off (median of rounds)');
+  console.log('tracing          req/s (median)   p99 ms   ratio to off (median of rounds)');
   sides.forEach((side, index) => {
     const mine = rounds[index] ?? [];
     const ratios = mine.map(
       (r, round) => r.opsPerSecond / (off[round]?.opsPerSecond ?? Number.NaN),
     );
     console.log(
-      `${side.name.padEnd(10)} ${median(mine.map((r) => r.opsPerSecond))
+      `${side.name.padEnd(16)} ${median(mine.map((r) => r.opsPerSecond))
         .toFixed(0)
         .padStart(14)}   ${median(mine.map((r) => r.p99Ms))
         .toFixed(1)

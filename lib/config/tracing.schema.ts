@@ -15,6 +15,10 @@ const optionalUrl = z.preprocess(
   z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
 );
 
+/** The libraries Quad's tracing instruments, by their OpenTelemetry instrumentation names. */
+export const tracedLibraries = ['http', 'express', 'ioredis', 'pg', 'socket.io'] as const;
+export type TracedLibrary = (typeof tracedLibraries)[number];
+
 export const tracingEnvironmentShape = {
   /** OTLP/HTTP base URL (e.g. http://jaeger:4318); traces go to <url>/v1/traces. Unset (and
    *  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT unset): the tracing SDK is not loaded at all. */
@@ -57,6 +61,30 @@ export const tracingEnvironmentShape = {
       .min(0, { error: 'must be a number between 0 and 1' })
       .max(1, { error: 'must be a number between 0 and 1' })
       .default(0.1),
+  ),
+  /** Instrumentations to leave out, comma-separated, by the names OpenTelemetry's Node
+   *  auto-instrumentation uses for this variable (http, express, ioredis, pg, socket.io): to
+   *  trim the cost of tracing, or to drop spans an operator does not want. */
+  OTEL_NODE_DISABLED_INSTRUMENTATIONS: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .optional()
+      .transform((value, context) => {
+        const names = (value ?? '')
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== '');
+        for (const name of names) {
+          if (!(tracedLibraries as readonly string[]).includes(name)) {
+            context.addIssue({
+              code: 'custom',
+              message: `names ${name}; the instrumentations are ${tracedLibraries.join(', ')}`,
+            });
+          }
+        }
+        return names as TracedLibrary[];
+      }),
   ),
 };
 

@@ -18,7 +18,11 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
-import type { TracingEnvironment } from '../config/tracing.schema.js';
+import {
+  type TracedLibrary,
+  type TracingEnvironment,
+  tracedLibraries,
+} from '../config/tracing.schema.js';
 import { readPackageVersion } from '../runtime/version.js';
 import { markTracingStarted, onTracingShutdown } from './trace-context.js';
 
@@ -41,6 +45,39 @@ function samplerFor(environment: TracingEnvironment): Sampler {
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: ratio });
   }
+}
+
+type Instrumentation = NonNullable<
+  NonNullable<ConstructorParameters<typeof NodeSDK>[0]>['instrumentations']
+>[number];
+
+/** The instrumentations Quad's traces need, less those OTEL_NODE_DISABLED_INSTRUMENTATIONS names. */
+function instrumentationsFor(environment: TracingEnvironment): Instrumentation[] {
+  const all: Record<TracedLibrary, () => Instrumentation> = {
+    http: () =>
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request: IncomingMessage) =>
+          UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+      }),
+    // The route's handler only: a span per middleware and router layer (a dozen per request)
+    // told operators nothing the handler span does not, and cost the most of any instrumentation.
+    express: () =>
+      new ExpressInstrumentation({
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+      }),
+    // A span only inside a trace: BullMQ's blocking polls and the relay's idle reads would
+    // otherwise each start a trace of their own, many per second, for nothing.
+    ioredis: () =>
+      new IORedisInstrumentation({
+        requireParentSpan: true,
+        // The command name only: arguments carry message text and session tokens.
+        dbStatementSerializer: (command) => command,
+      }),
+    pg: () => new PgInstrumentation({ requireParentSpan: true }),
+    'socket.io': () => new SocketIoInstrumentation(),
+  };
+  const disabled = new Set(environment.OTEL_NODE_DISABLED_INSTRUMENTATIONS);
+  return tracedLibraries.filter((name) => !disabled.has(name)).map((name) => all[name]());
 }
 
 /** quad-api, quad-socket, quad-worker, quad-cli: from the entrypoint's path. */
@@ -69,26 +106,14 @@ export async function startTracing(environment: TracingEnvironment, url: string)
     }),
     sampler: samplerFor(environment),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request: IncomingMessage) =>
-          UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
-      }),
-      // The route's handler only: a span per middleware and router layer (a dozen per request)
-      // told operators nothing the handler span does not, and cost the most of any instrumentation.
-      new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
-      }),
-      // A span only inside a trace: BullMQ's blocking polls and the relay's idle reads would
-      // otherwise each start a trace of their own, many per second, for nothing.
-      new IORedisInstrumentation({
-        requireParentSpan: true,
-        // The command name only: arguments carry message text and session tokens.
-        dbStatementSerializer: (command) => command,
-      }),
-      new PgInstrumentation({ requireParentSpan: true }),
-      new SocketIoInstrumentation(),
-    ],
+    // Traces only. Without these two, NodeSDK defaults OTEL_METRICS_EXPORTER and
+    // OTEL_LOGS_EXPORTER to OTLP and posts metrics and logs to the traces backend (which has no
+    // use for them: Jaeger answers 404), and the http instrumentation records a duration
+    // histogram on every request for them whatever the sampling. Quad's metrics are
+    // Prometheus' (prom-client), its logs pino's.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: instrumentationsFor(environment),
   });
   sdk.start();
   await waitForAllMessagesAcknowledged();
