@@ -24,8 +24,9 @@
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
 #        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT LIVEKIT_PORT)
 # Calls: when `make tools` has built tools/bin/livekit-server, LiveKit runs too (signalling on
-# LIVEKIT_PORT, media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook pointed at
-# the api (config/livekit/start-livekit.sh renders its config from the env file).
+# LIVEKIT_PORT, also proxied by the edge at /livekit/, which the api hands browsers as
+# LIVEKIT_PUBLIC_URL; media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook
+# pointed at the api (config/livekit/start-livekit.sh renders its config from the env file).
 # Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
 # does not become ready in time.
 #
@@ -224,6 +225,7 @@ run_component() {
       export EDGE_ADDRESS=http://127.0.0.1:$EDGE_PORT EDGE_API=127.0.0.1:$API_PORT
       export EDGE_SOCKETS="127.0.0.1:$SOCKET_PORT 127.0.0.1:$SOCKET2_PORT"
       export EDGE_WEB_ROOT=$root/web/dist XDG_CONFIG_HOME=$data/edge XDG_DATA_HOME=$data/edge
+      export EDGE_LIVEKIT=127.0.0.1:${LIVEKIT_PORT:-7880}
       guarded TERM caddy run --config "$root/config/edge/Caddyfile" --adapter caddyfile
       ;;
     *) die "unknown component '${1:-}' (one of: ${components[*]})" ;;
@@ -274,6 +276,8 @@ port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE
 if [[ -x $root/tools/bin/livekit-server ]]; then
   components+=(livekit)
   export LIVEKIT_PORT=${LIVEKIT_PORT:-7880}
+  # Browsers signal to LiveKit through the edge (/livekit/ on the one URL to open).
+  export LIVEKIT_PUBLIC_URL=${LIVEKIT_PUBLIC_URL:-/livekit}
   port_names+=(LIVEKIT_PORT)
 elif [[ -z ${LIVEKIT_URL:-} ]]; then
   log "note: calls are off: there is no tools/bin/livekit-server; \`make tools\` builds it (needs Go), and make dev then starts it"
@@ -556,7 +560,7 @@ cat <<EOF
   passwords in $env_file; data in $data
 EOF
 if [[ " ${components[*]} " == *" livekit "* ]]; then
-  log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls; webhook to the api)"
+  log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls, also at /livekit/ on the edge; webhook to the api)"
 fi
 
 code=0

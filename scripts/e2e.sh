@@ -31,30 +31,49 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free port on 127.0.0.1, different from every one handed out before.
+# A free port on 127.0.0.1, different from every one handed out before, into $port (not
+# echoed: a command substitution's subshell would forget what it handed out).
 declare -A taken=()
 free_port() {
-  local port
   while :; do
     port=$((20000 + RANDOM % 30000))
     [[ -z ${taken[$port]:-} ]] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       taken[$port]=1
-      echo "$port"
       return
     fi
   done
 }
 
+# The call test needs a real LiveKit: scripts/dev.sh starts tools/bin/livekit-server (built by
+# `make tools`) with its webhook pointed at the api, as it does for `make dev`.
+if [[ ! -x $root/tools/bin/livekit-server ]]; then
+  log "tools/bin/livekit-server is missing: \`make tools\` builds it (Go); the call test needs it" >&2
+  exit 1
+fi
+
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
 for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
   POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT; do
-  port=$(free_port)
+  free_port
   sed -i "/^$name=/d" "$env_file"
   printf '%s=%s\n' "$name" "$port" >>"$env_file"
   export "$name=$port"
 done
+# LiveKit: signalling on LIVEKIT_PORT, media on the next two ports (scripts/dev.sh), all free.
+while :; do
+  free_port
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null &&
+    [[ -z ${taken[$((port + 1))]:-} && -z ${taken[$((port + 2))]:-} ]]; then
+    taken[$((port + 1))]=1
+    taken[$((port + 2))]=1
+    break
+  fi
+done
+sed -i '/^LIVEKIT_PORT=/d' "$env_file"
+printf 'LIVEKIT_PORT=%s\n' "$port" >>"$env_file"
+export LIVEKIT_PORT=$port
 # The admin test registers a webhook on 127.0.0.1 (no delivery to anywhere else).
 sed -i '/^WEBHOOK_ALLOWED_HOSTS=/d' "$env_file"
 printf '%s\n' 'WEBHOOK_ALLOWED_HOSTS=127.0.0.1' >>"$env_file"
