@@ -1,5 +1,13 @@
 import { expect, type Page, test } from '@playwright/test';
-import { baseUrl, expectAccessible, twoPeopleInConversation } from './helpers.js';
+import {
+  apiCall,
+  baseUrl,
+  createUser,
+  expectAccessible,
+  logIn,
+  newPage,
+  twoPeopleInConversation,
+} from './helpers.js';
 
 function tileOf(page: Page, userId: string) {
   return page.getByTestId('call-participant').and(page.locator(`[data-user-id="${userId}"]`));
@@ -30,6 +38,9 @@ async function expectVideoPlaying(page: Page, userId: string): Promise<void> {
 test('a call between two browsers through the edge: encrypted media, mute, one leaves, the key rotates', async ({
   browser,
 }) => {
+  // Four joins with live video in two browsers on a shared 2-core machine: more than the
+  // suite's default minute when the machine is busy (18 s when it is not).
+  test.setTimeout(120_000);
   const { ada, ben, conversationId, a, b } = await twoPeopleInConversation(browser, [
     'Ada Caller',
     'Ben Caller',
@@ -118,4 +129,51 @@ test('a call between two browsers through the edge: encrypted media, mute, one l
   await expect(benItem.getByTestId('live-call')).toHaveCount(0);
   await a.context.close();
   await b.context.close();
+});
+
+test('an owner ends the call for everyone, from the keyboard', async ({ browser }) => {
+  const cam = await createUser('Cam Owner');
+  const dana = await createUser('Dana Member');
+  const group = await apiCall<{ id: string }>(cam.token, 'POST', '/conversations', {
+    kind: 'group',
+    title: 'Lab call',
+    memberIds: [dana.id],
+  });
+  const c = await newPage(browser);
+  const d = await newPage(browser);
+  await logIn(c.page, cam);
+  await logIn(d.page, dana);
+
+  // A member starts it; the owner joins with the keyboard alone.
+  await d.page.goto(`/#/call/${group.id}`);
+  await d.page.getByRole('button', { name: 'Start call' }).click();
+  await expect(d.page.getByTestId('call-status')).toHaveAttribute('data-phase', 'connected');
+  // A member may not end it for everyone.
+  await expect(d.page.getByRole('button', { name: 'End call for everyone' })).toHaveCount(0);
+  await c.page.goto(`/#/call/${group.id}`);
+  await c.page.getByRole('button', { name: 'Join call' }).focus();
+  await c.page.keyboard.press('Enter');
+  await expect(c.page.getByTestId('call-status')).toHaveAttribute('data-phase', 'connected');
+  await expect(tileOf(c.page, dana.id)).toBeVisible();
+  await expect(tileOf(d.page, cam.id)).toBeVisible();
+  const camItem = c.page.getByTestId('conversation-item').filter({ hasText: 'Lab call' });
+  await expect(camItem.getByTestId('live-call')).toBeVisible();
+
+  c.page.once('dialog', (dialog) => void dialog.accept());
+  await c.page.getByRole('button', { name: 'End call for everyone' }).focus();
+  await c.page.keyboard.press('Enter');
+  await expect(c.page.getByTestId('call-status')).toHaveText('The call has ended.');
+  await expect(d.page.getByTestId('call-status')).toHaveText('The call has ended.');
+  await expect(tileOf(d.page, cam.id)).toHaveCount(0);
+  await expect(camItem.getByTestId('live-call')).toHaveCount(0);
+  await expect(
+    d.page
+      .getByTestId('conversation-item')
+      .filter({ hasText: 'Lab call' })
+      .getByTestId('live-call'),
+  ).toHaveCount(0);
+  // Nothing live any more: starting again makes a new call.
+  await expect(d.page.getByRole('button', { name: 'Start call' })).toBeVisible();
+  await c.context.close();
+  await d.context.close();
 });
