@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make e2e`: the Playwright suite (e2e/) in Debian's Chromium against a whole native stack
-# started here by scripts/dev.sh (the same as `make dev`: two gateways behind the Caddy edge)
-# and stopped at the end, pass or fail. The stack gets its own env file (fresh secrets), data
+# started here by scripts/dev.sh (the same as `make dev`: two gateways and LiveKit behind the
+# Caddy edge; LiveKit from tools/bin, `make tools`) and stopped at the end, pass or fail. The stack gets its own env file (fresh secrets), data
 # directory and free ports, so it runs beside a developer's own `make dev`.
 #
 # Usage: scripts/e2e.sh [playwright arguments...]   e.g. scripts/e2e.sh --grep offline
