@@ -90,7 +90,7 @@ log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
 QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
 dev_pid=$!
 deadline=$((SECONDS + 180))
-until grep -q 'dev: Quad is ready' "$work/dev.log"; do
+until grep -qs 'dev: Quad is ready' "$work/dev.log"; do
   if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
     tail -n 60 "$work/dev.log" >&2
     log "the stack did not start" >&2
