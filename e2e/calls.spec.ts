@@ -17,22 +17,20 @@ function tileOf(page: Page, userId: string) {
 async function expectVideoPlaying(page: Page, userId: string): Promise<void> {
   const video = tileOf(page, userId).getByTestId('call-video');
   await expect(video).toHaveCount(1);
+  // The first frame needs ICE, DTLS and a key frame: on a busy machine that takes a while.
   await expect
-    .poll(() =>
-      video.evaluate((element: HTMLVideoElement) => ({
-        ready: element.readyState >= 2,
-        width: element.videoWidth,
-        time: element.currentTime,
-      })),
+    .poll(
+      () =>
+        video.evaluate(
+          (element: HTMLVideoElement) => element.readyState >= 2 && element.videoWidth > 0,
+        ),
+      { timeout: 20_000 },
     )
-    .toMatchObject({ ready: true, width: expect.any(Number) });
+    .toBe(true);
   const first = await video.evaluate((element: HTMLVideoElement) => element.currentTime);
   await expect
     .poll(() => video.evaluate((element: HTMLVideoElement) => element.currentTime))
     .toBeGreaterThan(first);
-  expect(await video.evaluate((element: HTMLVideoElement) => element.videoWidth)).toBeGreaterThan(
-    0,
-  );
 }
 
 test('a call between two browsers through the edge: encrypted media, mute, one leaves, the key rotates', async ({
