@@ -100,6 +100,8 @@ export class Store {
   }
 
   async logout(): Promise<void> {
+    // While the session still counts: the api tells LiveKit and the key rotates for the others.
+    await this.call?.leave();
     try {
       await api('POST', '/auth/logout');
     } catch {
