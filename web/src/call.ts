@@ -125,6 +125,7 @@ export class CallSession {
       this.room.on(event, changed);
     }
     this.room.on(RoomEvent.ConnectionStateChanged, (state: ConnectionState) => {
+      if (!this.active) return;
       if (state === ConnectionState.Reconnecting || state === ConnectionState.SignalReconnecting) {
         this.phase = 'reconnecting';
       } else if (state === ConnectionState.Connected) {
@@ -166,9 +167,17 @@ export class CallSession {
     for (const early of this.#earlyKeys.splice(0)) await this.applyPushedKey(early);
     try {
       await this.room.setE2EEEnabled(true);
+      // Left (or the screen closed) while the join was on its way: not into the room after all.
+      if (!this.active) return;
       await this.room.connect(liveKitAddress(answer.livekit.url), answer.livekit.token);
     } catch (error) {
-      this.#fail(error instanceof Error ? error.message : String(error));
+      // A leave while connecting disconnects the room, which fails the connect: not an error.
+      if (this.active) this.#fail(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (!this.active) {
+      // Left while connecting: leave() could not yet disconnect what was not connected.
+      await this.#disconnect();
       return;
     }
     this.phase = 'connected';
