@@ -24,9 +24,8 @@
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
 #        REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT LIVEKIT_PORT)
 # Calls: when `make tools` has built tools/bin/livekit-server, LiveKit runs too (signalling on
-# LIVEKIT_PORT, also proxied by the edge at /livekit/, which the api hands browsers as
-# LIVEKIT_PUBLIC_URL; media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook
-# pointed at the api (config/livekit/start-livekit.sh renders its config from the env file).
+# LIVEKIT_PORT, media on LIVEKIT_PORT+1/tcp and +2/udp, loopback only), its webhook pointed at
+# the api (config/livekit/start-livekit.sh renders its config from the env file).
 # Exit status: 0 after a clean stop on Ctrl-C/SIGTERM; non-zero when a check fails or the stack
 # does not become ready in time.
 #
@@ -276,7 +275,8 @@ port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE
 if [[ -x $root/tools/bin/livekit-server ]]; then
   components+=(livekit)
   export LIVEKIT_PORT=${LIVEKIT_PORT:-7880}
-  # Browsers signal to LiveKit through the edge (/livekit/ on the one URL to open).
+  # Browsers signal to LiveKit through the edge: the api hands them /livekit, the edge proxies
+  # /livekit/ to LIVEKIT_PORT (one URL to open; media still goes to LIVEKIT_PORT+1 and +2).
   export LIVEKIT_PUBLIC_URL=${LIVEKIT_PUBLIC_URL:-/livekit}
   port_names+=(LIVEKIT_PORT)
 elif [[ -z ${LIVEKIT_URL:-} ]]; then

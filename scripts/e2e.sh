@@ -54,8 +54,11 @@ fi
 
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
+# Every port scripts/dev.sh may listen on (the exporters, Alertmanager and Jaeger as well,
+# where it runs them), so nothing collides with a developer's own `make dev`.
 for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
-  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT; do
+  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT REDIS_EXPORTER_PORT REDIS_CACHE_EXPORTER_PORT \
+  POSTGRES_EXPORTER_PORT ALERTMANAGER_PORT JAEGER_PORT JAEGER_OTLP_PORT; do
   free_port
   sed -i "/^$name=/d" "$env_file"
   printf '%s=%s\n' "$name" "$port" >>"$env_file"
