@@ -175,3 +175,46 @@ test('an owner ends the call for everyone, from the keyboard', async ({ browser 
   await c.context.close();
   await d.context.close();
 });
+
+test('a key rotated while the browser was offline is fetched when it is back, and the call goes on', async ({
+  browser,
+}) => {
+  const { ada, ben, conversationId, a, b } = await twoPeopleInConversation(browser, [
+    'Ada Offline',
+    'Ben Online',
+  ]);
+  for (const page of [a.page, b.page]) {
+    await page.goto(`/#/call/${conversationId}`);
+    await page.getByRole('button', { name: /^(Start|Join) call$/ }).click();
+    await expect(page.getByTestId('call-status')).toHaveAttribute('data-phase', 'connected');
+  }
+  await expect(tileOf(a.page, ben.id)).toBeVisible();
+  const adaEncryption = a.page.getByTestId('call-encryption');
+  const firstKeyIndex = Number(await adaEncryption.getAttribute('data-key-index'));
+
+  // Ada's network drops: her socket is gone, so the rotation's push cannot reach her.
+  await a.context.setOffline(true);
+  await expect(a.page.getByTestId('offline-banner')).toBeVisible();
+  await b.page.getByRole('button', { name: 'Leave call' }).click();
+  const rotated = String((firstKeyIndex + 1) % 16);
+  await expect
+    .poll(async () => {
+      const key = await apiCall<{ keyIndex: number }>(
+        ada.token,
+        'GET',
+        `/conversations/${conversationId}/call/key`,
+      );
+      return String(key.keyIndex);
+    })
+    .toBe(rotated);
+  await expect(adaEncryption).toHaveAttribute('data-key-index', String(firstKeyIndex));
+
+  // Back online: the catch-up asks for the current key, and the call is still hers.
+  await a.context.setOffline(false);
+  await expect(a.page.getByTestId('offline-banner')).toHaveCount(0);
+  await expect(adaEncryption).toHaveAttribute('data-key-index', rotated);
+  await expect(a.page.getByTestId('call-status')).toHaveAttribute('data-phase', 'connected');
+  await expect(tileOf(a.page, ben.id)).toHaveCount(0);
+  await a.context.close();
+  await b.context.close();
+});
