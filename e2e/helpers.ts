@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, expect, type Page } from '@playwright/test';
 
 function required(name: string): string {
@@ -157,4 +158,18 @@ export function gatewayThatGained(before: Map<string, number>, after: Map<string
       `expected one gateway to gain a connection: ${JSON.stringify([...before])} → ${JSON.stringify([...after])}`,
     );
   return gained[0]?.[0] ?? '';
+}
+
+/** axe-core on what the page shows now: no serious or critical violation. */
+export async function expectAccessible(page: Page, screen: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter(
+    (violation) => violation.impact === 'serious' || violation.impact === 'critical',
+  );
+  expect(
+    serious.map(
+      (v) =>
+        `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+    ),
+  ).toEqual([]);
 }

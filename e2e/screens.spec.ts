@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import AxeBuilder from '@axe-core/playwright';
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import {
   adminCredentials,
   apiCall,
   createUser,
   directConversation,
+  expectAccessible,
   logIn,
   newPage,
   postMessage,
@@ -15,19 +15,6 @@ import {
 } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-async function expectAccessible(page: Page, screen: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations.filter(
-    (violation) => violation.impact === 'serious' || violation.impact === 'critical',
-  );
-  expect(
-    serious.map(
-      (v) =>
-        `${screen}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-    ),
-  ).toEqual([]);
-}
 
 test('admin creates a user who then logs in', async ({ browser }) => {
   const admin = await newPage(browser);

@@ -279,6 +279,7 @@ run_component() {
       export EDGE_ADDRESS=http://127.0.0.1:$EDGE_PORT EDGE_API=127.0.0.1:$API_PORT
       export EDGE_SOCKETS="127.0.0.1:$SOCKET_PORT 127.0.0.1:$SOCKET2_PORT"
       export EDGE_WEB_ROOT=$root/web/dist XDG_CONFIG_HOME=$data/edge XDG_DATA_HOME=$data/edge
+      export EDGE_LIVEKIT=127.0.0.1:${LIVEKIT_PORT:-7880}
       guarded TERM caddy run --config "$root/config/edge/Caddyfile" --adapter caddyfile
       ;;
     *) die "unknown component '${1:-}' (one of: ${components[*]})" ;;
@@ -329,6 +330,9 @@ port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE
 if [[ -x $root/tools/bin/livekit-server ]]; then
   components+=(livekit)
   export LIVEKIT_PORT=${LIVEKIT_PORT:-7880}
+  # Browsers signal to LiveKit through the edge: the api hands them /livekit, the edge proxies
+  # /livekit/ to LIVEKIT_PORT (one URL to open; media still goes to LIVEKIT_PORT+1 and +2).
+  export LIVEKIT_PUBLIC_URL=${LIVEKIT_PUBLIC_URL:-/livekit}
   port_names+=(LIVEKIT_PORT)
 elif [[ -z ${LIVEKIT_URL:-} ]]; then
   log "note: calls are off: there is no tools/bin/livekit-server; \`make tools\` builds it (needs Go), and make dev then starts it"
@@ -660,7 +664,7 @@ cat <<EOF
   passwords in $env_file; data in $data
 EOF
 if [[ " ${components[*]} " == *" livekit "* ]]; then
-  log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls; webhook to the api)"
+  log "livekit      ws://127.0.0.1:$LIVEKIT_PORT (calls, also at /livekit/ on the edge; webhook to the api)"
 fi
 if [[ " ${components[*]} " == *" jaeger "* ]]; then
   log "jaeger       http://127.0.0.1:$JAEGER_PORT (query API /api/traces: every service's traces; OTLP on $JAEGER_OTLP_PORT)"

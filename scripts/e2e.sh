@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make e2e`: the Playwright suite (e2e/) in Debian's Chromium against a whole native stack
-# started here by scripts/dev.sh (the same as `make dev`: two gateways behind the Caddy edge)
-# and stopped at the end, pass or fail. The stack gets its own env file (fresh secrets), data
+# started here by scripts/dev.sh (the same as `make dev`: two gateways and LiveKit behind the
+# Caddy edge; LiveKit from tools/bin, `make tools`) and stopped at the end, pass or fail. The stack gets its own env file (fresh secrets), data
 # directory and free ports, so it runs beside a developer's own `make dev`.
 #
 # Usage: scripts/e2e.sh [playwright arguments...]   e.g. scripts/e2e.sh --grep offline
@@ -31,30 +31,52 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free port on 127.0.0.1, different from every one handed out before.
+# A free port on 127.0.0.1, different from every one handed out before, into $port (not
+# echoed: a command substitution's subshell would forget what it handed out).
 declare -A taken=()
 free_port() {
-  local port
   while :; do
     port=$((20000 + RANDOM % 30000))
     [[ -z ${taken[$port]:-} ]] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       taken[$port]=1
-      echo "$port"
       return
     fi
   done
 }
 
+# The call test needs a real LiveKit: scripts/dev.sh starts tools/bin/livekit-server (built by
+# `make tools`) with its webhook pointed at the api, as it does for `make dev`.
+if [[ ! -x $root/tools/bin/livekit-server ]]; then
+  log "tools/bin/livekit-server is missing: \`make tools\` builds it (Go); the call test needs it" >&2
+  exit 1
+fi
+
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
+# Every port scripts/dev.sh may listen on (the exporters, Alertmanager and Jaeger as well,
+# where it runs them), so nothing collides with a developer's own `make dev`.
 for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
-  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT; do
-  port=$(free_port)
+  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT REDIS_EXPORTER_PORT REDIS_CACHE_EXPORTER_PORT \
+  POSTGRES_EXPORTER_PORT ALERTMANAGER_PORT JAEGER_PORT JAEGER_OTLP_PORT; do
+  free_port
   sed -i "/^$name=/d" "$env_file"
   printf '%s=%s\n' "$name" "$port" >>"$env_file"
   export "$name=$port"
 done
+# LiveKit: signalling on LIVEKIT_PORT, media on the next two ports (scripts/dev.sh), all free.
+while :; do
+  free_port
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null &&
+    [[ -z ${taken[$((port + 1))]:-} && -z ${taken[$((port + 2))]:-} ]]; then
+    taken[$((port + 1))]=1
+    taken[$((port + 2))]=1
+    break
+  fi
+done
+sed -i '/^LIVEKIT_PORT=/d' "$env_file"
+printf 'LIVEKIT_PORT=%s\n' "$port" >>"$env_file"
+export LIVEKIT_PORT=$port
 # The admin test registers a webhook on 127.0.0.1 (no delivery to anywhere else).
 sed -i '/^WEBHOOK_ALLOWED_HOSTS=/d' "$env_file"
 printf '%s\n' 'WEBHOOK_ALLOWED_HOSTS=127.0.0.1' >>"$env_file"
@@ -71,7 +93,7 @@ log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
 QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
 dev_pid=$!
 deadline=$((SECONDS + 180))
-until grep -q 'dev: Quad is ready' "$work/dev.log"; do
+until grep -qs 'dev: Quad is ready' "$work/dev.log"; do
   if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
     tail -n 60 "$work/dev.log" >&2
     log "the stack did not start" >&2

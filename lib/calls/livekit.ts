@@ -4,10 +4,13 @@ import { policy } from '../policy/policy.js';
 /**
  * LiveKit as Quad uses it: join tokens, the server API (rooms and participants) and the webhook
  * signature check. Built once by a composition root from config.livekit (LIVEKIT_URL,
- * LIVEKIT_API_KEY, LIVEKIT_API_SECRET) and handed down.
+ * LIVEKIT_PUBLIC_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET) and handed down.
  */
 export interface LiveKit {
-  /** What clients connect to (ws:// or wss://). */
+  /**
+   * What clients connect to: a ws(s):// URL, or a path on the api's own origin (LiveKit's
+   * signalling proxied by the edge; the client resolves it against the page's origin).
+   */
   url: string;
   rooms: RoomServiceClient;
   webhooks: WebhookReceiver;
@@ -21,13 +24,16 @@ export interface LiveKit {
 }
 
 export function createLiveKit(settings: {
+  /** Where the api reaches LiveKit's server API. */
   url: string;
+  /** What clients are handed; the server URL when not given. */
+  publicUrl?: string;
   apiKey: string;
   apiSecret: string;
 }): LiveKit {
   const { url, apiKey, apiSecret } = settings;
   return {
-    url,
+    url: settings.publicUrl ?? url,
     rooms: new RoomServiceClient(url.replace(/^ws/, 'http'), apiKey, apiSecret, {
       requestTimeout: policy.calls.livekitRequestTimeoutMs / 1_000,
     }),

@@ -57,6 +57,29 @@ describe('loadServiceConfig', () => {
     assert.equal(config.redis.state.username, 'socket');
   });
 
+  it('hands clients LIVEKIT_PUBLIC_URL (a URL, or a path on the edge), else the server URL', () => {
+    const server = { ...minimal, LIVEKIT_URL: 'ws://10.0.0.7:7880' };
+    assert.equal(loadServiceConfig('api', server).livekit.publicUrl, 'ws://10.0.0.7:7880');
+    const edgePath = loadServiceConfig('api', { ...server, LIVEKIT_PUBLIC_URL: '/livekit/' });
+    assert.deepEqual(
+      [edgePath.livekit.url, edgePath.livekit.publicUrl],
+      ['ws://10.0.0.7:7880', '/livekit'],
+    );
+    assert.equal(
+      loadServiceConfig('api', {
+        ...server,
+        LIVEKIT_PUBLIC_URL: 'wss://quad.school.example/livekit',
+      }).livekit.publicUrl,
+      'wss://quad.school.example/livekit',
+    );
+    for (const wrong of ['https://quad.school.example', '//evil.example', 'livekit', '/a b']) {
+      const problems = problemsOf(() =>
+        loadServiceConfig('api', { ...server, LIVEKIT_PUBLIC_URL: wrong }),
+      );
+      assert.deepEqual([...problems.keys()], ['LIVEKIT_PUBLIC_URL'], wrong);
+    }
+  });
+
   it('takes a Redis Cluster as a list of seed nodes for each role', () => {
     const config = loadServiceConfig('worker', {
       ...minimal,

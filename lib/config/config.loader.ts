@@ -55,7 +55,14 @@ export interface ServiceConfig extends BaseConfig {
     cache: RedisEndpoint;
     keyPrefix: string;
   };
-  livekit: { url: string; apiKey: string | undefined; apiSecret: string | undefined };
+  livekit: {
+    /** Where the api reaches LiveKit's server API. */
+    url: string;
+    /** What clients connect to: a ws(s):// URL, or a path on the api's own origin (the edge). */
+    publicUrl: string;
+    apiKey: string | undefined;
+    apiSecret: string | undefined;
+  };
   worker: { concurrency: number; deliveryConcurrency: number };
   /** The rate-limit policy table with RATE_LIMITS overrides applied. */
   rateLimits: RateLimitPolicies;
@@ -378,6 +385,7 @@ function resolveLivekit(env: Environment, problems: ConfigProblem[]): ServiceCon
     );
     if (parsed) url = parsed.url.href.replace(/\/$/, '');
   }
+  const publicUrl = resolveLivekitPublicUrl(env.LIVEKIT_PUBLIC_URL, problems) ?? url;
   const { LIVEKIT_API_KEY: apiKey, LIVEKIT_API_SECRET: apiSecret } = env;
   if ((apiKey === undefined) !== (apiSecret === undefined)) {
     problems.push({
@@ -392,7 +400,35 @@ function resolveLivekit(env: Environment, problems: ConfigProblem[]): ServiceCon
       message: `is the placeholder "${PLACEHOLDER_SECRET}" from .env.example`,
     });
   }
-  return { url, apiKey, apiSecret };
+  return { url, publicUrl, apiKey, apiSecret };
+}
+
+/**
+ * A path (`/livekit`) means "LiveKit's signalling on the origin you reached the api through":
+ * behind the edge, one host name and one port serve the client, the api and LiveKit's
+ * WebSocket, whatever name the institution gives them.
+ */
+function resolveLivekitPublicUrl(
+  raw: string | undefined,
+  problems: ConfigProblem[],
+): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.startsWith('/')) {
+    if (/^\/[A-Za-z0-9._~\-/]*$/.test(raw) && !raw.startsWith('//')) return raw.replace(/\/$/, '');
+    problems.push({
+      variable: 'LIVEKIT_PUBLIC_URL',
+      message: 'must be a ws[s]://host[:port][/path] URL or a plain path such as /livekit',
+    });
+    return undefined;
+  }
+  const parsed = parseUrl(
+    'LIVEKIT_PUBLIC_URL',
+    raw,
+    ['ws:', 'wss:'],
+    'ws[s]://host[:port][/path], or a path such as /livekit',
+    problems,
+  );
+  return parsed?.url.href.replace(/\/$/, '');
 }
 
 /** The api seals webhook secrets and the worker opens them to sign: both need the key. */

@@ -114,6 +114,11 @@ export const environmentSchema = z.object({
 
   /** Full override of the LiveKit server URL (ws:// or wss://). */
   LIVEKIT_URL: optionalText,
+  /**
+   * What clients are told to connect to, when not LIVEKIT_URL: a ws(s):// URL, or a path such
+   * as /livekit on the origin the client reached the api through (the edge).
+   */
+  LIVEKIT_PUBLIC_URL: optionalText,
   LIVEKIT_PORT: port(7880),
   LIVEKIT_API_KEY: optionalText,
   LIVEKIT_API_SECRET: optionalText,

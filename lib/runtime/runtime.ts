@@ -309,10 +309,10 @@ export class Runtime {
    * callStateRedis(); changes announced through publisher().
    */
   calls(): CallServices | undefined {
-    const { url, apiKey, apiSecret } = this.config.livekit;
+    const { url, publicUrl, apiKey, apiSecret } = this.config.livekit;
     if (apiKey === undefined || apiSecret === undefined) return undefined;
     if (!this.#calls) {
-      const livekit = createLiveKit({ url, apiKey, apiSecret });
+      const livekit = createLiveKit({ url, publicUrl, apiKey, apiSecret });
       const { client, breaker } = this.callStateRedis();
       const store = new CallStateStore({
         redis: client,

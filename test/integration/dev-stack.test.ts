@@ -389,6 +389,15 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
     const throughEdge = await fetch(`${edge}/api/v1/openapi.json`);
     assert.equal(throughEdge.status, 200);
     await throughEdge.arrayBuffer();
+    // With LiveKit built (`make tools`), its signalling is on the same URL, at /livekit/.
+    if (existsSync(join(root, 'tools', 'bin', 'livekit-server'))) {
+      const livekit = await waitFor('LiveKit answering through the edge at /livekit/', async () => {
+        const response = await fetch(`${edge}/livekit/`);
+        const text = await response.text();
+        return response.status === 200 && text;
+      });
+      assert.equal(livekit.trim(), 'OK');
+    }
 
     // Redis never answers without a password, and the service users cannot administer it.
     for (const name of ['REDIS_PORT', 'REDIS_CACHE_PORT'] as const) {

@@ -13,10 +13,7 @@ import {
 import { useOnline, useRoute, useStore } from './hooks';
 import { store } from './store';
 import { t } from './strings';
-
-function errorText(error: unknown): string {
-  return t('somethingWrong', { detail: error instanceof Error ? error.message : String(error) });
-}
+import { ErrorAlert, errorText } from './ui';
 
 export function App() {
   const [restoring, setRestoring] = useState(true);
@@ -84,7 +81,7 @@ function Shell() {
       content = id ? <ConversationView key={id} conversationId={id} /> : <Empty />;
       break;
     case 'call':
-      content = <CallScreen conversationId={id ?? ''} />;
+      content = <LazyCallScreen key={id} conversationId={id ?? ''} />;
       break;
     case 'profile':
       content = <ProfileScreen />;
@@ -140,6 +137,21 @@ function Shell() {
   );
 }
 
+type CallScreenComponent = typeof import('./call-screen').CallScreen;
+
+/** The call screen and LiveKit's client load when a call screen is first opened. */
+function LazyCallScreen({ conversationId }: { conversationId: string }) {
+  const [Screen, setScreen] = useState<CallScreenComponent | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    import('./call-screen')
+      .then((module) => setScreen(() => module.CallScreen))
+      .catch((caught: unknown) => setError(errorText(caught)));
+  }, []);
+  if (error) return <ErrorAlert error={error} />;
+  return Screen ? <Screen conversationId={conversationId} /> : <p class="hint">{t('loading')}</p>;
+}
+
 function Empty() {
   return <p class="hint">{t('conversations')}</p>;
 }
@@ -187,6 +199,11 @@ function ConversationList({ activeId }: { activeId: string | undefined }) {
                   {current.conversationTitle(item)}
                 </span>
                 <span class="preview">{preview}</span>
+                {current.liveCalls.has(item.id) && (
+                  <span class="live-call" data-testid="live-call">
+                    {t('liveCall')}
+                  </span>
+                )}
                 {item.unreadCount > 0 && (
                   <span class="badge" data-testid="unread-badge">
                     <span aria-hidden="true">{item.unreadCount}</span>
@@ -201,15 +218,6 @@ function ConversationList({ activeId }: { activeId: string | undefined }) {
       <NewConversation />
     </aside>
   );
-}
-
-/** A failed request's text, announced to screen readers; nothing while there is none. */
-function ErrorAlert({ error }: { error: string }) {
-  return error ? (
-    <p role="alert" class="error">
-      {error}
-    </p>
-  ) : null;
 }
 
 /** A folded form that creates something: its fields, then the create button. */
@@ -366,7 +374,7 @@ function ConversationView({ conversationId }: { conversationId: string }) {
         </a>
         <h1 id="conversation-title">{title}</h1>
         <a class="button" href={`#/call/${conversationId}`}>
-          {t('call')}
+          {current.liveCalls.has(conversationId) ? t('joinCall') : t('call')}
         </a>
         <details class="members">
           <summary>{t('members')}</summary>
@@ -629,20 +637,6 @@ function Polls({ conversationId }: { conversationId: string }) {
         </label>
       </CreateForm>
       <ErrorAlert error={error} />
-    </section>
-  );
-}
-
-/**
- * The call screen's place. Calls (LiveKit, end-to-end encrypted media) are being built on the
- * server side; this screen joins them once their API exists.
- */
-function CallScreen({ conversationId }: { conversationId: string }) {
-  return (
-    <section aria-labelledby="call-title" data-conversation-id={conversationId}>
-      <h1 id="call-title">{t('callTitle')}</h1>
-      <p>{t('callUnavailable')}</p>
-      <a href={`#/c/${conversationId}`}>{t('backToList')}</a>
     </section>
   );
 }

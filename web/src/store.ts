@@ -10,6 +10,7 @@ import {
   storedToken,
   storeToken,
 } from './api';
+import type { CallKey, CallSession } from './call';
 
 /** A message typed here and not yet acknowledged by the gateway. */
 export interface PendingMessage {
@@ -17,6 +18,12 @@ export interface PendingMessage {
   conversationId: string;
   body: string;
   failed: boolean;
+}
+
+/** A conversation's call in progress, as the conversation list shows it. */
+export interface LiveCall {
+  callId: string;
+  participantIds: string[];
 }
 
 type Ack<T> = ({ ok: true } & T) | { ok: false; error: { code: string; retryAfterMs?: number } };
@@ -44,6 +51,10 @@ export class Store {
   presence = new Map<string, boolean>();
   profiles = new Map<string, Profile>();
   connected = false;
+  /** Live calls of my conversations, by conversation id (GET /calls/live, then `call:*`). */
+  liveCalls = new Map<string, LiveCall>();
+  /** The call this tab is in (one at a time). */
+  call: CallSession | null = null;
   /** What this tab shows; its new messages are read at once. */
   openConversationId: string | null = null;
   #socket: Socket | null = null;
@@ -89,6 +100,8 @@ export class Store {
   }
 
   async logout(): Promise<void> {
+    // While the session still counts: the api tells LiveKit and the key rotates for the others.
+    await this.call?.leave();
     try {
       await api('POST', '/auth/logout');
     } catch {
@@ -109,6 +122,9 @@ export class Store {
     this.pending = [];
     this.receipts.clear();
     this.presence.clear();
+    this.liveCalls.clear();
+    void this.call?.leave();
+    this.call = null;
     this.connected = false;
     this.changed();
   }
@@ -169,6 +185,33 @@ export class Store {
       }) => this.#setTyping(conversationId, userId, typing),
     );
     socket.on('conversation:members', () => void this.catchUp());
+    socket.on('call:started', ({ conversationId, callId }: CallEvent) => {
+      if (this.liveCalls.get(conversationId)?.callId !== callId) {
+        this.liveCalls.set(conversationId, { callId, participantIds: [] });
+      }
+      this.changed();
+    });
+    socket.on('call:participant-joined', ({ conversationId, callId, userId }: CallEvent) => {
+      const live = this.#liveCall(conversationId, callId);
+      if (userId && !live.participantIds.includes(userId)) live.participantIds.push(userId);
+      this.changed();
+    });
+    socket.on('call:participant-left', ({ conversationId, callId, userId }: CallEvent) => {
+      const live = this.#liveCall(conversationId, callId);
+      live.participantIds = live.participantIds.filter((id) => id !== userId);
+      this.changed();
+    });
+    socket.on('call:ended', ({ conversationId, callId }: CallEvent) => {
+      if (this.liveCalls.get(conversationId)?.callId === callId) {
+        this.liveCalls.delete(conversationId);
+      }
+      if (this.call?.callId === callId) this.call.ended();
+      this.changed();
+    });
+    // The call's key rotated (someone left): only to this user's own devices.
+    socket.on('call:key', (pushed: CallKey & { callId: string }) => {
+      void this.call?.applyPushedKey(pushed);
+    });
     // The browser knows before the socket's heartbeat does: drop the connection at once (the
     // banner shows, sends wait) and reconnect, then catch up, as soon as the network is back.
     addEventListener('offline', () => socket.disconnect());
@@ -205,6 +248,8 @@ export class Store {
         });
       }
       await this.#syncLoaded(socket);
+      await this.refreshLiveCalls();
+      await this.call?.refreshKey();
       for (const pending of this.pending) void this.#trySend(pending);
       await this.#queryPresence(socket);
       if (this.openConversationId) {
@@ -264,6 +309,46 @@ export class Store {
       for (const member of conversation.members) this.profile(member.userId);
     }
     this.changed();
+  }
+
+  async refreshLiveCalls(): Promise<void> {
+    let answer: { calls: { id: string; conversationId: string; participantIds: string[] }[] };
+    try {
+      answer = await api('GET', '/calls/live');
+    } catch (error) {
+      // Calls are off on this server (no LiveKit configured): no call is ever live.
+      if (error instanceof ApiError && error.status === 404) return;
+      throw error;
+    }
+    this.liveCalls = new Map(
+      answer.calls.map((call) => [
+        call.conversationId,
+        { callId: call.id, participantIds: call.participantIds },
+      ]),
+    );
+    this.changed();
+  }
+
+  #liveCall(conversationId: string, callId: string): LiveCall {
+    let live = this.liveCalls.get(conversationId);
+    if (live?.callId !== callId) {
+      live = { callId, participantIds: [] };
+      this.liveCalls.set(conversationId, live);
+    }
+    return live;
+  }
+
+  /** Joins (or starts) a conversation's call in this tab, leaving any other first. */
+  async joinCall(conversationId: string): Promise<CallSession> {
+    if (this.call?.active && this.call.conversationId === conversationId) return this.call;
+    await this.call?.leave();
+    // LiveKit's client is most of a call's weight: loaded with the first call, not the page.
+    const { CallSession } = await import('./call');
+    const session = new CallSession(conversationId, () => this.changed());
+    this.call = session;
+    this.changed();
+    await session.join();
+    return session;
   }
 
   /** A profile for display, fetched once; undefined until it arrives. */
@@ -543,6 +628,12 @@ export class Store {
     await this.#socket?.emitWithAck('conversation:join', { conversationIds: [created.id] });
     return created.id;
   }
+}
+
+interface CallEvent {
+  conversationId: string;
+  callId: string;
+  userId?: string;
 }
 
 export const store = new Store();

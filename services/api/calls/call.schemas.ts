@@ -48,7 +48,10 @@ export const joinAnswerSchema = z
   .object({
     call: callSchema,
     livekit: z.object({
-      url: z.string().meta({ description: 'The LiveKit server to connect to' }),
+      url: z.string().meta({
+        description:
+          'The LiveKit server to connect to: a ws(s):// URL, or a path (e.g. /livekit) on the origin the api was reached through',
+      }),
       token: z.string().meta({
         description:
           'Join token for this call’s room only (identity = user id), short-lived: connect at once',
