@@ -114,6 +114,10 @@ export class CallReconciler {
       return 0;
     }
     await this.#rebuildRedis(current, present, inLiveKit);
+    await this.#calls.refreshInCall(
+      current.conversationId,
+      present.map((row) => row.userId),
+    );
     return present.length;
   }
 

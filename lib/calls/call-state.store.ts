@@ -99,6 +99,35 @@ export class CallStateStore {
     return { conversationId, callId, startedAt };
   }
 
+  /**
+   * The live calls among `conversationIds` as the live view has them: its call, since when, and
+   * how many are in it. node-redis sends the commands issued in one tick together, so a whole
+   * conversation list costs one round trip, bounded once by the command timeout.
+   */
+  async liveCalls(
+    conversationIds: readonly string[],
+  ): Promise<Map<string, CallSessionState & { participantCount: number }>> {
+    const found = new Map<string, CallSessionState & { participantCount: number }>();
+    if (conversationIds.length === 0) return found;
+    const replies = await this.#run(() =>
+      Promise.all(
+        conversationIds.map((conversationId) =>
+          Promise.all([
+            this.#sessions.fetch(tag(conversationId)),
+            this.#redis.sCard(this.#participantsKey(conversationId)),
+          ]),
+        ),
+      ),
+    );
+    replies.forEach(([entity, participantCount], i) => {
+      const conversationId = conversationIds[i] as string;
+      const { callId, startedAt } = entity;
+      if (typeof callId !== 'string' || !(startedAt instanceof Date)) return;
+      found.set(conversationId, { conversationId, callId, startedAt, participantCount });
+    });
+    return found;
+  }
+
   async saveSession(session: CallSessionState): Promise<void> {
     const id = tag(session.conversationId);
     const entity: Entity = { ...session, [EntityId]: id };

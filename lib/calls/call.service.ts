@@ -6,7 +6,7 @@ import type { CallOutboxEvent } from '../outbox/outbox.types.js';
 import type { OutboxWriter } from '../outbox/outbox-writer.js';
 import { policy } from '../policy/policy.js';
 import { inTransaction } from '../postgres/transaction.js';
-import type { RealtimePublisher } from '../realtime/index.js';
+import type { Presence, RealtimePublisher } from '../realtime/index.js';
 import { RedisCommandTimeoutError } from '../redis/node-redis-client.js';
 import { RedisUnavailableError } from '../redis/redis-breaker.js';
 import { type CallRow, callRepository as calls } from './call.repository.js';
@@ -29,6 +29,16 @@ export interface JoinAnswer {
   e2ee: CallKey;
 }
 
+/** The conversation list's mark of a live call (GET /conversations). */
+export interface LiveCallMarker {
+  callId: string;
+  startedAt: Date;
+  participantCount: number;
+}
+
+/** What calls tell presence (lib/realtime): who is in a call, shown as "in a call". */
+export type CallPresence = Pick<Presence, 'enteredCall' | 'leftCall' | 'presenceOf'>;
+
 type EndReason = NonNullable<CallRow['endedReason']>;
 
 /**
@@ -50,6 +60,7 @@ export class CallService {
   readonly #livekit: LiveKit;
   readonly #outbox: OutboxWriter;
   readonly #events: RealtimePublisher | undefined;
+  readonly #presence: CallPresence | undefined;
   readonly #logger: Logger;
   readonly metrics: CallMetrics;
   readonly #rotationTimers = new Set<NodeJS.Timeout>();
@@ -61,6 +72,7 @@ export class CallService {
     livekit: LiveKit;
     outbox: OutboxWriter;
     events?: RealtimePublisher;
+    presence?: CallPresence;
     logger: Logger;
     registry: Registry;
   }) {
@@ -70,6 +82,7 @@ export class CallService {
     this.#livekit = options.livekit;
     this.#outbox = options.outbox;
     this.#events = options.events;
+    this.#presence = options.presence;
     this.#logger = options.logger.child({ component: 'calls' });
     this.metrics = callMetrics(options.registry);
   }
@@ -162,6 +175,34 @@ export class CallService {
     return calls.liveForMember(this.#postgres, userId);
   }
 
+  /**
+   * The live call of each of `conversationIds` that has one, from the live view in Redis (the
+   * conversation list marks them). Undefined when that Redis cannot answer (breaker open, a
+   * timeout): the list is then shown without marks rather than not at all. A call whose view
+   * was flushed is marked again once the reconciler has rebuilt it (seconds).
+   */
+  async liveCallMarkers(
+    conversationIds: readonly string[],
+  ): Promise<Map<string, LiveCallMarker> | undefined> {
+    try {
+      const live = await this.#store.liveCalls(conversationIds);
+      return new Map(
+        [...live].map(([conversationId, session]) => [
+          conversationId,
+          {
+            callId: session.callId,
+            startedAt: session.startedAt,
+            participantCount: session.participantCount,
+          },
+        ]),
+      );
+    } catch (error) {
+      if (!isRedisTrouble(error)) throw error;
+      this.#logger.warn({ err: String(error) }, 'live calls not marked in a conversation list');
+      return undefined;
+    }
+  }
+
   /** Who may publish in the conversation's calls: every member, or only owners and admins (a
    *  lecture). Applies to the tokens handed out from now on. Owners and admins only. */
   async setPublishers(actorId: string, conversationId: string, publishers: 'members' | 'admins') {
@@ -243,6 +284,7 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId, userId, at: joined.row.joinedAt.toISOString() },
     });
+    await this.#inCall(userId, call.conversationId, true);
   }
 
   /** LiveKit says `userId` left (or dropped): recorded, announced, and the key rotated for
@@ -273,6 +315,7 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId, userId, at: at.toISOString() },
     });
+    await this.#inCall(userId, call.conversationId, false);
     if (left.remaining === 0) {
       await this.endCall(call, 'empty');
       return;
@@ -283,6 +326,7 @@ export class CallService {
   /** Ends the call: LiveKit closes the room, the key is deleted, everyone is told. */
   async endCall(call: CallRow, reason: EndReason): Promise<void> {
     const ended = await inTransaction(this.#postgres, async (tx) => {
+      const present = await calls.present(tx, call.id);
       const endedAt = await calls.end(tx, call.id, reason);
       if (!endedAt) return undefined;
       const outboxId = await this.#outbox.append(tx, {
@@ -290,7 +334,7 @@ export class CallService {
         conversationId: call.conversationId,
         payload: { callId: call.id, endedAt: endedAt.toISOString(), reason },
       });
-      return { endedAt, outboxId };
+      return { endedAt, outboxId, present };
     });
     // The key goes first, whatever else fails: an ended call's media must not stay decryptable.
     await this.#tolerateRedis(() => this.#store.clear(call.conversationId));
@@ -306,6 +350,13 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId: call.id, endedAt: ended.endedAt.toISOString(), reason },
     });
+    for (const { userId } of ended.present) await this.#inCall(userId, call.conversationId, false);
+  }
+
+  /** The reconciler's refresh of "in a call" for who is in the call (presence lets it lapse
+   *  without one), which also rebuilds it after a flush. */
+  async refreshInCall(conversationId: string, userIds: readonly string[]): Promise<void> {
+    for (const userId of userIds) await this.#inCall(userId, conversationId, true);
   }
 
   /**
@@ -460,6 +511,22 @@ export class CallService {
       startedAt: call.startedAt,
       participants,
     };
+  }
+
+  /** `userId` went into or out of the conversation's call: presence records it, and when that
+   *  changed whether they are in any call, the rooms of all their conversations are told. */
+  async #inCall(userId: string, conversationId: string, inCall: boolean): Promise<void> {
+    const presence = this.#presence;
+    if (!presence) return;
+    // Best effort (never rejects): what a Redis outage loses, the reconciler's refresh redoes.
+    const changed = inCall
+      ? await presence.enteredCall(userId, conversationId)
+      : await presence.leftCall(userId, conversationId);
+    if (!changed || !this.#events) return;
+    const now = (await presence.presenceOf([userId]))?.get(userId);
+    if (!now) return;
+    const conversationIds = await this.#conversations.conversationIdsOf(userId);
+    await this.#events.presenceChanged(conversationIds, { userId, ...now });
   }
 
   async #disconnect(call: CallRow, userId: string): Promise<void> {

@@ -289,6 +289,11 @@ export const policy = {
     typingTtlMs: 6_000,
     /** Every instance sweeps expired typists this often: the stop is shown at most this late. */
     typingSweepIntervalMs: 1_000,
+    /** "In a call" lasts this long without a refresh. Joins and leaves set and clear it at once
+     *  (lib/calls); the calls reconciler refreshes it every policy.calls.reconcileIntervalMs
+     *  (3 s) and rebuilds it after a flush, so 30 s survives a worker restart, while a leave
+     *  lost to a Redis outage stops showing within 30 s. */
+    inCallTtlMs: 30_000,
   },
   /** Outgoing webhooks to integrations (lib/webhooks/). WEBHOOK_* variables override the
    *  attempts, backoff and concurrency (docs/configuration.md). */

@@ -28,7 +28,7 @@ import type { Person } from '../harness/private-api.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
-import { connectSocket, record, waitForEntry } from '../harness/socket-client.js';
+import { connectSocket, record, request, waitForEntry } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -53,6 +53,16 @@ interface CallEvent {
   callId: string;
   userId?: string;
   reason?: string;
+}
+interface PresenceEvent {
+  userId: string;
+  online: boolean;
+  inCall: boolean;
+}
+interface LiveCallMark {
+  callId: string;
+  startedAt: string;
+  participantCount: number;
 }
 
 function assertStatus(reply: Reply, status: number) {
@@ -114,6 +124,38 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     const socket = await connectSocket(gateway.baseUrl, people[who].token);
     sockets.push(socket);
     return socket;
+  };
+  /** A socket following the conversation's room, where presence changes are announced. */
+  const watcherFor = async (who: Name, gateway: ServiceProcess) => {
+    const socket = await socketFor(who, gateway);
+    const joined = await request(socket, 'conversation:join', {
+      conversationIds: [conversationId],
+    });
+    assert.equal(joined.ok, true, JSON.stringify(joined));
+    return socket;
+  };
+  /** "In a call" as each gateway instance and the api answer it. */
+  const inCallEverywhere = async (who: Name, watchers: Socket[]) => {
+    const id = people[who].id;
+    const answers: boolean[] = [];
+    for (const socket of watchers) {
+      const answer = await request(socket, 'presence:query', { userIds: [id] });
+      assert.equal(answer.ok, true, JSON.stringify(answer));
+      answers.push((answer.presence as Record<string, PresenceEvent>)[id]?.inCall === true);
+    }
+    const reply = await call('eve', 'POST', '/presence/query', { userIds: [id] });
+    assertStatus(reply, 200);
+    answers.push((reply.body.presence as Record<string, PresenceEvent>)[id]?.inCall === true);
+    return answers;
+  };
+  /** The conversation as `who`'s conversation list shows it. */
+  const listed = async (who: Name) => {
+    const reply = await call(who, 'GET', '/conversations');
+    assertStatus(reply, 200);
+    const items = reply.body.conversations as Array<{ id: string; liveCall: LiveCallMark | null }>;
+    const item = items.find((conversation) => conversation.id === conversationId);
+    assert.ok(item, 'the conversation is in the list');
+    return item;
   };
   const signedWebhook = async (body: string, secret = livekit.apiSecret) => {
     const token = new AccessToken(livekit.apiKey, secret);
@@ -264,8 +306,14 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
   });
 
   it('join → webhook → live state → call events on both gateway instances', async () => {
-    const onFirst = await socketFor('ben', gateways[0] as ServiceProcess);
-    const onSecond = await socketFor('ben', gateways[1] as ServiceProcess);
+    const onFirst = await watcherFor('ben', gateways[0] as ServiceProcess);
+    const onSecond = await watcherFor('ben', gateways[1] as ServiceProcess);
+    const presenceChanges = [
+      record<PresenceEvent>(onFirst, 'presence:changed'),
+      record<PresenceEvent>(onSecond, 'presence:changed'),
+    ];
+    assert.deepEqual(await inCallEverywhere('ann', [onFirst, onSecond]), [false, false, false]);
+    assert.equal((await listed('ben')).liveCall, null);
     const started = [
       record<CallEvent>(onFirst, 'call:started'),
       record<CallEvent>(onSecond, 'call:started'),
@@ -288,6 +336,24 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       );
     }
     assert.ok(await inCall('ann'));
+    // "In a call", announced on both gateway instances (ann has no socket open: a call is not
+    // a connection) and read the same on both and over HTTP, by anyone who may ask presence.
+    for (const changes of presenceChanges) {
+      await waitForEntry(
+        changes,
+        (event) => event.userId === people.ann.id && event.inCall,
+        'presence:changed in a call on each gateway',
+      );
+    }
+    assert.deepEqual(await inCallEverywhere('ann', [onFirst, onSecond]), [true, true, true]);
+    assert.deepEqual(await inCallEverywhere('cat', [onFirst, onSecond]), [false, false, false]);
+    // The conversation list marks the call, with who is in it, from the live state in Redis.
+    const item = await listed('ben');
+    assert.deepEqual(item.liveCall, {
+      callId: answer.call.id,
+      startedAt: answer.call.startedAt,
+      participantCount: 1,
+    });
     // The conversation list's "call in progress" and "in a call": for members only.
     const live = await call('ben', 'GET', '/calls/live');
     assertStatus(live, 200);
@@ -513,11 +579,18 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       ),
       1,
     );
+    // "In a call" and the list's mark were in Redis too: rebuilt by the same reconciler.
+    const watcher = await watcherFor('ben', gateways[0] as ServiceProcess);
+    await waitFor('ann in a call again', async () =>
+      (await inCallEverywhere('ann', [watcher])).every(Boolean),
+    );
+    assert.equal((await listed('ben')).liveCall?.participantCount, 1);
   });
 
   it('end: the key is gone from Redis and the history has the call with its duration', async () => {
-    const benSocket = await socketFor('ben', gateways[0] as ServiceProcess);
+    const benSocket = await watcherFor('ben', gateways[0] as ServiceProcess);
     const ended = record<CallEvent>(benSocket, 'call:ended');
+    const presenceChanges = record<PresenceEvent>(benSocket, 'presence:changed');
     const live = await postgres.query<{ id: string }>(
       'SELECT id FROM calls WHERE ended_at IS NULL AND conversation_id = $1',
       [conversationId],
@@ -527,6 +600,13 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     assertStatus(await call('cat', 'DELETE', callPath()), 403);
     assertStatus(await call('ben', 'DELETE', callPath()), 204);
     await waitForEntry(ended, (event) => event.callId === callId, 'call:ended');
+    await waitForEntry(
+      presenceChanges,
+      (event) => event.userId === people.ann.id && !event.inCall,
+      'ann out of calls, announced',
+    );
+    assert.deepEqual(await inCallEverywhere('ann', [benSocket]), [false, false]);
+    assert.equal((await listed('ben')).liveCall, null);
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-session:{${conversationId}}`), 0);
     assertStatus(await call('ann', 'GET', callPath()), 404);
