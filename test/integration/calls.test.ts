@@ -65,6 +65,9 @@ interface LiveCallMark {
   participantCount: number;
 }
 
+/** Anonymous requests per minute from one address (all of this test's come from 127.0.0.1). */
+const ANONYMOUS_BUDGET = 60;
+
 function assertStatus(reply: Reply, status: number) {
   assert.equal(reply.status, status, JSON.stringify(reply.body));
 }
@@ -178,12 +181,12 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     const environment = (service: QuadService) => ({
       ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
       REDIS_PASSWORD: state.passwords[service],
-      // Every request here comes from 127.0.0.1, LiveKit's webhooks included (they are
-      // anonymous until their signature is checked): a quick run passes the per-address budget.
+      // Every request here comes from 127.0.0.1. LiveKit's webhooks spend their own budget
+      // (livekit-webhook); the anonymous one is kept small enough for a test to exhaust it.
       RATE_LIMITS: JSON.stringify({
         'login-ip': { limit: 1_000, windowMs: 60_000 },
         'api-user': { limit: 100_000, windowMs: 60_000 },
-        'api-anonymous': { limit: 100_000, windowMs: 60_000 },
+        'api-anonymous': { limit: ANONYMOUS_BUDGET, windowMs: 60_000, burst: ANONYMOUS_BUDGET },
       }),
       ...reserved.serviceEnvironment,
     });
@@ -654,6 +657,40 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     );
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
     assertStatus(await call('ann', 'GET', callPath()), 404);
+  });
+
+  it('LiveKit’s webhooks spend their own budget: a burst beyond the anonymous one is accepted, which still limits the rest', async () => {
+    // More than an address may send anonymously in any minute (limit + burst), all signed.
+    const burst = ANONYMOUS_BUDGET * 2 + 30;
+    const answers: number[] = [];
+    for (let sent = 0; sent < burst; sent += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const response = await signedWebhook(
+            JSON.stringify({
+              event: 'room_started',
+              id: `EV_${randomUUID()}`,
+              createdAt: String(Math.floor(Date.now() / 1000)),
+              room: { name: 'not-a-quad-call' },
+            }),
+          );
+          assert.match(response.headers.get('ratelimit-policy') ?? '', /^"livekit-webhook";/);
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      answers.push(...batch);
+    }
+    assert.deepEqual(new Set(answers), new Set([200]), 'every signed webhook accepted');
+    // Other anonymous requests from the same address still meet the anonymous limit.
+    let refused: Reply | undefined;
+    for (let sent = 0; sent <= ANONYMOUS_BUDGET && !refused; sent++) {
+      const reply = await callApi(api.baseUrl, 'GET', '');
+      if (reply.status === 429) refused = reply;
+      else assertStatus(reply, 200);
+    }
+    assert.ok(refused, 'the anonymous budget ran out');
+    assert.equal(refused.body.policy, 'api-anonymous');
   });
 
   it('no media key is in the PostgreSQL dump or any service log, in base64 or hex', async () => {
