@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { ConversationService } from '../conversations/index.js';
@@ -362,12 +363,13 @@ export class CallService {
   /**
    * A rotation after a leave, batched: the first leave of a window claims it (in Redis, so
    * several api instances and the worker share one), and the rotation runs when the window
-   * closes, once for all who left in it.
+   * closes, once for all who left in it. A claim whose process dies inside the window stays
+   * recorded, and the reconciler completes it (completeAbandonedRotation).
    */
   async scheduleRotation(conversationId: string): Promise<void> {
     let claimed: boolean;
     try {
-      claimed = await this.#store.claimRotation(conversationId);
+      claimed = await this.#store.claimRotation(conversationId, randomUUID());
     } catch (error) {
       // Without Redis there is no key to rotate; the reconciler rotates when Redis is back.
       this.#logger.warn({ err: String(error) }, 'key rotation not scheduled');
@@ -383,6 +385,18 @@ export class CallService {
         .finally(() => this.#store.releaseRotation(conversationId).catch(() => undefined));
     }, policy.calls.rotationBatchMs);
     this.#rotationTimers.add(timer);
+  }
+
+  /** The reconciler's part in batched rotations: a pending rotation whose claimer did not
+   *  complete it in time is rotated here. True when it was. */
+  async completeAbandonedRotation(conversationId: string): Promise<boolean> {
+    if (!(await this.#store.takeOverRotation(conversationId, randomUUID()))) return false;
+    try {
+      await this.rotateKey(conversationId, 'leave');
+    } finally {
+      await this.#store.releaseRotation(conversationId).catch(() => undefined);
+    }
+    return true;
   }
 
   /** A new key at the next index of the ring, pushed to each participant who is in the call. */

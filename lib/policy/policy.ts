@@ -389,6 +389,15 @@ export const policy = {
      *  the end of a class cost one new key, not ten. Short enough that what a leaver could
      *  still decrypt is a fraction of a second. */
     rotationBatchMs: 250,
+    /** A pending rotation is recorded in Redis (its claim) this long at most: its claimer
+     *  deletes it once the key is rotated, so this only bounds what a lost claim leaves. */
+    rotationLeaseMs: 30_000,
+    /** A pending rotation still recorded this long after its claim has lost its claimer (a
+     *  crash or a kill inside the window: rotating takes the window plus one transaction), and
+     *  the reconciler completes it; so a leaver's key stops being current within this plus
+     *  one reconcile interval even then. A slow claimer that is alive after all rotates a
+     *  second time, which costs a key index, not a gap. */
+    rotationTakeoverAfterMs: 2_000,
     /** The worker compares live state with LiveKit's own (listRooms, listParticipants) this
      *  often while calls are live: it catches lost, late and missing webhooks. */
     reconcileIntervalMs: 3_000,

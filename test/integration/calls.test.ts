@@ -9,6 +9,7 @@ import type { Socket } from 'socket.io-client';
 import type { z } from 'zod';
 import { roomOfCall } from '../../lib/calls/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { joinAnswerSchema } from '../../services/api/calls/call.schemas.js';
 import {
@@ -449,6 +450,46 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     const reply = await call('ann', 'GET', `${callPath()}/key`);
     keysSeen.add(String(reply.body.key));
     assert.equal(reply.body.keyIndex, (indexBefore + 1) % 16);
+  });
+
+  it('a rotation whose claimer died inside the batching window still happens', async () => {
+    const annKeys = record<KeyEvent>(
+      await socketFor('ann', gateways[1] as ServiceProcess),
+      'call:key',
+    );
+    const benAnswer = await join('ben');
+    await connect(benAnswer);
+    await waitFor('ben in the call', () => inCall('ben'), 15_000);
+    const indexBefore = (await call('ann', 'GET', `${callPath()}/key`)).body.keyIndex as number;
+    // What a process leaves when it is killed right after claiming the next rotation: the
+    // pending rotation, recorded under its claimer, that nobody is going to run.
+    const rotationKey = `${keyPrefix}call-rotation:{${conversationId}}`;
+    assert.equal(
+      await stateAdmin.set(rotationKey, 'a-claimer-that-died', 'PX', policy.calls.rotationLeaseMs),
+      'OK',
+    );
+    // Ben leaves within that claim's window: his leave rides along with the dead claim.
+    assertStatus(await call('ben', 'POST', `${callPath()}/leave`), 204);
+    const rotated = await waitForEntry(
+      annKeys,
+      (event) => event.keyIndex === (indexBefore + 1) % 16,
+      'the abandoned rotation completed by the reconciler',
+      policy.calls.rotationTakeoverAfterMs + 3 * policy.calls.reconcileIntervalMs,
+    );
+    keysSeen.add(rotated.key);
+    assert.notEqual(rotated.key, benAnswer.e2ee.key);
+    await waitFor('the completed rotation released', async () => {
+      return (await stateAdmin.exists(rotationKey)) === 0;
+    });
+    assert.deepEqual((await call('ann', 'GET', `${callPath()}/key`)).body, {
+      key: rotated.key,
+      keyIndex: rotated.keyIndex,
+    });
+    assert.ok(
+      (await scrapeMetric(worker.baseUrl, 'call_reconciliation_corrections_total', {
+        kind: 'abandoned_rotation',
+      })) >= 1,
+    );
   });
 
   it('a forged or unsigned webhook answers 401 and changes nothing; a replayed one is applied once', async () => {
