@@ -170,8 +170,7 @@ export class CallService {
     await this.endCall(call, 'ended_by_admin');
   }
 
-  /** The live calls of my conversations and who is in each: the conversation list's "call in
-   *  progress", and "in a call" for the people listed (the same on every gateway instance). */
+  /** The live calls of my conversations and who is in each, from PostgreSQL. */
   liveCalls(userId: string) {
     return calls.liveForMember(this.#postgres, userId);
   }
@@ -462,6 +461,11 @@ export class CallService {
   async #liveOrNew(conversationId: string, userId: string) {
     const existing = await calls.live(this.#postgres, conversationId);
     if (existing) return { call: existing, startedOutboxId: undefined };
+    // The live state before anything is written: a call started while its key cannot be
+    // stored is one nobody can join, and calls_unavailable promises that nothing changed.
+    // (Redis failing between here and the key leaves a call nobody joins, which the
+    // reconciler ends as abandoned.)
+    await this.#redisOrUnavailable(() => this.#store.key(conversationId));
     return inTransaction(this.#postgres, async (tx) => {
       const inserted = await calls.insertLive(tx, conversationId, userId);
       if (!inserted) {

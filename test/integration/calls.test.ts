@@ -178,6 +178,8 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     state = await startRedisServer('state');
     cache = await startRedisServer('cache', state.passwords);
     stateAdmin = new Redis({ port: state.port, password: state.passwords.default });
+    // The test takes this Redis down once; the client reconnects by itself.
+    stateAdmin.on('error', () => undefined);
     reserved = await reserveLiveKit();
     const environment = (service: QuadService) => ({
       ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
@@ -698,6 +700,70 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     );
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
     assertStatus(await call('ann', 'GET', callPath()), 404);
+  });
+
+  it('calls degrade cleanly while the state Redis is hung, then down: 503 calls_unavailable, quickly, nothing started, back with Redis', async () => {
+    // A request pays at most one command timeout per trip to the hung Redis on its path (its
+    // rate limit, the call's live state), and the breakers spare even that once open.
+    const bound = 4 * policy.redis.commandTimeoutMs + 1_000;
+    const refusedQuickly = async () => {
+      const started = performance.now();
+      const reply = await call('cat', 'POST', callPath());
+      const elapsed = performance.now() - started;
+      assertStatus(reply, 503);
+      assert.equal(reply.body.code, 'calls_unavailable');
+      assert.equal(
+        reply.headers.get('retry-after'),
+        String(policy.http.unavailableRetryAfterSeconds),
+      );
+      assert.ok(elapsed < bound, `answered in ${Math.round(elapsed)} ms (bound ${bound} ms)`);
+    };
+    const listedWithoutMarks = async () => {
+      const reply = await call('cat', 'GET', '/conversations');
+      assertStatus(reply, 200);
+      for (const item of reply.body.conversations as Array<{ liveCall: unknown }>) {
+        assert.equal(item.liveCall, null);
+      }
+    };
+    const nothingStarted = async () => {
+      const live = await postgres.query(
+        'SELECT 1 FROM calls WHERE conversation_id = $1 AND ended_at IS NULL',
+        [conversationId],
+      );
+      assert.equal(live.rowCount, 0, 'no call was started');
+      assert.equal(api.child.exitCode, null, 'the api is still running');
+      assert.equal(api.child.signalCode, null, 'the api is still running');
+    };
+    const callsWorkAgain = async (what: string) => {
+      await waitFor(
+        what,
+        async () => (await call('cat', 'POST', callPath())).status === 200,
+        30_000,
+      );
+      assertStatus(await call('ann', 'DELETE', callPath()), 204);
+    };
+    await nothingStarted();
+
+    // Hung: every command waits (CLIENT PAUSE), as behind a Redis stuck in a slow command.
+    const pauseMs = 10_000;
+    const pausedAt = Date.now();
+    await stateAdmin.call('CLIENT', 'PAUSE', String(pauseMs), 'ALL');
+    await refusedQuickly();
+    await refusedQuickly();
+    await listedWithoutMarks();
+    assert.ok(Date.now() - pausedAt < pauseMs, 'all of it while Redis was hung');
+    await nothingStarted();
+    await callsWorkAgain('calls again once Redis answers');
+
+    // Down: the server is gone (SIGKILL), then back, empty.
+    await state.stop('SIGKILL');
+    await refusedQuickly();
+    await refusedQuickly();
+    await listedWithoutMarks();
+    await nothingStarted();
+    await state.restart();
+    await callsWorkAgain('calls again once Redis is back');
+    await nothingStarted();
   });
 
   it('LiveKit’s webhooks spend their own budget: a burst beyond the anonymous one is accepted, which still limits the rest', async () => {
