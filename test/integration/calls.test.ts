@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { dispose } from '@livekit/rtc-node';
+import { dispose, EncryptionType } from '@livekit/rtc-node';
 import { Redis } from 'ioredis';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { AccessToken, RoomServiceClient, TrackType } from 'livekit-server-sdk';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import type { z } from 'zod';
@@ -111,9 +111,11 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     keysSeen.add(body.e2ee.key);
     return body;
   };
+  /** Into LiveKit with the answer's token, encrypting end to end with the answer's key. */
   const connect = async (answer: JoinBody, publishAudio = false) => {
     const participant = await joinLiveKit(answer.livekit.url, answer.livekit.token, {
       publishAudio,
+      e2ee: answer.e2ee,
     });
     participants.push(participant);
     return participant;
@@ -382,6 +384,14 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       ),
       1,
     );
+    // What ann publishes is encrypted end to end with the call's key: LiveKit (the SFU)
+    // forwards frames it cannot read, and says so.
+    const [annListed] = await rooms.listParticipants(roomOfCall(answer.call.id));
+    assert.equal(annListed?.identity, people.ann.id);
+    const audio = annListed?.tracks.filter((track) => track.type === TrackType.AUDIO) ?? [];
+    assert.equal(audio.length, 1);
+    // (LiveKit's one numbering of encryption types, as rtc-node exports it.)
+    assert.equal(audio[0]?.encryption, EncryptionType.GCM);
     // Muted as LiveKit reports it: ann publishes an unmuted tone; the reconciler reads it.
     await waitFor(
       'ann unmuted',
