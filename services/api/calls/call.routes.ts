@@ -230,7 +230,7 @@ export function liveKitWebhookRoute(webhooks: LiveKitWebhooks): ApiRoute {
     operationId: 'liveKitWebhook',
     summary: 'LiveKit’s webhook (called by LiveKit, not by clients)',
     description:
-      'Signed by LiveKit (`Authorization`: a JWT made with the API secret over the body’s sha256); anything else answers 401 and changes nothing. Applied once per event id: a redelivery answers `duplicate`.',
+      'Signed by LiveKit (`Authorization`: a JWT made with the API secret over the body’s sha256); anything else answers 401 and changes nothing. Applied once per event id: a redelivery answers `duplicate`. Spends its own per-address budget (`livekit-webhook`), not the anonymous one: LiveKit posts every event of every call from one address.',
     tags: ['livekit'],
     security: security.public,
     success: { status: 200, description: 'Received', body: webhookAnswerSchema },
