@@ -14,7 +14,8 @@ import { type LiveKit, roomOfCall } from './livekit.js';
  * gone from LiveKit leaves (and the key rotates); a call nobody joined within a token's
  * lifetime, or whose room is gone, ends. A Redis flushed or restarted is rebuilt (session and
  * participants from PostgreSQL and LiveKit; a lost media key is replaced by a rotation, pushed
- * to the participants). Only PostgreSQL is read when no call is live.
+ * to the participants), and a rotation claimed by a process that died inside the batching
+ * window is completed. Only PostgreSQL is read when no call is live.
  */
 export class CallReconciler {
   readonly #postgres: Pool;
@@ -114,6 +115,13 @@ export class CallReconciler {
       return 0;
     }
     await this.#rebuildRedis(current, present, inLiveKit);
+    if (await this.#calls.completeAbandonedRotation(current.conversationId)) {
+      corrections.inc({ kind: 'abandoned_rotation' });
+    }
+    await this.#calls.refreshInCall(
+      current.conversationId,
+      present.map((row) => row.userId),
+    );
     return present.length;
   }
 

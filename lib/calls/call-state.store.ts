@@ -16,7 +16,8 @@ import type { RedisBreaker } from '../redis/redis-breaker.js';
  *   <prefix>call-participant:{<conversationId>}:<userId>     HASH   CallParticipant
  *   <prefix>call-participants:{<conversationId>}             SET    user ids
  *   <prefix>call-key:{<conversationId>}                      STRING <keyIndex>.<base64 key>, PX
- *   <prefix>call-rotation:{<conversationId>}                 STRING rotation pending, PX
+ *   <prefix>call-rotation:{<conversationId>}                 STRING the pending rotation's
+ *                                                                   claimer, PX lease
  * Every call goes through the node-redis client's own breaker, bounded by a command timeout.
  */
 
@@ -99,6 +100,35 @@ export class CallStateStore {
     return { conversationId, callId, startedAt };
   }
 
+  /**
+   * The live calls among `conversationIds` as the live view has them: its call, since when, and
+   * how many are in it. node-redis sends the commands issued in one tick together, so a whole
+   * conversation list costs one round trip, bounded once by the command timeout.
+   */
+  async liveCalls(
+    conversationIds: readonly string[],
+  ): Promise<Map<string, CallSessionState & { participantCount: number }>> {
+    const found = new Map<string, CallSessionState & { participantCount: number }>();
+    if (conversationIds.length === 0) return found;
+    const replies = await this.#run(() =>
+      Promise.all(
+        conversationIds.map((conversationId) =>
+          Promise.all([
+            this.#sessions.fetch(tag(conversationId)),
+            this.#redis.sCard(this.#participantsKey(conversationId)),
+          ]),
+        ),
+      ),
+    );
+    replies.forEach(([entity, participantCount], i) => {
+      const conversationId = conversationIds[i] as string;
+      const { callId, startedAt } = entity;
+      if (typeof callId !== 'string' || !(startedAt instanceof Date)) return;
+      found.set(conversationId, { conversationId, callId, startedAt, participantCount });
+    });
+    return found;
+  }
+
   async saveSession(session: CallSessionState): Promise<void> {
     const id = tag(session.conversationId);
     const entity: Entity = { ...session, [EntityId]: id };
@@ -142,7 +172,7 @@ export class CallStateStore {
     await this.#run(() => this.#redis.sRem(this.#participantsKey(conversationId), userId));
   }
 
-  /** Everything of the call but its pending rotation: the session, participants and key. */
+  /** Everything of the call: the session, participants, key and pending rotation. */
   async clear(conversationId: string): Promise<void> {
     const userIds = await this.#run(() =>
       this.#redis.sMembers(this.#participantsKey(conversationId)),
@@ -154,7 +184,11 @@ export class CallStateStore {
     }
     await this.#run(() => this.#sessions.remove(tag(conversationId)));
     await this.#run(() =>
-      this.#redis.unlink([this.#participantsKey(conversationId), this.#mediaKey(conversationId)]),
+      this.#redis.unlink([
+        this.#participantsKey(conversationId),
+        this.#mediaKey(conversationId),
+        this.#rotationKey(conversationId),
+      ]),
     );
   }
 
@@ -186,16 +220,40 @@ export class CallStateStore {
     return this.#run(() => this.#redis.pTTL(this.#mediaKey(conversationId)));
   }
 
-  /** True for the first leave of a batch: it schedules the rotation; later ones within the
-   *  window ride along. */
-  async claimRotation(conversationId: string): Promise<boolean> {
+  /**
+   * True for the first leave of a batch: `claimer` records the pending rotation and runs it
+   * when the window closes; later leaves within the window ride along. The record outlives a
+   * claimer that dies before rotating: its age is read from its TTL (Redis' clock), and once
+   * it is overdue takeOverRotation hands it to someone else.
+   */
+  async claimRotation(conversationId: string, claimer: string): Promise<boolean> {
     const reply = await this.#run(() =>
-      this.#redis.set(this.#rotationKey(conversationId), '1', {
-        PX: policy.calls.rotationBatchMs * 4,
+      this.#redis.set(this.#rotationKey(conversationId), claimer, {
+        PX: policy.calls.rotationLeaseMs,
         NX: true,
       }),
     );
     return reply === 'OK';
+  }
+
+  /**
+   * Takes over a pending rotation whose claimer has not completed it within
+   * policy.calls.rotationTakeoverAfterMs of its claim: true for exactly one of the callers
+   * that ask at once (the one whose write replaced the claimer it saw), which then rotates
+   * and releases it.
+   */
+  async takeOverRotation(conversationId: string, taker: string): Promise<boolean> {
+    const key = this.#rotationKey(conversationId);
+    const [claimer, remainingMs] = await this.#run(() =>
+      Promise.all([this.#redis.get(key), this.#redis.pTTL(key)]),
+    );
+    if (claimer === null || remainingMs < 0) return false;
+    const ageMs = policy.calls.rotationLeaseMs - remainingMs;
+    if (ageMs < policy.calls.rotationTakeoverAfterMs) return false;
+    const replaced = await this.#run(() =>
+      this.#redis.set(key, taker, { XX: true, PX: policy.calls.rotationLeaseMs, GET: true }),
+    );
+    return replaced === claimer;
   }
 
   async releaseRotation(conversationId: string): Promise<void> {

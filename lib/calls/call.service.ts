@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { ConversationService } from '../conversations/index.js';
@@ -6,7 +7,7 @@ import type { CallOutboxEvent } from '../outbox/outbox.types.js';
 import type { OutboxWriter } from '../outbox/outbox-writer.js';
 import { policy } from '../policy/policy.js';
 import { inTransaction } from '../postgres/transaction.js';
-import type { RealtimePublisher } from '../realtime/index.js';
+import type { Presence, RealtimePublisher } from '../realtime/index.js';
 import { RedisCommandTimeoutError } from '../redis/node-redis-client.js';
 import { RedisUnavailableError } from '../redis/redis-breaker.js';
 import { type CallRow, callRepository as calls } from './call.repository.js';
@@ -29,6 +30,16 @@ export interface JoinAnswer {
   e2ee: CallKey;
 }
 
+/** The conversation list's mark of a live call (GET /conversations). */
+export interface LiveCallMarker {
+  callId: string;
+  startedAt: Date;
+  participantCount: number;
+}
+
+/** What calls tell presence (lib/realtime): who is in a call, shown as "in a call". */
+export type CallPresence = Pick<Presence, 'enteredCall' | 'leftCall' | 'presenceOf'>;
+
 type EndReason = NonNullable<CallRow['endedReason']>;
 
 /**
@@ -50,6 +61,7 @@ export class CallService {
   readonly #livekit: LiveKit;
   readonly #outbox: OutboxWriter;
   readonly #events: RealtimePublisher | undefined;
+  readonly #presence: CallPresence | undefined;
   readonly #logger: Logger;
   readonly metrics: CallMetrics;
   readonly #rotationTimers = new Set<NodeJS.Timeout>();
@@ -61,6 +73,7 @@ export class CallService {
     livekit: LiveKit;
     outbox: OutboxWriter;
     events?: RealtimePublisher;
+    presence?: CallPresence;
     logger: Logger;
     registry: Registry;
   }) {
@@ -70,6 +83,7 @@ export class CallService {
     this.#livekit = options.livekit;
     this.#outbox = options.outbox;
     this.#events = options.events;
+    this.#presence = options.presence;
     this.#logger = options.logger.child({ component: 'calls' });
     this.metrics = callMetrics(options.registry);
   }
@@ -156,10 +170,37 @@ export class CallService {
     await this.endCall(call, 'ended_by_admin');
   }
 
-  /** The live calls of my conversations and who is in each: the conversation list's "call in
-   *  progress", and "in a call" for the people listed (the same on every gateway instance). */
+  /** The live calls of my conversations and who is in each, from PostgreSQL. */
   liveCalls(userId: string) {
     return calls.liveForMember(this.#postgres, userId);
+  }
+
+  /**
+   * The live call of each of `conversationIds` that has one, from the live view in Redis (the
+   * conversation list marks them). Undefined when that Redis cannot answer (breaker open, a
+   * timeout): the list is then shown without marks rather than not at all. A call whose view
+   * was flushed is marked again once the reconciler has rebuilt it (seconds).
+   */
+  async liveCallMarkers(
+    conversationIds: readonly string[],
+  ): Promise<Map<string, LiveCallMarker> | undefined> {
+    try {
+      const live = await this.#store.liveCalls(conversationIds);
+      return new Map(
+        [...live].map(([conversationId, session]) => [
+          conversationId,
+          {
+            callId: session.callId,
+            startedAt: session.startedAt,
+            participantCount: session.participantCount,
+          },
+        ]),
+      );
+    } catch (error) {
+      if (!isRedisTrouble(error)) throw error;
+      this.#logger.warn({ err: String(error) }, 'live calls not marked in a conversation list');
+      return undefined;
+    }
   }
 
   /** Who may publish in the conversation's calls: every member, or only owners and admins (a
@@ -243,6 +284,7 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId, userId, at: joined.row.joinedAt.toISOString() },
     });
+    await this.#inCall(userId, call.conversationId, true);
   }
 
   /** LiveKit says `userId` left (or dropped): recorded, announced, and the key rotated for
@@ -273,6 +315,7 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId, userId, at: at.toISOString() },
     });
+    await this.#inCall(userId, call.conversationId, false);
     if (left.remaining === 0) {
       await this.endCall(call, 'empty');
       return;
@@ -283,6 +326,7 @@ export class CallService {
   /** Ends the call: LiveKit closes the room, the key is deleted, everyone is told. */
   async endCall(call: CallRow, reason: EndReason): Promise<void> {
     const ended = await inTransaction(this.#postgres, async (tx) => {
+      const present = await calls.present(tx, call.id);
       const endedAt = await calls.end(tx, call.id, reason);
       if (!endedAt) return undefined;
       const outboxId = await this.#outbox.append(tx, {
@@ -290,7 +334,7 @@ export class CallService {
         conversationId: call.conversationId,
         payload: { callId: call.id, endedAt: endedAt.toISOString(), reason },
       });
-      return { endedAt, outboxId };
+      return { endedAt, outboxId, present };
     });
     // The key goes first, whatever else fails: an ended call's media must not stay decryptable.
     await this.#tolerateRedis(() => this.#store.clear(call.conversationId));
@@ -306,17 +350,25 @@ export class CallService {
       conversationId: call.conversationId,
       payload: { callId: call.id, endedAt: ended.endedAt.toISOString(), reason },
     });
+    for (const { userId } of ended.present) await this.#inCall(userId, call.conversationId, false);
+  }
+
+  /** The reconciler's refresh of "in a call" for who is in the call (presence lets it lapse
+   *  without one), which also rebuilds it after a flush. */
+  async refreshInCall(conversationId: string, userIds: readonly string[]): Promise<void> {
+    for (const userId of userIds) await this.#inCall(userId, conversationId, true);
   }
 
   /**
    * A rotation after a leave, batched: the first leave of a window claims it (in Redis, so
    * several api instances and the worker share one), and the rotation runs when the window
-   * closes, once for all who left in it.
+   * closes, once for all who left in it. A claim whose process dies inside the window stays
+   * recorded, and the reconciler completes it (completeAbandonedRotation).
    */
   async scheduleRotation(conversationId: string): Promise<void> {
     let claimed: boolean;
     try {
-      claimed = await this.#store.claimRotation(conversationId);
+      claimed = await this.#store.claimRotation(conversationId, randomUUID());
     } catch (error) {
       // Without Redis there is no key to rotate; the reconciler rotates when Redis is back.
       this.#logger.warn({ err: String(error) }, 'key rotation not scheduled');
@@ -332,6 +384,18 @@ export class CallService {
         .finally(() => this.#store.releaseRotation(conversationId).catch(() => undefined));
     }, policy.calls.rotationBatchMs);
     this.#rotationTimers.add(timer);
+  }
+
+  /** The reconciler's part in batched rotations: a pending rotation whose claimer did not
+   *  complete it in time is rotated here. True when it was. */
+  async completeAbandonedRotation(conversationId: string): Promise<boolean> {
+    if (!(await this.#store.takeOverRotation(conversationId, randomUUID()))) return false;
+    try {
+      await this.rotateKey(conversationId, 'leave');
+    } finally {
+      await this.#store.releaseRotation(conversationId).catch(() => undefined);
+    }
+    return true;
   }
 
   /** A new key at the next index of the ring, pushed to each participant who is in the call. */
@@ -397,6 +461,11 @@ export class CallService {
   async #liveOrNew(conversationId: string, userId: string) {
     const existing = await calls.live(this.#postgres, conversationId);
     if (existing) return { call: existing, startedOutboxId: undefined };
+    // The live state before anything is written: a call started while its key cannot be
+    // stored is one nobody can join, and calls_unavailable promises that nothing changed.
+    // (Redis failing between here and the key leaves a call nobody joins, which the
+    // reconciler ends as abandoned.)
+    await this.#redisOrUnavailable(() => this.#store.key(conversationId));
     return inTransaction(this.#postgres, async (tx) => {
       const inserted = await calls.insertLive(tx, conversationId, userId);
       if (!inserted) {
@@ -460,6 +529,22 @@ export class CallService {
       startedAt: call.startedAt,
       participants,
     };
+  }
+
+  /** `userId` went into or out of the conversation's call: presence records it, and when that
+   *  changed whether they are in any call, the rooms of all their conversations are told. */
+  async #inCall(userId: string, conversationId: string, inCall: boolean): Promise<void> {
+    const presence = this.#presence;
+    if (!presence) return;
+    // Best effort (never rejects): what a Redis outage loses, the reconciler's refresh redoes.
+    const changed = inCall
+      ? await presence.enteredCall(userId, conversationId)
+      : await presence.leftCall(userId, conversationId);
+    if (!changed || !this.#events) return;
+    const now = (await presence.presenceOf([userId]))?.get(userId);
+    if (!now) return;
+    const conversationIds = await this.#conversations.conversationIdsOf(userId);
+    await this.#events.presenceChanged(conversationIds, { userId, ...now });
   }
 
   async #disconnect(call: CallRow, userId: string): Promise<void> {

@@ -1,4 +1,4 @@
-export type { CallView, JoinAnswer } from './call.service.js';
+export type { CallPresence, CallView, JoinAnswer, LiveCallMarker } from './call.service.js';
 export { CallService } from './call.service.js';
 export {
   CallPermissionError,

@@ -33,6 +33,20 @@ export class StaleRealtimeSweep {
     this.#postgres = options.postgres;
   }
 
+  /** Which of `userIds` are in a call (kept by lib/calls, not by connections); none when
+   *  Redis cannot say. */
+  async #inCall(userIds: readonly string[]): Promise<Set<string>> {
+    const { presence } = this.#stores;
+    const inCall = new Set<string>();
+    for (let start = 0; start < userIds.length; start += presence.maxBatchUsers) {
+      const answer = await presence.presenceOf(
+        userIds.slice(start, start + presence.maxBatchUsers),
+      );
+      for (const [userId, state] of answer ?? []) if (state.inCall) inCall.add(userId);
+    }
+    return inCall;
+  }
+
   async run(): Promise<StaleRealtimeResult> {
     const { presence, rooms, typing } = this.#stores;
     const [offline, stoppedViewing, stoppedTyping] = await Promise.all([
@@ -58,12 +72,17 @@ export class StaleRealtimeSweep {
         [offline.map((user) => user.userId)],
       );
       const conversationsOf = new Map(rows.rows.map((row) => [row.user_id, row.conversation_ids]));
+      const inCall = await this.#inCall(offline.map((user) => user.userId));
       for (const { userId, lastSeenAt } of offline) {
         const conversationIds = conversationsOf.get(userId) ?? [];
         if (conversationIds.length === 0) continue;
-        this.#emitter
-          .to(conversationIds.map(conversationRoom))
-          .emit('presence:changed', { userId, online: false, lastSeenAt, emittedAt: Date.now() });
+        this.#emitter.to(conversationIds.map(conversationRoom)).emit('presence:changed', {
+          userId,
+          online: false,
+          lastSeenAt,
+          inCall: inCall.has(userId),
+          emittedAt: Date.now(),
+        });
       }
     }
     return {

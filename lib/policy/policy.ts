@@ -293,6 +293,11 @@ export const policy = {
     typingTtlMs: 6_000,
     /** Every instance sweeps expired typists this often: the stop is shown at most this late. */
     typingSweepIntervalMs: 1_000,
+    /** "In a call" lasts this long without a refresh. Joins and leaves set and clear it at once
+     *  (lib/calls); the calls reconciler refreshes it every policy.calls.reconcileIntervalMs
+     *  (3 s) and rebuilds it after a flush, so 30 s survives a worker restart, while a leave
+     *  lost to a Redis outage stops showing within 30 s. */
+    inCallTtlMs: 30_000,
   },
   /** Outgoing webhooks to integrations (lib/webhooks/). WEBHOOK_* variables override the
    *  attempts, backoff and concurrency (docs/configuration.md). */
@@ -388,6 +393,15 @@ export const policy = {
      *  the end of a class cost one new key, not ten. Short enough that what a leaver could
      *  still decrypt is a fraction of a second. */
     rotationBatchMs: 250,
+    /** A pending rotation is recorded in Redis (its claim) this long at most: its claimer
+     *  deletes it once the key is rotated, so this only bounds what a lost claim leaves. */
+    rotationLeaseMs: 30_000,
+    /** A pending rotation still recorded this long after its claim has lost its claimer (a
+     *  crash or a kill inside the window: rotating takes the window plus one transaction), and
+     *  the reconciler completes it; so a leaver's key stops being current within this plus
+     *  one reconcile interval even then. A slow claimer that is alive after all rotates a
+     *  second time, which costs a key index, not a gap. */
+    rotationTakeoverAfterMs: 2_000,
     /** The worker compares live state with LiveKit's own (listRooms, listParticipants) this
      *  often while calls are live: it catches lost, late and missing webhooks. */
     reconcileIntervalMs: 3_000,

@@ -27,6 +27,7 @@ describe('rate-limit policy table', () => {
       'api-anonymous',
       'api-key',
       'api-user',
+      'livekit-webhook',
       'login-account',
       'login-ip',
       'message-send',

@@ -73,6 +73,21 @@ export const defaultRateLimitPolicies = {
     burst: 100,
     failureMode: 'open',
   },
+  /** LiveKit's webhook, per address, spent before the signature is checked (so a flood of
+   *  forged posts is stopped before it costs a JWT check and a PostgreSQL write). LiveKit posts
+   *  every event of every call (joins, leaves, tracks published and unpublished, rooms started
+   *  and finished) from one address: a campus with 200 live calls of 30 produces thousands a
+   *  minute at 8:00, far beyond what api-anonymous lets one address do. 100/s sustained with
+   *  a burst of 1,000. Fail open: a dropped webhook is repaired by the reconciler, but only
+   *  seconds later. */
+  'livekit-webhook': {
+    subject: 'ip',
+    algorithm: 'gcra',
+    limit: 6_000,
+    windowMs: MINUTE,
+    burst: 1_000,
+    failureMode: 'open',
+  },
   /** Authenticated requests per user. Opening the client fires dozens of parallel requests
    *  (conversations, unread counts, recent messages of several rooms), hence the burst of 200;
    *  20/s sustained is far above what a person produces. Reads: fail open. */

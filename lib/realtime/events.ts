@@ -49,11 +49,13 @@ export const serverEventSchemas = {
     added: z.array(z.uuid()),
     removed: z.array(z.uuid()),
   }),
-  /** A user came online or went offline (to the rooms of their conversations). */
+  /** A user came online or went offline, or went into or out of a call (to the rooms of their
+   *  conversations). Each carries the whole presence as it is now. */
   'presence:changed': stamped.extend({
     userId: z.uuid(),
     online: z.boolean(),
     lastSeenAt: z.iso.datetime().nullable(),
+    inCall: z.boolean(),
   }),
   /** Who is viewing a conversation changed (to its room). */
   'room:viewers': stamped.extend({ conversationId: z.uuid(), userIds: z.array(z.uuid()) }),

@@ -21,6 +21,8 @@ import { runBatch } from '../redis/slot-batches.js';
  *                                                      rooms", "conversations with typists"
  *   <prefix><family>:{<family>-NN}:<group>:<groupId>   sorted set: member → deadline
  *   <prefix><family>:{<family>-NN}:last-seen:<groupId> string: ms the group last stopped
+ *   <prefix>presence:{presence-NN}:in-call:<userId>    sorted set: conversationId → deadline
+ *                                                      (ms) of the user's stay in its call
  *
  * A member is `<byte length of subject>:<subject><suffix>`, so the subject can be read back and
  * matched by prefix without any escaping. Group ids are encoded (encodeSubject) where they
@@ -180,6 +182,14 @@ export class ExpiringMembership {
 
   shardOf(groupId: string): number {
     return createHash('sha256').update(groupId, 'utf8').digest().readUInt32BE(0) % this.#shards;
+  }
+
+  /** A key of one group's own, beside its members in its shard's slot, for what a family
+   *  keeps about a group besides its members (presence: the calls a user is in). */
+  sideKey(groupId: string, name: string): string {
+    if (groupId === '') throw new RangeError(`${this.#family} id must not be empty`);
+    const head = this.#shardHeads[this.shardOf(groupId)] as string;
+    return `${head}${name}:${encodeSubject(groupId)}`;
   }
 
   /** The keys of one group: its index shard, its members, its last-seen time. */

@@ -1,4 +1,6 @@
 import { policy } from '../policy/policy.js';
+import { defineLuaScripts, loadLuaScripts, runLuaScript } from '../redis/lua-scripts.js';
+import { runBatch } from '../redis/slot-batches.js';
 import { type ExpiringMembership, HeartbeatGate } from './expiring-membership.js';
 import {
   type MembershipStoreOptions,
@@ -15,7 +17,16 @@ export interface PresenceOptions extends MembershipStoreOptions {
   lastSeenRetentionMs?: number;
   /** Default policy.presence.maxBatchUsers. */
   maxBatchUsers?: number;
+  /** Default policy.presence.inCallTtlMs. */
+  inCallTtlMs?: number;
 }
+
+const callScripts = loadLuaScripts(import.meta.url, {
+  enter: 'presence-call-enter-1.lua',
+  leave: 'presence-call-leave-1.lua',
+  // Variable number of keys: the call passes it first.
+  inCall: 'presence-in-call.lua',
+});
 
 /** One live connection of this instance, as the heartbeat refreshes it. */
 export interface PresenceConnection {
@@ -29,6 +40,10 @@ export interface UserPresence {
   /** ISO time the user was last online: null while online, or when Redis knows nothing (never
    *  seen, or longer ago than policy.presence.lastSeenRetentionMs). */
   lastSeenAt: string | null;
+  /** In a call of any conversation (LiveKit reports them connected), whether or not a socket
+   *  is open. Which conversation is not said: whoever asks may share none with the call;
+   *  members see it in their conversation list. */
+  inCall: boolean;
 }
 
 export interface OfflineTransition {
@@ -67,14 +82,17 @@ export class Presence {
   readonly #sweepBatchPerShard: number;
   readonly #bestEffort: BestEffort;
   readonly #heartbeatGate = new HeartbeatGate();
+  readonly #inCallTtlMs: number;
 
   constructor(options: PresenceOptions) {
     const settings = policy.presence;
     this.ttlMs = options.ttlMs ?? settings.ttlMs;
+    this.#inCallTtlMs = options.inCallTtlMs ?? settings.inCallTtlMs;
     this.maxBatchUsers = options.maxBatchUsers ?? settings.maxBatchUsers;
     this.#lastSeenRetentionMs = options.lastSeenRetentionMs ?? settings.lastSeenRetentionMs;
     this.#sweepBatchPerShard = options.sweepBatchPerShard ?? settings.sweepBatchPerShard;
     this.#store = membershipStore(options, 'presence');
+    defineLuaScripts(options.redis, callScripts);
     const metrics = presenceMetrics(options.registry);
     metrics.countOnlineUsersWith(() => this.onlineCount());
     this.#bestEffort = new BestEffort(
@@ -207,19 +225,105 @@ export class Presence {
     return this.#bestEffort.run(
       'query',
       async () => {
-        const statuses = await this.#store.status(userIds, this.ttlMs);
+        // Two pipelines sent together: one round trip's time.
+        const [statuses, inCall] = await Promise.all([
+          this.#store.status(userIds, this.ttlMs),
+          this.#inCall(userIds),
+        ]);
         const answer = new Map<string, UserPresence>();
         for (const [userId, status] of statuses) {
           answer.set(userId, {
             online: status.active,
             lastSeenAt:
               status.lastActiveMs === null ? null : new Date(status.lastActiveMs).toISOString(),
+            inCall: inCall.has(userId),
           });
         }
         return answer;
       },
       null,
     );
+  }
+
+  /**
+   * The user is in the call of `conversationId` (lib/calls, when LiveKit reports them), until
+   * inCallTtlMs from now unless refreshed (the calls reconciler does, every few seconds, and
+   * rebuilds the entry after a flush), so an entry whose leave was lost lapses by itself.
+   * Resolves true when they were in no call before (announce it), false when they were, null
+   * when unknown (Redis error).
+   */
+  async enteredCall(userId: string, conversationId: string): Promise<boolean | null> {
+    requireId('userId', userId);
+    requireId('conversationId', conversationId);
+    return this.#bestEffort.run(
+      'call-enter',
+      async () =>
+        (await runLuaScript(
+          this.#store.redis,
+          callScripts.enter,
+          this.#inCallKey(userId),
+          conversationId,
+          this.#inCallTtlMs,
+        )) === 1,
+      null,
+    );
+  }
+
+  /** The user left the call of `conversationId`. Resolves true when that took them out of
+   *  their last call (announce it), false otherwise, null when unknown (Redis error). */
+  async leftCall(userId: string, conversationId: string): Promise<boolean | null> {
+    requireId('userId', userId);
+    requireId('conversationId', conversationId);
+    return this.#bestEffort.run(
+      'call-leave',
+      async () =>
+        (await runLuaScript(
+          this.#store.redis,
+          callScripts.leave,
+          this.#inCallKey(userId),
+          conversationId,
+        )) === 1,
+      null,
+    );
+  }
+
+  #inCallKey(userId: string): string {
+    return this.#store.sideKey(userId, 'in-call');
+  }
+
+  /** Which of `userIds` are in a call: one script per presence shard, in one pipeline. */
+  async #inCall(userIds: readonly string[]): Promise<Set<string>> {
+    const byShard = new Map<number, string[]>();
+    for (const userId of new Set(userIds)) {
+      const shard = this.#store.shardOf(userId);
+      const ids = byShard.get(shard);
+      if (ids) ids.push(userId);
+      else byShard.set(shard, [userId]);
+    }
+    const shards = [...byShard.values()];
+    const results = await runBatch(
+      this.#store.redis,
+      shards.map((ids) => {
+        const keys = ids.map((userId) => this.#inCallKey(userId));
+        return {
+          key: keys[0] as string,
+          queue: (pipeline) => runLuaScript(pipeline, callScripts.inCall, keys.length, ...keys),
+        };
+      }),
+    );
+    const inCall = new Set<string>();
+    results.forEach((result, i) => {
+      if ('error' in result) throw result.error;
+      const ids = shards[i] as string[];
+      const flags = result.reply;
+      if (!Array.isArray(flags) || flags.length !== ids.length) {
+        throw new Error(`presence-in-call returned ${JSON.stringify(flags)}`);
+      }
+      ids.forEach((userId, j) => {
+        if (flags[j] === 1) inCall.add(userId);
+      });
+    });
+    return inCall;
   }
 
   /** Users online now across every instance, or null when unknown. */

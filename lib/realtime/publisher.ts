@@ -130,6 +130,18 @@ export class RealtimePublisher implements MessagingEvents, AccountEvents {
     );
   }
 
+  /** A user's presence changed where the gateway does not see it (they went into or out of a
+   *  call): to the rooms of their conversations, one publish for all. */
+  presenceChanged(
+    conversationIds: readonly string[],
+    payload: Omit<Parameters<ServerEvents['presence:changed']>[0], 'emittedAt'>,
+  ): Promise<boolean> {
+    if (conversationIds.length === 0) return Promise.resolve(true);
+    return this.#capture(() =>
+      this.#emit(conversationIds.map(conversationRoom), 'presence:changed', payload),
+    );
+  }
+
   /** A call's media key, to the devices of `userIds` only (never a room others share). */
   callKey(
     userIds: readonly string[],

@@ -10,6 +10,8 @@ export const presenceOperations = [
   'sweep',
   'query',
   'count',
+  'call-enter',
+  'call-leave',
   'room-join',
   'room-leave',
   'room-heartbeat',

@@ -326,6 +326,7 @@ export class Runtime {
         livekit,
         outbox: this.domain().outbox,
         events: this.#options.realtimeEvents === false ? undefined : this.publisher(),
+        presence: this.presence(),
         logger: this.logger,
         registry: this.metrics,
       });

@@ -90,8 +90,10 @@ export function createApiApp(deps: ApiDependencies) {
     ...coreRoutes(version, () => openApiDocument),
     ...capabilities.flatMap((capability) => capability.routes),
   ];
-  const signedRoutes = capabilities.flatMap((capability) => capability.signedRoutes ?? []);
-  routes.push(...signedRoutes);
+  const signedGroups = capabilities.flatMap((capability) =>
+    capability.signedRoutes ? [capability.signedRoutes] : [],
+  );
+  routes.push(...signedGroups.flatMap((group) => group.routes));
   // Built once, from the same route table that is mounted below: it cannot miss a route.
   openApiDocument = {
     ...buildOpenApiDocument(routes, {
@@ -104,12 +106,12 @@ export function createApiApp(deps: ApiDependencies) {
     }),
   };
 
-  if (signedRoutes.length > 0) {
+  for (const group of signedGroups) {
     const signed = express.Router();
     signed.use(
-      rateLimitMiddleware(rateLimiter, { policy: 'api-anonymous', subject: (req) => req.ip }),
+      rateLimitMiddleware(rateLimiter, { policy: group.rateLimitPolicy, subject: (req) => req.ip }),
     );
-    mountRoutes(signed, signedRoutes);
+    mountRoutes(signed, group.routes);
     app.use(API_BASE_PATH, signed);
   }
 

@@ -61,7 +61,10 @@ const app = createApiApp({
   authenticator: accountsAuthenticator(accounts),
   capabilities: [
     accountsCapability(accounts, { rateLimiter, metrics }),
-    conversationsCapability(messaging, { rateLimiter }),
+    conversationsCapability(messaging, {
+      rateLimiter,
+      liveCalls: calls && ((ids) => calls.service.liveCallMarkers(ids)),
+    }),
     pollsCapability({ polls, conversations: messaging.conversations }),
     searchCapability({ search, conversations: messaging.conversations }),
     notificationsCapability({ notifications }),

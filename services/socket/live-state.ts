@@ -229,8 +229,10 @@ export class LiveState {
   async #broadcastPresence(userId: string, online: boolean, lastSeenAt: string | null) {
     const conversationIds = await this.#conversations.conversationIdsOf(userId);
     if (conversationIds.length === 0) return;
+    // Being in a call is kept by the calls (api, worker), not by connections: read as it is.
+    const inCall = (await this.#presence.presenceOf([userId]))?.get(userId)?.inCall ?? false;
     this.#io
       .to(conversationIds.map(conversationRoom))
-      .emit('presence:changed', { userId, online, lastSeenAt, emittedAt: Date.now() });
+      .emit('presence:changed', { userId, online, lastSeenAt, inCall, emittedAt: Date.now() });
   }
 }

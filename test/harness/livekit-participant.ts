@@ -12,6 +12,15 @@ import {
  * A real LiveKit participant without a browser (@livekit/rtc-node, whose linux-x64 native
  * library ships in the npm package): connects with a join token and, if asked, publishes a
  * synthetic audio track (a 440 Hz tone in 10 ms frames, paced by the source's own queue).
+ * Given the call's media key, it encrypts what it publishes end to end (LiveKit's frame
+ * encryption, AES-GCM, the key as shared key), as Quad's clients do.
+ *
+ * What rtc-node 1.1.0 (the newest) cannot do: send with another key index than the first.
+ * The shared key of its options goes to slot 0 and is what it sends with; moving the sender to
+ * another slot (FrameCryptor.setKeyIndex) fails in the library itself ("cannot encode field
+ * livekit.proto.FrameCryptorSetKeyIndexRequest.track_sid: required field not set"), and its
+ * key provider is private. So these participants encrypt with the key they joined with and do
+ * not follow rotations; rotations are tested through the api and the sockets.
  */
 export interface TestParticipant {
   room: Room;
@@ -20,13 +29,19 @@ export interface TestParticipant {
   leave(): Promise<void>;
 }
 
+/** A call's media key as the api hands it over (join answer, `call:key`). */
+export interface MediaKey {
+  key: string;
+  keyIndex: number;
+}
+
 const SAMPLE_RATE = 48_000;
 const FRAME_SAMPLES = SAMPLE_RATE / 100;
 
 export async function joinLiveKit(
   url: string,
   token: string,
-  options: { publishAudio?: boolean } = {},
+  options: { publishAudio?: boolean; e2ee?: MediaKey } = {},
 ): Promise<TestParticipant> {
   const room = new Room();
   let connected = true;
@@ -36,7 +51,14 @@ export async function joinLiveKit(
       resolve();
     }),
   );
-  await room.connect(url, token, { autoSubscribe: false, dynacast: false });
+  const { e2ee } = options;
+  await room.connect(url, token, {
+    autoSubscribe: false,
+    dynacast: false,
+    ...(e2ee
+      ? { encryption: { keyProviderOptions: { sharedKey: Buffer.from(e2ee.key, 'base64') } } }
+      : {}),
+  });
   if (options.publishAudio) {
     const source = new AudioSource(SAMPLE_RATE, 1);
     const track = LocalAudioTrack.createAudioTrack('synthetic-tone', source);

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { dispose } from '@livekit/rtc-node';
+import { dispose, EncryptionType } from '@livekit/rtc-node';
 import { Redis } from 'ioredis';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { AccessToken, RoomServiceClient, TrackType } from 'livekit-server-sdk';
 import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import type { z } from 'zod';
 import { roomOfCall } from '../../lib/calls/index.js';
 import { createLogger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { joinAnswerSchema } from '../../services/api/calls/call.schemas.js';
 import {
@@ -28,7 +29,7 @@ import type { Person } from '../harness/private-api.js';
 import { startRedisServer, type TestRedisServer } from '../harness/redis-server.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type QuadService, type ServiceProcess, startService } from '../harness/service-process.js';
-import { connectSocket, record, waitForEntry } from '../harness/socket-client.js';
+import { connectSocket, record, request, waitForEntry } from '../harness/socket-client.js';
 import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -54,6 +55,19 @@ interface CallEvent {
   userId?: string;
   reason?: string;
 }
+interface PresenceEvent {
+  userId: string;
+  online: boolean;
+  inCall: boolean;
+}
+interface LiveCallMark {
+  callId: string;
+  startedAt: string;
+  participantCount: number;
+}
+
+/** Anonymous requests per minute from one address (all of this test's come from 127.0.0.1). */
+const ANONYMOUS_BUDGET = 60;
 
 function assertStatus(reply: Reply, status: number) {
   assert.equal(reply.status, status, JSON.stringify(reply.body));
@@ -97,9 +111,11 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     keysSeen.add(body.e2ee.key);
     return body;
   };
+  /** Into LiveKit with the answer's token, encrypting end to end with the answer's key. */
   const connect = async (answer: JoinBody, publishAudio = false) => {
     const participant = await joinLiveKit(answer.livekit.url, answer.livekit.token, {
       publishAudio,
+      e2ee: answer.e2ee,
     });
     participants.push(participant);
     return participant;
@@ -114,6 +130,38 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     const socket = await connectSocket(gateway.baseUrl, people[who].token);
     sockets.push(socket);
     return socket;
+  };
+  /** A socket following the conversation's room, where presence changes are announced. */
+  const watcherFor = async (who: Name, gateway: ServiceProcess) => {
+    const socket = await socketFor(who, gateway);
+    const joined = await request(socket, 'conversation:join', {
+      conversationIds: [conversationId],
+    });
+    assert.equal(joined.ok, true, JSON.stringify(joined));
+    return socket;
+  };
+  /** "In a call" as each gateway instance and the api answer it. */
+  const inCallEverywhere = async (who: Name, watchers: Socket[]) => {
+    const id = people[who].id;
+    const answers: boolean[] = [];
+    for (const socket of watchers) {
+      const answer = await request(socket, 'presence:query', { userIds: [id] });
+      assert.equal(answer.ok, true, JSON.stringify(answer));
+      answers.push((answer.presence as Record<string, PresenceEvent>)[id]?.inCall === true);
+    }
+    const reply = await call('eve', 'POST', '/presence/query', { userIds: [id] });
+    assertStatus(reply, 200);
+    answers.push((reply.body.presence as Record<string, PresenceEvent>)[id]?.inCall === true);
+    return answers;
+  };
+  /** The conversation as `who`'s conversation list shows it. */
+  const listed = async (who: Name) => {
+    const reply = await call(who, 'GET', '/conversations');
+    assertStatus(reply, 200);
+    const items = reply.body.conversations as Array<{ id: string; liveCall: LiveCallMark | null }>;
+    const item = items.find((conversation) => conversation.id === conversationId);
+    assert.ok(item, 'the conversation is in the list');
+    return item;
   };
   const signedWebhook = async (body: string, secret = livekit.apiSecret) => {
     const token = new AccessToken(livekit.apiKey, secret);
@@ -132,16 +180,18 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     state = await startRedisServer('state');
     cache = await startRedisServer('cache', state.passwords);
     stateAdmin = new Redis({ port: state.port, password: state.passwords.default });
+    // The test takes this Redis down once; the client reconnects by itself.
+    stateAdmin.on('error', () => undefined);
     reserved = await reserveLiveKit();
     const environment = (service: QuadService) => ({
       ...serviceEnvironment(service, database.url, { state: state.port, cache: cache.port }),
       REDIS_PASSWORD: state.passwords[service],
-      // Every request here comes from 127.0.0.1, LiveKit's webhooks included (they are
-      // anonymous until their signature is checked): a quick run passes the per-address budget.
+      // Every request here comes from 127.0.0.1. LiveKit's webhooks spend their own budget
+      // (livekit-webhook); the anonymous one is kept small enough for a test to exhaust it.
       RATE_LIMITS: JSON.stringify({
         'login-ip': { limit: 1_000, windowMs: 60_000 },
         'api-user': { limit: 100_000, windowMs: 60_000 },
-        'api-anonymous': { limit: 100_000, windowMs: 60_000 },
+        'api-anonymous': { limit: ANONYMOUS_BUDGET, windowMs: 60_000, burst: ANONYMOUS_BUDGET },
       }),
       ...reserved.serviceEnvironment,
     });
@@ -264,8 +314,14 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
   });
 
   it('join → webhook → live state → call events on both gateway instances', async () => {
-    const onFirst = await socketFor('ben', gateways[0] as ServiceProcess);
-    const onSecond = await socketFor('ben', gateways[1] as ServiceProcess);
+    const onFirst = await watcherFor('ben', gateways[0] as ServiceProcess);
+    const onSecond = await watcherFor('ben', gateways[1] as ServiceProcess);
+    const presenceChanges = [
+      record<PresenceEvent>(onFirst, 'presence:changed'),
+      record<PresenceEvent>(onSecond, 'presence:changed'),
+    ];
+    assert.deepEqual(await inCallEverywhere('ann', [onFirst, onSecond]), [false, false, false]);
+    assert.equal((await listed('ben')).liveCall, null);
     const started = [
       record<CallEvent>(onFirst, 'call:started'),
       record<CallEvent>(onSecond, 'call:started'),
@@ -288,6 +344,24 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       );
     }
     assert.ok(await inCall('ann'));
+    // "In a call", announced on both gateway instances (ann has no socket open: a call is not
+    // a connection) and read the same on both and over HTTP, by anyone who may ask presence.
+    for (const changes of presenceChanges) {
+      await waitForEntry(
+        changes,
+        (event) => event.userId === people.ann.id && event.inCall,
+        'presence:changed in a call on each gateway',
+      );
+    }
+    assert.deepEqual(await inCallEverywhere('ann', [onFirst, onSecond]), [true, true, true]);
+    assert.deepEqual(await inCallEverywhere('cat', [onFirst, onSecond]), [false, false, false]);
+    // The conversation list marks the call, with who is in it, from the live state in Redis.
+    const item = await listed('ben');
+    assert.deepEqual(item.liveCall, {
+      callId: answer.call.id,
+      startedAt: answer.call.startedAt,
+      participantCount: 1,
+    });
     // The conversation list's "call in progress" and "in a call": for members only.
     const live = await call('ben', 'GET', '/calls/live');
     assertStatus(live, 200);
@@ -310,6 +384,14 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       ),
       1,
     );
+    // What ann publishes is encrypted end to end with the call's key: LiveKit (the SFU)
+    // forwards frames it cannot read, and says so.
+    const [annListed] = await rooms.listParticipants(roomOfCall(answer.call.id));
+    assert.equal(annListed?.identity, people.ann.id);
+    const audio = annListed?.tracks.filter((track) => track.type === TrackType.AUDIO) ?? [];
+    assert.equal(audio.length, 1);
+    // (LiveKit's one numbering of encryption types, as rtc-node exports it.)
+    assert.equal(audio[0]?.encryption, EncryptionType.GCM);
     // Muted as LiveKit reports it: ann publishes an unmuted tone; the reconciler reads it.
     await waitFor(
       'ann unmuted',
@@ -380,6 +462,46 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     const reply = await call('ann', 'GET', `${callPath()}/key`);
     keysSeen.add(String(reply.body.key));
     assert.equal(reply.body.keyIndex, (indexBefore + 1) % 16);
+  });
+
+  it('a rotation whose claimer died inside the batching window still happens', async () => {
+    const annKeys = record<KeyEvent>(
+      await socketFor('ann', gateways[1] as ServiceProcess),
+      'call:key',
+    );
+    const benAnswer = await join('ben');
+    await connect(benAnswer);
+    await waitFor('ben in the call', () => inCall('ben'), 15_000);
+    const indexBefore = (await call('ann', 'GET', `${callPath()}/key`)).body.keyIndex as number;
+    // What a process leaves when it is killed right after claiming the next rotation: the
+    // pending rotation, recorded under its claimer, that nobody is going to run.
+    const rotationKey = `${keyPrefix}call-rotation:{${conversationId}}`;
+    assert.equal(
+      await stateAdmin.set(rotationKey, 'a-claimer-that-died', 'PX', policy.calls.rotationLeaseMs),
+      'OK',
+    );
+    // Ben leaves within that claim's window: his leave rides along with the dead claim.
+    assertStatus(await call('ben', 'POST', `${callPath()}/leave`), 204);
+    const rotated = await waitForEntry(
+      annKeys,
+      (event) => event.keyIndex === (indexBefore + 1) % 16,
+      'the abandoned rotation completed by the reconciler',
+      policy.calls.rotationTakeoverAfterMs + 3 * policy.calls.reconcileIntervalMs,
+    );
+    keysSeen.add(rotated.key);
+    assert.notEqual(rotated.key, benAnswer.e2ee.key);
+    await waitFor('the completed rotation released', async () => {
+      return (await stateAdmin.exists(rotationKey)) === 0;
+    });
+    assert.deepEqual((await call('ann', 'GET', `${callPath()}/key`)).body, {
+      key: rotated.key,
+      keyIndex: rotated.keyIndex,
+    });
+    assert.ok(
+      (await scrapeMetric(worker.baseUrl, 'call_reconciliation_corrections_total', {
+        kind: 'abandoned_rotation',
+      })) >= 1,
+    );
   });
 
   it('a forged or unsigned webhook answers 401 and changes nothing; a replayed one is applied once', async () => {
@@ -513,11 +635,18 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       ),
       1,
     );
+    // "In a call" and the list's mark were in Redis too: rebuilt by the same reconciler.
+    const watcher = await watcherFor('ben', gateways[0] as ServiceProcess);
+    await waitFor('ann in a call again', async () =>
+      (await inCallEverywhere('ann', [watcher])).every(Boolean),
+    );
+    assert.equal((await listed('ben')).liveCall?.participantCount, 1);
   });
 
   it('end: the key is gone from Redis and the history has the call with its duration', async () => {
-    const benSocket = await socketFor('ben', gateways[0] as ServiceProcess);
+    const benSocket = await watcherFor('ben', gateways[0] as ServiceProcess);
     const ended = record<CallEvent>(benSocket, 'call:ended');
+    const presenceChanges = record<PresenceEvent>(benSocket, 'presence:changed');
     const live = await postgres.query<{ id: string }>(
       'SELECT id FROM calls WHERE ended_at IS NULL AND conversation_id = $1',
       [conversationId],
@@ -527,6 +656,13 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     assertStatus(await call('cat', 'DELETE', callPath()), 403);
     assertStatus(await call('ben', 'DELETE', callPath()), 204);
     await waitForEntry(ended, (event) => event.callId === callId, 'call:ended');
+    await waitForEntry(
+      presenceChanges,
+      (event) => event.userId === people.ann.id && !event.inCall,
+      'ann out of calls, announced',
+    );
+    assert.deepEqual(await inCallEverywhere('ann', [benSocket]), [false, false]);
+    assert.equal((await listed('ben')).liveCall, null);
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-session:{${conversationId}}`), 0);
     assertStatus(await call('ann', 'GET', callPath()), 404);
@@ -574,6 +710,115 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     );
     assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
     assertStatus(await call('ann', 'GET', callPath()), 404);
+  });
+
+  it('calls degrade cleanly while the state Redis is hung, then down: 503 calls_unavailable, quickly, nothing started, back with Redis', async () => {
+    // A request pays at most one command timeout per trip to the hung Redis on its path (its
+    // rate limit, the call's live state), and the breakers spare even that once open.
+    const bound = 4 * policy.redis.commandTimeoutMs + 1_000;
+    const refusedQuickly = async () => {
+      const started = performance.now();
+      const reply = await call('cat', 'POST', callPath());
+      const elapsed = performance.now() - started;
+      assertStatus(reply, 503);
+      assert.equal(reply.body.code, 'calls_unavailable');
+      assert.equal(
+        reply.headers.get('retry-after'),
+        String(policy.http.unavailableRetryAfterSeconds),
+      );
+      assert.ok(elapsed < bound, `answered in ${Math.round(elapsed)} ms (bound ${bound} ms)`);
+    };
+    const listedWithoutMarks = async () => {
+      const reply = await call('cat', 'GET', '/conversations');
+      assertStatus(reply, 200);
+      for (const item of reply.body.conversations as Array<{ liveCall: unknown }>) {
+        assert.equal(item.liveCall, null);
+      }
+    };
+    const nothingStarted = async () => {
+      const live = await postgres.query(
+        'SELECT 1 FROM calls WHERE conversation_id = $1 AND ended_at IS NULL',
+        [conversationId],
+      );
+      assert.equal(live.rowCount, 0, 'no call was started');
+      assert.equal(api.child.exitCode, null, 'the api is still running');
+      assert.equal(api.child.signalCode, null, 'the api is still running');
+    };
+    const callsWorkAgain = async (what: string) => {
+      await waitFor(
+        what,
+        async () => (await call('cat', 'POST', callPath())).status === 200,
+        30_000,
+      );
+      assertStatus(await call('ann', 'DELETE', callPath()), 204);
+    };
+    await nothingStarted();
+
+    // Hung: every command waits (CLIENT PAUSE), as behind a Redis stuck in a slow command.
+    const pauseMs = 10_000;
+    const pausedAt = Date.now();
+    await stateAdmin.call('CLIENT', 'PAUSE', String(pauseMs), 'ALL');
+    await refusedQuickly();
+    await refusedQuickly();
+    await listedWithoutMarks();
+    assert.ok(Date.now() - pausedAt < pauseMs, 'all of it while Redis was hung');
+    await nothingStarted();
+    await callsWorkAgain('calls again once Redis answers');
+
+    // Down: the server is gone (SIGKILL), then back, empty.
+    await state.stop('SIGKILL');
+    await refusedQuickly();
+    await refusedQuickly();
+    await listedWithoutMarks();
+    await nothingStarted();
+    await state.restart();
+    await callsWorkAgain('calls again once Redis is back');
+    await nothingStarted();
+  });
+
+  it('LiveKit’s webhooks spend their own budget: a burst beyond the anonymous one is accepted, which still limits the rest', async () => {
+    // Limits are decided in the state Redis, which the test before restarted; until the
+    // limiter reads it again they fail open (answers carry no RateLimit then).
+    await waitFor(
+      'rate limits decided in Redis again',
+      async () =>
+        (await callApi(api.baseUrl, 'GET', '/openapi.json')).headers.get('ratelimit') !== null,
+      15_000,
+    );
+    // More than an address may send anonymously in any minute (limit + burst), all signed.
+    const burst = ANONYMOUS_BUDGET * 2 + 30;
+    const answers: number[] = [];
+    for (let sent = 0; sent < burst; sent += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const response = await signedWebhook(
+            JSON.stringify({
+              event: 'room_started',
+              id: `EV_${randomUUID()}`,
+              createdAt: String(Math.floor(Date.now() / 1000)),
+              room: { name: 'not-a-quad-call' },
+            }),
+          );
+          assert.match(response.headers.get('ratelimit-policy') ?? '', /^"livekit-webhook";/);
+          assert.match(response.headers.get('ratelimit') ?? '', /^"livekit-webhook";/);
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      answers.push(...batch);
+    }
+    assert.deepEqual(new Set(answers), new Set([200]), 'every signed webhook accepted');
+    // Other anonymous requests from the same address still meet the anonymous limit: gcra
+    // admits at most its burst plus one unit a second here, so twice the budget, sent within
+    // a minute, meets a 429 whatever was spent before.
+    let refused: Reply | undefined;
+    for (let sent = 0; sent < 2 * ANONYMOUS_BUDGET && !refused; sent++) {
+      const reply = await callApi(api.baseUrl, 'GET', '/openapi.json');
+      if (reply.status === 429) refused = reply;
+      else assertStatus(reply, 200);
+    }
+    assert.ok(refused, 'the anonymous budget ran out');
+    assert.equal(refused.body.policy, 'api-anonymous');
   });
 
   it('no media key is in the PostgreSQL dump or any service log, in base64 or hex', async () => {

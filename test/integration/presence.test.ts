@@ -109,6 +109,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     assert.deepEqual((await presence.presenceOf([user]))?.get(user), {
       online: true,
       lastSeenAt: null,
+      inCall: false,
     });
 
     const before = Date.now();
@@ -120,6 +121,7 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     assert.deepEqual((await presence.presenceOf([user]))?.get(user), {
       online: false,
       lastSeenAt: last.lastSeenAt,
+      inCall: false,
     });
     assert.equal(await registryValue(registry, 'presence_online_users'), 0);
     assert.deepEqual(
@@ -166,6 +168,28 @@ describe('presence, room presence and typing against real Redis (ACL user socket
       assert.ok(after?.get(user)?.lastSeenAt, `${user} has a last-seen time`);
     }
     assert.equal(await registryValue(a.registry, 'presence_online_users'), 0);
+  });
+
+  it('in a call: across instances, any of several calls, announced once each way, lapsing without a refresh', async () => {
+    const options = { inCallTtlMs: 600, keyPrefix: `quad:${uniqueName('presence')}:` };
+    const a = setUp(options);
+    const b = setUp({ ...options, registry: new Registry() }, otherInstance);
+    const inCall = async (user: string) => (await b.presence.presenceOf([user]))?.get(user)?.inCall;
+    assert.equal(await inCall('caller'), false);
+    assert.equal(await a.presence.enteredCall('caller', 'conversation-1'), true, 'into a call');
+    assert.equal(await b.presence.enteredCall('caller', 'conversation-2'), false, 'a second one');
+    assert.equal(await a.presence.enteredCall('caller', 'conversation-1'), false, 'a refresh');
+    assert.equal(await inCall('caller'), true, 'read on the other instance');
+    assert.equal(await a.presence.leftCall('caller', 'conversation-1'), false, 'still in one');
+    assert.equal(await inCall('caller'), true);
+    assert.equal(await b.presence.leftCall('caller', 'conversation-2'), true, 'out of calls');
+    assert.equal(await b.presence.leftCall('caller', 'conversation-2'), false, 'said once');
+    assert.equal(await inCall('caller'), false);
+    // Never refreshed (its leave lost, its refresher gone): out by itself after the TTL.
+    assert.equal(await a.presence.enteredCall('stale', 'conversation-3'), true);
+    assert.equal(await inCall('stale'), true);
+    await waitFor('the unrefreshed stay to lapse', async () => (await inCall('stale')) === false);
+    assert.equal(await a.presence.enteredCall('stale', 'conversation-3'), true, 'in one again');
   });
 
   it('the heartbeat keeps a connection alive past the TTL while an unrefreshed one expires', async () => {
@@ -232,6 +256,10 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     for (const user of wentOffline) {
       lastSeen.set(user, (await presence.disconnect(user, `gw:${user}`))?.lastSeenAt ?? null);
     }
+    // Some in a call, online or not: answered in the same round trip.
+    for (const [i, user] of users.entries()) {
+      if (i % 5 === 0) await presence.enteredCall(user, 'conversation-1');
+    }
     // 450 distinct users + 50 duplicates = 500 ids.
     const ids = [...users, ...users.slice(0, 50)];
     assert.equal(ids.length, 500);
@@ -240,12 +268,13 @@ describe('presence, room presence and typing against real Redis (ACL user socket
     assert.equal(roundTrips, 1, `one round trip (${writes} writes)`);
     assert.equal(result?.size, 450);
     for (const [i, user] of users.entries()) {
+      const inCall = i % 5 === 0;
       const expected =
         i % 3 === 0
-          ? { online: true, lastSeenAt: null }
+          ? { online: true, lastSeenAt: null, inCall }
           : i % 3 === 1
-            ? { online: false, lastSeenAt: lastSeen.get(user) }
-            : { online: false, lastSeenAt: null };
+            ? { online: false, lastSeenAt: lastSeen.get(user), inCall }
+            : { online: false, lastSeenAt: null, inCall };
       assert.deepEqual(result?.get(user), expected, user);
     }
 
@@ -448,6 +477,8 @@ describe('presence while the state Redis is down (private redis-server)', () => 
     assert.deepEqual(await presence.sweepExpired(), []);
     assert.equal(await presence.presenceOf(['u', 'v']), null);
     assert.equal(await presence.onlineCount(), null);
+    assert.equal(await presence.enteredCall('u', 'c'), null);
+    assert.equal(await presence.leftCall('u', 'c'), null);
     assert.equal(await rooms.joinRoom('c', 'u', 'gw:1'), null);
     assert.equal(await rooms.leaveRoom('c', 'u', 'gw:1'), null);
     assert.deepEqual(

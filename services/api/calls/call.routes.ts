@@ -159,7 +159,7 @@ export function callRoutes(deps: {
       operationId: 'listLiveCalls',
       summary: 'The live calls of my conversations, with who is in each',
       description:
-        'What the conversation list shows as a call in progress, and who is “in a call” among the people I share a conversation with. From PostgreSQL, so every gateway instance and api agrees; the socket events `call:*` keep it current.',
+        'Who is in each call of my conversations, from PostgreSQL (the record, so every api instance agrees). The conversation list marks the same calls (`liveCall`) and presence says who is in a call (`inCall`); the socket events `call:*` and `presence:changed` keep both current.',
       tags,
       security: security.any,
       success: { status: 200, description: 'Live calls, newest first', body: liveCallsSchema },
@@ -230,7 +230,7 @@ export function liveKitWebhookRoute(webhooks: LiveKitWebhooks): ApiRoute {
     operationId: 'liveKitWebhook',
     summary: 'LiveKit’s webhook (called by LiveKit, not by clients)',
     description:
-      'Signed by LiveKit (`Authorization`: a JWT made with the API secret over the body’s sha256); anything else answers 401 and changes nothing. Applied once per event id: a redelivery answers `duplicate`.',
+      'Signed by LiveKit (`Authorization`: a JWT made with the API secret over the body’s sha256); anything else answers 401 and changes nothing. Applied once per event id: a redelivery answers `duplicate`. Spends its own per-address budget (`livekit-webhook`), not the anonymous one: LiveKit posts every event of every call from one address.',
     tags: ['livekit'],
     security: security.public,
     success: { status: 200, description: 'Received', body: webhookAnswerSchema },

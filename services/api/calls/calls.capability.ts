@@ -44,7 +44,10 @@ export function callsCapability(services: {
   return {
     name: 'calls',
     routes: callRoutes(services),
-    signedRoutes: [liveKitWebhookRoute(services.webhooks)],
+    signedRoutes: {
+      rateLimitPolicy: 'livekit-webhook',
+      routes: [liveKitWebhookRoute(services.webhooks)],
+    },
     problems: callProblems,
   };
 }

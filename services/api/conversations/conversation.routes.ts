@@ -26,12 +26,21 @@ import { conversationReader, requireMembership } from './conversation-access.js'
 const tags = ['conversations'];
 const NOT_A_MEMBER = 'A conversation the caller is not in answers 404, as one that does not exist.';
 
+/** The live calls among some conversations (lib/calls' CallService.liveCallMarkers, when
+ *  LiveKit is configured); undefined when they cannot be read. */
+export type LiveCallLookup = (
+  conversationIds: readonly string[],
+) => Promise<
+  ReadonlyMap<string, { callId: string; startedAt: Date; participantCount: number }> | undefined
+>;
+
 export function conversationRoutes(deps: {
   conversations: ConversationService;
   receipts: ReadReceiptService;
   unread: UnreadCountsService;
+  liveCalls?: LiveCallLookup;
 }): ApiRoute[] {
-  const { conversations, receipts, unread } = deps;
+  const { conversations, receipts, unread, liveCalls } = deps;
   const member = [requireCredentials, requireMembership(conversations)];
   const reader = conversationReader(conversations);
   return [
@@ -59,7 +68,7 @@ export function conversationRoutes(deps: {
       summary:
         'My conversations, most recently active first, with their latest message and unread count',
       description:
-        'Conversations I deleted for myself are left out until a newer message arrives. The unread counts of all of them are read from Redis in one round trip.',
+        'Conversations I deleted for myself are left out until a newer message arrives. The unread counts of all of them are read from Redis in one round trip, and so are the calls in progress (`liveCall`).',
       tags,
       security: security.any,
       success: { status: 200, description: 'My conversations', body: conversationListSchema },
@@ -67,13 +76,20 @@ export function conversationRoutes(deps: {
       handle: async (_input, req) => {
         const userId = requirePrincipal(req).userId;
         const summaries = await conversations.listMine(userId);
-        const counts = await unread.countsFor(
-          userId,
-          summaries.map((summary) => summary.conversation.id),
-        );
+        const ids = summaries.map((summary) => summary.conversation.id);
+        // The live-call marks never fail the list: without their Redis (or LiveKit configured)
+        // the lookup answers undefined and every conversation shows no call.
+        const [counts, calls] = await Promise.all([
+          unread.countsFor(userId, ids),
+          liveCalls?.(ids),
+        ]);
         return {
           conversations: summaries.map((summary) =>
-            toListItem(summary, counts.get(summary.conversation.id) ?? 0),
+            toListItem(
+              summary,
+              counts.get(summary.conversation.id) ?? 0,
+              calls?.get(summary.conversation.id),
+            ),
           ),
         };
       },

@@ -111,6 +111,14 @@ const previewSchema = messageSchema
   .extend({ body: z.string().nullable().meta({ description: 'The first characters' }) })
   .meta({ id: 'MessagePreview' });
 
+const liveCallMarkSchema = z
+  .object({
+    callId: z.uuid(),
+    startedAt: z.iso.datetime(),
+    participantCount: z.int().min(0).meta({ description: 'Connected to the call now' }),
+  })
+  .meta({ id: 'LiveCallMark' });
+
 export const conversationListSchema = z
   .object({
     conversations: z.array(
@@ -119,6 +127,10 @@ export const conversationListSchema = z
           lastMessage: previewSchema.nullable(),
           unreadCount: z.int().min(0).meta({
             description: 'Messages by others after my read receipt, not deleted',
+          }),
+          liveCall: liveCallMarkSchema.nullable().meta({
+            description:
+              'The call in progress here (join it with POST /conversations/{id}/call), from the live call state in Redis. null without one, where calls are not configured, and while that state cannot be read: the list is never refused for it. The `call:*` socket events keep it current.',
           }),
         })
         .meta({
@@ -179,11 +191,22 @@ export function toUnreadCount(count: UnreadCount): z.input<typeof unreadCountSch
   return count;
 }
 
-export function toListItem(summary: ConversationSummary, unreadCount: number) {
+export function toListItem(
+  summary: ConversationSummary,
+  unreadCount: number,
+  liveCall: { callId: string; startedAt: Date; participantCount: number } | undefined,
+) {
   const last = summary.lastMessage;
   return {
     ...summary.conversation,
     unreadCount,
+    liveCall: liveCall
+      ? {
+          callId: liveCall.callId,
+          startedAt: liveCall.startedAt.toISOString(),
+          participantCount: liveCall.participantCount,
+        }
+      : null,
     lastMessage: last && {
       ...last,
       body: last.body === null ? null : last.body.slice(0, policy.messaging.previewChars),

@@ -26,6 +26,10 @@ const userPresenceSchema = z.object({
   lastSeenAt: z.iso.datetime().nullable().meta({
     description: 'When the user was last online; null while online or when not known',
   }),
+  inCall: z.boolean().meta({
+    description:
+      'In a call of any conversation, online or not. Which one is not said here (the conversation list shows its members the conversations with a live call).',
+  }),
 });
 
 const presenceAnswerSchema = z
@@ -39,7 +43,7 @@ function presenceRoutes(presence: Presence): ApiRoute[] {
       path: '/presence/query',
       operationId: 'queryPresence',
       summary: 'Presence of up to 500 users at once',
-      description: `Online means at least one live connection on any gateway instance (tabs and devices alike). One round trip to Redis for the whole batch; at most ${policy.presence.maxBatchUsers} ids. The socket gateway answers the same question with the presence:query event. Presence exists only in Redis, so while Redis is unavailable this answers 503.`,
+      description: `Online means at least one live connection on any gateway instance (tabs and devices alike); in a call, that LiveKit reports the user in the call of any conversation. One round trip to Redis for the whole batch; at most ${policy.presence.maxBatchUsers} ids. The socket gateway answers the same question with the presence:query event. Presence exists only in Redis, so while Redis is unavailable this answers 503.`,
       tags: ['presence'],
       security: security.any,
       body: presenceQueryBody,
