@@ -106,13 +106,17 @@ export function createApiApp(deps: ApiDependencies) {
     }),
   };
 
+  // Every router under one mount of the base path: routers mounted side by side at the same
+  // path made OpenTelemetry's express instrumentation add the path once per router a request
+  // passed through (span names like `POST /api/v1/api/v1/...`).
+  const base = express.Router();
   for (const group of signedGroups) {
     const signed = express.Router();
     signed.use(
       rateLimitMiddleware(rateLimiter, { policy: group.rateLimitPolicy, subject: (req) => req.ip }),
     );
     mountRoutes(signed, group.routes);
-    app.use(API_BASE_PATH, signed);
+    base.use(signed);
   }
 
   const v1 = express.Router();
@@ -146,7 +150,8 @@ export function createApiApp(deps: ApiDependencies) {
   v1.use(rejectInvalidCredentials);
   v1.use(express.json({ limit: policy.http.maxJsonBodyBytes }));
   mountRoutes(v1, routes);
-  app.use(API_BASE_PATH, v1);
+  base.use(v1);
+  app.use(API_BASE_PATH, base);
 
   app.use((req, res) => {
     sendProblem(res, problemFor('not_found', { detail: `No route for ${req.method} ${req.path}` }));

@@ -535,7 +535,8 @@ async function main() {
     processes: Record<string, { serviceName: string }>;
   }
   const expected = [
-    ['quad-api', /^POST/],
+    // The route as operators know it: the base path once.
+    ['quad-api', /^POST \/api\/v1\/conversations\/:id\/messages$/],
     ['quad-api', /^(pg\.query|BEGIN|INSERT|COMMIT)/],
     ['quad-api', /^socket\.io emit message:new$/],
     ['quad-api', /^publish$/],
