@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make dev`: the whole Quad stack as native processes, without Docker. Redis (state and
-# cache, with the same ACL users as compose), PostgreSQL, the migrations, the api, two socket
-# gateway instances, the worker, Prometheus and the edge (Caddy: the web client, /api/ and
-# /socket.io/ on one port) run side by side under `concurrently`, with
+# cache, with the same ACL users as compose), PostgreSQL, the migrations, the api (one instance
+# or more), the socket gateways (two or more), the worker, Prometheus and the edge (Caddy: the
+# web client, /api/ and /socket.io/ on one port, balanced over every instance started) run
+# side by side under `concurrently`, with
 # their output prefixed in this terminal. A component that crashes (exits non-zero or is killed)
 # is restarted after 1 s, then 2 s, 4 s... for that component, as compose's
 # `restart: unless-stopped` would; the others keep running. Only Ctrl-C or SIGTERM stops them
@@ -19,6 +20,10 @@
 #        QUAD_DATA_DIR     data directory (default <repo>/.data): postgres/, redis/,
 #                          redis-cache/, prometheus/, prometheus.yml
 #        QUAD_DEV_TIMEOUT  seconds to wait for everything to be ready (default 120)
+#        API_INSTANCES     how many api processes (default 1): the first on API_PORT, the
+#                          others 10 ports apart (API_PORT + 10, + 20...)
+#        SOCKET_INSTANCES  how many socket gateways (default 2): the first on SOCKET_PORT, the
+#                          second on SOCKET2_PORT, the others on SOCKET_PORT + 20, + 30...
 #        SOCKET2_PORT      port of the second socket gateway (default SOCKET_PORT + 10)
 #        EDGE_PORT         the one port to open in a browser (default 8080)
 #        everything in the env file (ports: API_PORT SOCKET_PORT WORKER_PORT REDIS_PORT
@@ -42,7 +47,8 @@ set -Eeuo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 self=$root/scripts/dev.sh
-components=(redis redis-cache postgres migrate api socket-1 socket-2 worker prometheus edge)
+# The api and gateway instances are added once API_INSTANCES and SOCKET_INSTANCES are known.
+components=(redis redis-cache postgres migrate)
 
 log() { printf '[%s] dev: %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() {
@@ -205,6 +211,21 @@ run_service() {
   guarded TERM node --import tsx --import ./lib/observability/tracing.ts "services/$service/main.ts"
 }
 
+# Instance n's port: api-1 on API_PORT, api-2 on API_PORT + 10...; socket-1 on SOCKET_PORT,
+# socket-2 on SOCKET2_PORT (its own setting, as before there were more), socket-3 on
+# SOCKET_PORT + 20...
+api_port_of() { echo $((API_PORT + 10 * ($1 - 1))); }
+socket_port_of() {
+  case $1 in
+    1) echo "$SOCKET_PORT" ;;
+    2) echo "$SOCKET2_PORT" ;;
+    *) echo $((SOCKET_PORT + 10 * ($1 - 1))) ;;
+  esac
+}
+# Component names: `api` while there is one (as always), api-1..api-N when there are more;
+# socket-1..socket-N.
+api_name_of() { if ((API_INSTANCES == 1)); then echo api; else echo "api-$1"; fi; }
+
 run_component() {
   local data=$QUAD_DEV_DATA
   case "${1:-}" in
@@ -213,9 +234,14 @@ run_component() {
     postgres) run_postgres ;;
     migrate) run_migrate ;;
     api | worker) run_service "$1" ;;
-    socket-1) run_service socket ;;
-    socket-2)
-      export SOCKET_PORT=$SOCKET2_PORT
+    api-[1-9]*)
+      API_PORT=$(api_port_of "${1#api-}")
+      export API_PORT
+      run_service api
+      ;;
+    socket-[1-9]*)
+      SOCKET_PORT=$(socket_port_of "${1#socket-}")
+      export SOCKET_PORT
       run_service socket
       ;;
     redis-exporter | redis-cache-exporter)
@@ -276,8 +302,12 @@ run_component() {
       ;;
     edge)
       # The same Caddyfile as compose; the built client comes from `make web` (make dev runs it).
-      export EDGE_ADDRESS=http://127.0.0.1:$EDGE_PORT EDGE_API=127.0.0.1:$API_PORT
-      export EDGE_SOCKETS="127.0.0.1:$SOCKET_PORT 127.0.0.1:$SOCKET2_PORT"
+      # The upstream lists name every instance this run started, each probed on /readyz.
+      local n api_list=() socket_list=()
+      for ((n = 1; n <= API_INSTANCES; n++)); do api_list+=("127.0.0.1:$(api_port_of "$n")"); done
+      for ((n = 1; n <= SOCKET_INSTANCES; n++)); do socket_list+=("127.0.0.1:$(socket_port_of "$n")"); done
+      export EDGE_ADDRESS=http://127.0.0.1:$EDGE_PORT EDGE_DISCOVERY=static
+      export EDGE_API="${api_list[*]}" EDGE_SOCKETS="${socket_list[*]}"
       export EDGE_WEB_ROOT=$root/web/dist XDG_CONFIG_HOME=$data/edge XDG_DATA_HOME=$data/edge
       export EDGE_LIVEKIT=127.0.0.1:${LIVEKIT_PORT:-7880}
       guarded TERM caddy run --config "$root/config/edge/Caddyfile" --adapter caddyfile
@@ -323,10 +353,25 @@ export REDIS_PORT=${REDIS_PORT:-6379} REDIS_CACHE_PORT=${REDIS_CACHE_PORT:-6380}
 export POSTGRES_PORT=${POSTGRES_PORT:-5432} PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 export POSTGRES_USER=${POSTGRES_USER:-quad} POSTGRES_DB=${POSTGRES_DB:-quad}
 export SOCKET2_PORT=${SOCKET2_PORT:-$((SOCKET_PORT + 10))} EDGE_PORT=${EDGE_PORT:-8080}
+export API_INSTANCES=${API_INSTANCES:-1} SOCKET_INSTANCES=${SOCKET_INSTANCES:-2}
+for name in API_INSTANCES SOCKET_INSTANCES; do
+  if [[ ! ${!name} =~ ^[1-9][0-9]?$ ]]; then die "$name=${!name} is not a number of instances (1 to 99)"; fi
+done
+# label -> port of every api and gateway instance, in start order.
+service_ports=()
+for ((n = 1; n <= API_INSTANCES; n++)); do
+  components+=("$(api_name_of "$n")")
+  service_ports+=("$(api_name_of "$n")=$(api_port_of "$n")")
+done
+for ((n = 1; n <= SOCKET_INSTANCES; n++)); do
+  components+=("socket-$n")
+  service_ports+=("socket-$n=$(socket_port_of "$n")")
+done
+components+=(worker prometheus edge)
 
 # Calls need LiveKit, which `make tools` builds (Go): started when it is there.
-port_names=(API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT
-  PROMETHEUS_PORT EDGE_PORT)
+port_names=(API_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT)
+((SOCKET_INSTANCES < 2)) || port_names+=(SOCKET2_PORT)
 if [[ -x $root/tools/bin/livekit-server ]]; then
   components+=(livekit)
   export LIVEKIT_PORT=${LIVEKIT_PORT:-7880}
@@ -380,9 +425,20 @@ for name in POSTGRES_PASSWORD REDIS_ADMIN_PASSWORD REDIS_API_PASSWORD REDIS_SOCK
   REDIS_WORKER_PASSWORD; do
   [[ -n ${!name:-} ]] || problems+=("$name is empty in $env_file")
 done
+# Every port as "what=port": the variables, then the instances' ports derived from them (the
+# first api and gateway are API_PORT and SOCKET_PORT themselves).
+port_checks=()
+for name in "${port_names[@]}"; do port_checks+=("$name=${!name}"); done
+for entry in "${service_ports[@]:1:API_INSTANCES-1}"; do
+  port_checks+=("${entry%%=*}'s port (API_PORT + 10 per instance)=${entry#*=}")
+done
+port_checks+=("SOCKET_PORT=$SOCKET_PORT")
+for entry in "${service_ports[@]:API_INSTANCES+2}"; do
+  port_checks+=("${entry%%=*}'s port (SOCKET_PORT + 10 per instance)=${entry#*=}")
+done
 declare -A port_owner=()
-for name in "${port_names[@]}"; do
-  port=${!name}
+for check in "${port_checks[@]}"; do
+  name=${check%=*} port=${check##*=}
   if [[ ! $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
     problems+=("$name=$port is not a port number")
   elif [[ -n ${port_owner[$port]:-} ]]; then
@@ -425,8 +481,17 @@ if [[ -d $data/postgres ]]; then
   fi
 fi
 
-sed -e "s/{{API_PORT}}/$API_PORT/g" -e "s/{{SOCKET_PORT}}/$SOCKET_PORT/g" \
-  -e "s/{{SOCKET2_PORT}}/$SOCKET2_PORT/g" -e "s/{{WORKER_PORT}}/$WORKER_PORT/g" \
+# Prometheus scrapes every instance started: "127.0.0.1:3000", "127.0.0.1:3010"...
+targets_of() {
+  local prefix=$1 entry list=()
+  for entry in "${service_ports[@]}"; do
+    if [[ $entry == "$prefix"* ]]; then list+=("\"127.0.0.1:${entry#*=}\""); fi
+  done
+  local IFS=,
+  echo "${list[*]}"
+}
+sed -e "s/{{API_TARGETS}}/$(targets_of api)/g" -e "s/{{SOCKET_TARGETS}}/$(targets_of socket)/g" \
+  -e "s/{{WORKER_PORT}}/$WORKER_PORT/g" \
   -e "s/{{PROMETHEUS_PORT}}/$PROMETHEUS_PORT/g" -e "s/{{ALERTMANAGER_PORT}}/$ALERTMANAGER_PORT/g" \
   -e "s/{{REDIS_EXPORTER_PORT}}/$REDIS_EXPORTER_PORT/g" \
   -e "s/{{REDIS_CACHE_EXPORTER_PORT}}/$REDIS_CACHE_EXPORTER_PORT/g" \
@@ -583,12 +648,16 @@ http_get() {
   ) 2>/dev/null
 }
 
-declare -A probe_port=(
-  [api]=$API_PORT [socket-1]=$SOCKET_PORT [socket-2]=$SOCKET2_PORT [worker]=$WORKER_PORT
-  [prometheus]=$PROMETHEUS_PORT [edge]=$EDGE_PORT
-)
+declare -A probe_port=([worker]=$WORKER_PORT [prometheus]=$PROMETHEUS_PORT [edge]=$EDGE_PORT)
+waiting=()
+for entry in "${service_ports[@]}"; do
+  probe_port[${entry%%=*}]=${entry#*=}
+  waiting+=("${entry%%=*}")
+done
+waiting+=(worker)
+services_waited=$(IFS=,; echo "${waiting[*]}")
+waiting+=(prometheus edge)
 declare -A last_answer=()
-waiting=(api socket-1 socket-2 worker prometheus edge)
 # These answer 200 on these paths once they serve; the others report "ready" on /readyz. Through
 # the edge, the api's readiness: the edge is ready once it proxies.
 declare -A probe_path=(
@@ -606,7 +675,7 @@ timeout_s=${QUAD_DEV_TIMEOUT:-120}
 started=$SECONDS
 deadline=$((started + timeout_s))
 next_progress=$((started + 5))
-log "waiting up to ${timeout_s}s for /readyz of api, socket-1, socket-2, worker, and for ${waiting[*]:4}"
+log "waiting up to ${timeout_s}s for /readyz of ${services_waited//,/, }, and for ${waiting[*]:API_INSTANCES+SOCKET_INSTANCES+1}"
 while ((${#waiting[@]} > 0)); do
   if ! kill -0 "$stack_pid" 2>/dev/null; then
     code=0
@@ -648,14 +717,22 @@ while ((${#waiting[@]} > 0)); do
 done
 
 stack_ready=1
+instance_lines=$(
+  for entry in "${service_ports[@]}"; do
+    name=${entry%%=*}
+    note=
+    if [[ $name == api* ]]; then note='(/api/v1, /readyz, /metrics)'; fi
+    if [[ $name == socket* ]]; then note='(Socket.IO, /readyz, /metrics)'; fi
+    printf '  %-12s http://127.0.0.1:%-8s %s\n' "$name" "${entry#*=}" "$note"
+  done
+)
 cat <<EOF
 [$(date +%H:%M:%S)] dev: Quad is ready in ${SECONDS}s; Ctrl-C stops everything.
 
   Open Quad:   http://127.0.0.1:$EDGE_PORT/
 
-  api          http://127.0.0.1:$API_PORT        (/api/v1, /readyz, /metrics)
-  socket 1     http://127.0.0.1:$SOCKET_PORT
-  socket 2     http://127.0.0.1:$SOCKET2_PORT
+  behind the edge: $API_INSTANCES api and $SOCKET_INSTANCES socket instances (API_INSTANCES, SOCKET_INSTANCES)
+$instance_lines
   worker       http://127.0.0.1:$WORKER_PORT        (/readyz, /metrics)
   prometheus   http://127.0.0.1:$PROMETHEUS_PORT
   redis        redis://127.0.0.1:$REDIS_PORT        (ACL users default, api, socket, worker)

@@ -54,6 +54,9 @@ fi
 
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
+# The suite knows the two gateways by their ports (E2E_SOCKET_PORTS below): whatever the shell
+# says, one api and two gateways.
+export API_INSTANCES=1 SOCKET_INSTANCES=2
 # Every port scripts/dev.sh may listen on (the exporters, Alertmanager and Jaeger as well,
 # where it runs them), so nothing collides with a developer's own `make dev`.
 for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \

@@ -2,7 +2,8 @@
 # `make test-compose`: runs the real Compose stack end to end on a machine that cannot pull
 # images. It starts a private dockerd, builds stand-ins for the official images from Debian
 # packages (test/compose/*), builds Quad's image, runs scripts/up.sh exactly as `make up` does
-# (temporary env file, project `quadtest`, free host ports), checks the result, then adds the
+# (temporary env file, project `quadtest`, free host ports), checks the result, scales the api
+# and the gateways to two replicas each behind the edge (test/compose/scale-check.ts), then adds the
 # optional profiles to the running stack (`media`: LiveKit and a real call through the api;
 # `observability`: the exporters, Jaeger and Alertmanager, each checked scraped or healthy;
 # Grafana is AGPL and not run here), runs scripts/down.sh and stops the daemon again, whatever
@@ -421,7 +422,7 @@ set_env ALERTMANAGER_IMAGE quad-test/alertmanager:debian
 set_env OTEL_EXPORTER_OTLP_ENDPOINT http://jaeger:4318
 admin_password=$(sed -n 's/^REDIS_ADMIN_PASSWORD=//p' "$QUAD_ENV_FILE")
 
-log "scripts/up.sh (project $project, api on 127.0.0.1:$api_port)"
+log "scripts/up.sh (project $project, the edge on 127.0.0.1:$edge_port)"
 stack_started=1
 if interruptible "$root/scripts/up.sh"; then
   up_ok=1
@@ -465,13 +466,16 @@ else
   fail "make up: up.sh ok=$up_ok; not as expected: ${bad[*]:-none}"
 fi
 
-body=$(curl -sS -m 10 -o - -w '\n%{http_code}' "http://127.0.0.1:$api_port/readyz" 2>&1 || true)
-code=${body##*$'\n'}
-body=${body%$'\n'*}
-if [[ $code == 200 ]] && grep -qi 'ready' <<<"$body"; then
-  pass "api /readyz answers 200: $body"
+# The api and the gateways publish no host port (the edge is the way in); an operator reaches
+# one replica from inside it, as the compose file documents.
+published=$(for service in api socket; do
+  $docker ps --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.service=$service" --format '{{.Names}} {{.Ports}}'
+done | grep -- '->' || true)
+if [[ -z $published ]] && compose exec -T api node dist/services/healthcheck.js http://127.0.0.1:3000/readyz; then
+  pass "api and socket publish no host port; the api's /readyz answers 2xx inside its container"
 else
-  fail "api /readyz: HTTP $code, body: $body"
+  fail "api/socket published ports: ${published:-none}; or /readyz inside the api container failed"
 fi
 
 # The edge: the login page (the built client) with its Content-Security-Policy, the api behind
@@ -543,7 +547,58 @@ else
   fail "make up twice: skipped, the first make up failed"
 fi
 
-# --- 7. the optional profiles, added to the running stack -------------------------------------
+# An admin made with the documented command: the scale and call checks log in as it.
+check_password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+admin_ok=0
+if ((up_ok)) && compose run --rm -T --no-deps -e QUAD_ADMIN_PASSWORD="$check_password" migrate \
+  node dist/services/cli/main.js admin create --username composecheck \
+  --email compose-check@school.example --display-name "Compose Check" >"$state/logs/admin-create.log" 2>&1; then
+  admin_ok=1
+else
+  cat "$state/logs/admin-create.log"
+  fail "quad admin create through compose run (log: $state/logs/admin-create.log)"
+fi
+replicas_of() { compose ps -q "$1" | tr '\n' ' '; }
+
+# --- 7. two api and two socket replicas behind the edge ---------------------------------------
+scale_started=$SECONDS
+log "scripts/up.sh --scale api=2 --scale socket=2"
+if ((up_ok)) && interruptible "$root/scripts/up.sh" --scale api=2 --scale socket=2 >"$state/logs/up-scale.log" 2>&1 \
+  && (($(compose ps -q api | grep -c .) == 2)) && (($(compose ps -q socket | grep -c .) == 2)); then
+  pass "make up --scale api=2 --scale socket=2: four replicas healthy in $((SECONDS - scale_started))s, no host port needed"
+  scaled_ok=1
+else
+  tail -n 30 "$state/logs/up-scale.log"
+  fail "scaling api and socket to 2 replicas (log: $state/logs/up-scale.log)"
+  scaled_ok=0
+fi
+if ((scaled_ok && admin_ok)); then
+  if EDGE_URL="http://127.0.0.1:$edge_port" API_CONTAINERS="$(replicas_of api)" SOCKET_CONTAINERS="$(replicas_of socket)" \
+    QUAD_TEST_USERNAME=composecheck QUAD_TEST_PASSWORD="$check_password" \
+    interruptible "$root/node_modules/.bin/tsx" "$root/test/compose/scale-check.ts" >"$state/logs/scale-check.log" 2>&1; then
+    sed 's/^/  /' "$state/logs/scale-check.log"
+    pass "scaled: $(tail -n 1 "$state/logs/scale-check.log")"
+  else
+    cat "$state/logs/scale-check.log"
+    fail "scaled: traffic through the edge to every replica (log: $state/logs/scale-check.log)"
+  fi
+  # Prometheus finds the new replicas by DNS (every 15 s) and scrapes each.
+  replicas_scraped() {
+    [[ $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=count(up{job="quad",service=~"api|socket"} == 1)' 2>/dev/null) == *'"value":['*',"4"]'* ]]
+  }
+  scraped=0
+  for _ in $(seq 1 60); do
+    if replicas_scraped; then scraped=1; break; fi
+    sleep 1
+  done
+  if ((scraped)); then
+    pass "prometheus scrapes both api and both socket replicas (up == 1)"
+  else
+    fail "prometheus: not every api/socket replica is up: $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=up{job="quad"}' 2>&1)"
+  fi
+fi
+
+# --- 8. the optional profiles, added to the running stack -------------------------------------
 # By name, so Grafana (AGPL: neither built nor run here) stays out and nothing running is
 # recreated. From here on compose commands (ps, logs of a failure) see both profiles.
 export COMPOSE_PROFILES=observability,media
@@ -573,24 +628,18 @@ eventually() { # seconds command...
 }
 
 if ((profiles_ok)); then
-  # LiveKit: a real call through the api (test/compose/call-check.ts), by an admin made with
-  # the documented command.
-  admin_password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  if compose run --rm -T --no-deps -e QUAD_ADMIN_PASSWORD="$admin_password" migrate \
-    node dist/services/cli/main.js admin create --username composecheck \
-    --email compose-check@school.example --display-name "Compose Check" >"$state/logs/admin-create.log" 2>&1; then
+  # LiveKit: a real call through the edge (the api at /api/, LiveKit's signalling at /livekit/;
+  # test/compose/call-check.ts), by the admin made above.
+  if ((admin_ok)); then
     call_started=$SECONDS
-    if API_URL="http://127.0.0.1:$api_port" LIVEKIT_HOST_URL="ws://127.0.0.1:$livekit_port" \
-      QUAD_TEST_USERNAME=composecheck QUAD_TEST_PASSWORD="$admin_password" \
+    if EDGE_URL="http://127.0.0.1:$edge_port" API_CONTAINERS="$(replicas_of api)" \
+      QUAD_TEST_USERNAME=composecheck QUAD_TEST_PASSWORD="$check_password" \
       interruptible "$root/node_modules/.bin/tsx" "$root/test/compose/call-check.ts" >"$state/logs/call-check.log" 2>&1; then
       pass "media: $(tail -n 1 "$state/logs/call-check.log") ($((SECONDS - call_started))s)"
     else
       cat "$state/logs/call-check.log"
-      fail "media: a call through the api and LiveKit (log: $state/logs/call-check.log)"
+      fail "media: a call through the edge's api and LiveKit (log: $state/logs/call-check.log)"
     fi
-  else
-    cat "$state/logs/admin-create.log"
-    fail "quad admin create through compose run (log: $state/logs/admin-create.log)"
   fi
 
   # The exporters: Prometheus scrapes each, and each reaches its server with its own login.
@@ -630,7 +679,7 @@ if ((failed)); then
   dump_stack
 fi
 
-# --- 7. make down -----------------------------------------------------------------------------
+# --- 9. make down -----------------------------------------------------------------------------
 log "scripts/down.sh"
 down_ok=1
 "$root/scripts/down.sh" >"$state/logs/down.log" 2>&1 || down_ok=0

@@ -3,7 +3,8 @@
 # detached, and waits until every container with a healthcheck is healthy and the one-shot jobs
 # (`migrate`, and `postgres-exporter-role` of the observability profile) have exited 0. Compose 1.29 has no `up --wait`, so this polls `docker inspect` itself.
 #
-# Usage: scripts/up.sh [SERVICE...]   (default: every service of the active profiles; named
+# Usage: scripts/up.sh [--scale SERVICE=N]... [SERVICE...]   (--scale api=3 --scale socket=4
+#        runs that many replicas behind the edge; default: every service of the active profiles; named
 #        services start with what they depend on, whatever their profile, and the rest of a
 #        running stack is left as it is)
 # Reads: QUAD_ENV_FILE (default <repo>/.env), QUAD_UP_TIMEOUT (seconds, default 300),
@@ -155,8 +156,10 @@ if [[ $services == *" edge "* ]]; then
   echo "  Open Quad:  http://127.0.0.1:$(setting EDGE_PORT 8080)/"
   echo
 fi
-row api "http://127.0.0.1:$(setting API_PORT 3000)" "REST under /api/v1; /readyz, /metrics"
-row socket "http://127.0.0.1:$(setting SOCKET_PORT 3001)" "Socket.IO; /metrics"
+# The api and the gateways publish no port: they are reached through the edge, however many.
+replicas() { compose ps -q "$1" 2>/dev/null | grep -c . || true; }
+row api "behind the edge: /api/v1" "$(replicas api) replica(s); scale with --scale api=N"
+row socket "behind the edge: /socket.io/" "$(replicas socket) replica(s); scale with --scale socket=N"
 row worker "http://127.0.0.1:$(setting WORKER_PORT 3002)/metrics" ""
 row prometheus "http://127.0.0.1:$(setting PROMETHEUS_PORT 9090)" ""
 if [[ $services == *" grafana "* ]]; then

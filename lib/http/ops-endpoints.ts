@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { evaluateReadiness, type ReadinessCheck } from '../health/readiness.js';
 import { sendProblem } from './problem.js';
@@ -23,6 +24,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  * - /readyz: 200 `ready` or `degraded` (Redis down, PostgreSQL fine: still serving), 503
  *   `unavailable` (PostgreSQL down, migrations pending) or `draining` (shutting down).
  * - /metrics: Prometheus text format.
+ * /healthz and /readyz name the `instance` that answered (host name and pid: a container's host
+ * name is its id), so an operator looking at one of several replicas knows which one it is.
  */
 export function createOpsEndpoints(options: {
   service: string;
@@ -30,6 +33,7 @@ export function createOpsEndpoints(options: {
   checks: readonly ReadinessCheck[];
 }): OpsEndpoints {
   const { service, registry, checks } = options;
+  const instance = `${hostname()}:${process.pid}`;
   let draining = false;
 
   return {
@@ -44,17 +48,22 @@ export function createOpsEndpoints(options: {
           sendJson(res, 200, {
             status: 'ok',
             service,
+            instance,
             uptimeSeconds: Math.round(process.uptime()),
           });
           return true;
         case '/readyz':
           if (draining) {
-            sendJson(res, 503, { status: 'draining', service });
+            sendJson(res, 503, { status: 'draining', service, instance });
             return true;
           }
           evaluateReadiness(checks).then(
             (report) =>
-              sendJson(res, report.status === 'unavailable' ? 503 : 200, { service, ...report }),
+              sendJson(res, report.status === 'unavailable' ? 503 : 200, {
+                service,
+                instance,
+                ...report,
+              }),
             (error: unknown) => sendJson(res, 500, { status: 'error', error: String(error) }),
           );
           return true;

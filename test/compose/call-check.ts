@@ -10,17 +10,20 @@
  *   api → LiveKit   POST .../call/leave makes LiveKit disconnect the participant (the api's
  *                   RoomServiceClient.removeParticipant), and the call ends with them.
  *
+ * Everything goes through the edge, as a browser's would: the api at EDGE_URL/api/, LiveKit's
+ * signalling at EDGE_URL/livekit/ (the URL the api hands out is that relative path). The webhook
+ * reaches whichever api replica Docker's DNS picks, so its counter is summed over every replica.
+ *
  * Usage: tsx test/compose/call-check.ts   (stdout: one line per step, the last a summary)
- * Reads: API_URL (the api's published address), LIVEKIT_HOST_URL (LiveKit's published signalling
- *        address: the answer's URL is the one inside the compose network), QUAD_TEST_USERNAME,
- *        QUAD_TEST_PASSWORD
+ * Reads: EDGE_URL (the edge's published address), API_CONTAINERS (the api replicas' container
+ *        ids, space-separated), QUAD_DOCKER, QUAD_TEST_USERNAME, QUAD_TEST_PASSWORD
  */
 import assert from 'node:assert/strict';
 import { dispose } from '@livekit/rtc-node';
 import { callApi, loginAs } from '../harness/api-client.js';
 import { joinLiveKit, type TestParticipant } from '../harness/livekit-participant.js';
-import { scrapeMetric } from '../harness/service-metrics.js';
 import { waitFor } from '../harness/wait-for.js';
+import { perReplica, replicasFrom } from './replica-metrics.js';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -28,8 +31,15 @@ function required(name: string): string {
   return value;
 }
 
-const apiUrl = required('API_URL');
-const liveKitUrl = required('LIVEKIT_HOST_URL');
+const apiUrl = required('EDGE_URL');
+const apiReplicas = replicasFrom('API_CONTAINERS');
+const webhooksApplied = async () =>
+  (
+    await perReplica(apiReplicas, 3000, 'livekit_webhook_events_total', {
+      event: 'participant_joined',
+      result: 'applied',
+    })
+  ).reduce((sum, count) => sum + count, 0);
 const started = Date.now();
 const step = (message: string) =>
   console.log(`call-check ${((Date.now() - started) / 1000).toFixed(1)}s: ${message}`);
@@ -50,23 +60,18 @@ async function main() {
   const joined = await callApi(apiUrl, 'POST', callPath, { token });
   assert.equal(joined.status, 200, JSON.stringify(joined.body));
   const answer = joined.body as { call: { id: string }; livekit: { url: string; token: string } };
-  step(`api started call ${answer.call.id} (room URL for the network: ${answer.livekit.url})`);
+  // The api hands browsers a path on the page's own origin (LIVEKIT_PUBLIC_URL=/livekit).
+  const liveKitUrl = new URL(answer.livekit.url, apiUrl.replace(/^http/, 'ws')).toString();
+  step(`api started call ${answer.call.id} (LiveKit through the edge: ${liveKitUrl})`);
 
-  const webhooksBefore = await scrapeMetric(apiUrl, 'livekit_webhook_events_total', {
-    event: 'participant_joined',
-    result: 'applied',
-  });
+  const webhooksBefore = await webhooksApplied();
   let participant: TestParticipant | undefined;
   try {
     participant = await joinLiveKit(liveKitUrl, answer.livekit.token);
     step('participant connected to LiveKit with the api’s token');
     await waitFor(
       'the participant_joined webhook applied by the api',
-      async () =>
-        (await scrapeMetric(apiUrl, 'livekit_webhook_events_total', {
-          event: 'participant_joined',
-          result: 'applied',
-        })) > webhooksBefore,
+      async () => (await webhooksApplied()) > webhooksBefore,
       30_000,
       200,
     );

@@ -20,7 +20,14 @@ export async function scrapeSeries(
   baseUrl: string,
   name: string,
 ): Promise<Array<{ labels: Map<string, string>; value: number }>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return seriesIn(await (await fetch(`${baseUrl}/metrics`)).text(), name);
+}
+
+/** Every series of `name` in a Prometheus text exposition: its labels and its value. */
+export function seriesIn(
+  text: string,
+  name: string,
+): Array<{ labels: Map<string, string>; value: number }> {
   const found: Array<{ labels: Map<string, string>; value: number }> = [];
   for (const line of text.split('\n')) {
     const series = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
@@ -44,10 +51,18 @@ export async function scrapeMetric(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
+  return sumOf(await scrapeSeries(baseUrl, name), labels);
+}
+
+/** The sum of the series whose labels include `labels`; 0 when none. */
+export function sumOf(
+  series: ReadonlyArray<{ labels: Map<string, string>; value: number }>,
+  labels: Record<string, string> = {},
+): number {
   let sum = 0;
-  for (const series of await scrapeSeries(baseUrl, name)) {
-    if (Object.entries(labels).every(([label, value]) => series.labels.get(label) === value)) {
-      sum += series.value;
+  for (const entry of series) {
+    if (Object.entries(labels).every(([label, value]) => entry.labels.get(label) === value)) {
+      sum += entry.value;
     }
   }
   return sum;

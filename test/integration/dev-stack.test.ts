@@ -17,8 +17,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { freePort } from '../harness/free-port.js';
+import { scrapeMetric } from '../harness/service-metrics.js';
 import { collectOutput } from '../harness/service-process.js';
-import { connectSocket, record, request } from '../harness/socket-client.js';
+import { connectSocket, record, request, waitForEntry } from '../harness/socket-client.js';
 import { waitFor } from '../harness/wait-for.js';
 
 // `make dev` end to end: scripts/dev.sh as a real process on free ports in a temporary data
@@ -75,6 +76,9 @@ chmodSync(work, 0o755);
 const envFile = join(work, 'env');
 const dataDir = join(work, 'data');
 const ports = {} as Record<PortVariable, number>;
+// With API_INSTANCES=2 and SOCKET_INSTANCES=3, dev.sh derives the second api's port and the
+// third gateway's (API_PORT + 10, SOCKET_PORT + 20): chosen free too.
+const instancePorts = { api2: 0, socket3: 0 };
 let secrets: Record<string, string> = {};
 const running = new Set<DevStack>();
 const sockets: Socket[] = [];
@@ -87,12 +91,15 @@ function tail(text: string, characters = 6_000): string {
  * Starts scripts/dev.sh with its own process group. `inBackgroundOfScript` starts it the way a
  * script's `dev.sh &` does, where the shell makes it ignore SIGINT; then `child` is that shell.
  */
-function startDevStack(options: { inBackgroundOfScript?: boolean } = {}): DevStack {
+function startDevStack(
+  options: { inBackgroundOfScript?: boolean; env?: Record<string, string> } = {},
+): DevStack {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     QUAD_ENV_FILE: envFile,
     QUAD_DATA_DIR: dataDir,
     QUAD_DEV_TIMEOUT: String(READY_TIMEOUT_MS / 1_000 - 10),
+    ...options.env,
   };
   for (const name of inheritedOverrides) delete env[name];
   // A process group of its own, so that the test can signal everything the way a terminal does.
@@ -309,6 +316,9 @@ async function assertEverythingStopped(stack: DevStack): Promise<void> {
   for (const name of portVariables) {
     if (await acceptsConnections(ports[name])) open.push(`${name}=${ports[name]}`);
   }
+  for (const [name, port] of Object.entries(instancePorts)) {
+    if (await acceptsConnections(port)) open.push(`${name}=${port}`);
+  }
   assert.deepEqual(open, [], `ports still open after the stop:\n${tail(stack.output())}`);
   assert.deepEqual(processesOfThisStack(), [], 'no process of the stack is left');
 }
@@ -316,12 +326,20 @@ async function assertEverythingStopped(stack: DevStack): Promise<void> {
 before(async () => {
   execFileSync('sh', [join(root, 'scripts/ensure-env.sh'), envFile]);
   const used = new Set<number>();
+  const isFree = async (port: number) => !used.has(port) && !(await acceptsConnections(port));
   for (const name of portVariables) {
+    // API_PORT and SOCKET_PORT need their derived neighbour free as well.
+    const neighbour = name === 'API_PORT' ? 10 : name === 'SOCKET_PORT' ? 20 : 0;
     let port = await freePort();
-    while (used.has(port)) port = await freePort();
+    while (used.has(port) || (neighbour > 0 && !(await isFree(port + neighbour)))) {
+      port = await freePort();
+    }
     used.add(port);
     ports[name] = port;
+    if (neighbour > 0) used.add(port + neighbour);
   }
+  instancePorts.api2 = ports.API_PORT + 10;
+  instancePorts.socket3 = ports.SOCKET_PORT + 20;
   let text = readFileSync(envFile, 'utf8');
   for (const name of portVariables) {
     const line = `${name}=${ports[name]}`;
@@ -529,11 +547,13 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
     await assertEverythingStopped(stack);
   });
 
-  it('runs again on the same data directory (idempotent first-run steps)', {
-    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 30_000,
+  // The second run also runs more instances than the default: 2 apis and 3 gateways, the edge
+  // balancing over all of them (one start fewer than a test of its own).
+  it('runs again on the same data directory (idempotent first-run steps), with 2 apis and 3 gateways behind the edge', {
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 60_000,
   }, async (t) => {
     const started = Date.now();
-    const stack = startDevStack();
+    const stack = startDevStack({ env: { API_INSTANCES: '2', SOCKET_INSTANCES: '3' } });
     const reported = await waitUntilReady(stack);
     t.diagnostic(`second run ready after ${Date.now() - started} ms (dev.sh: ${reported}s)`);
     // With the schema already current the services are ready without waiting for the
@@ -548,6 +568,104 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
     const api = await readyz(ports.API_PORT);
     assert.equal(api.status, 200);
     assert.equal(api.body.status, 'ready');
+
+    const apiPorts = [ports.API_PORT, instancePorts.api2];
+    const gatewayPorts = [ports.SOCKET_PORT, ports.SOCKET2_PORT, instancePorts.socket3];
+    for (const port of [...apiPorts, ...gatewayPorts]) {
+      assert.equal((await readyz(port)).body.status, 'ready', `instance on ${port}`);
+    }
+    assert.match(stack.output(), /behind the edge: 2 api and 3 socket instances/);
+    for (const name of ['api-1', 'api-2', 'socket-1', 'socket-2', 'socket-3']) {
+      assert.match(stack.output(), new RegExp(`\\n {2}${name} +http://127\\.0\\.0\\.1:\\d+`));
+    }
+
+    const edge = `http://127.0.0.1:${ports.EDGE_PORT}`;
+    const databaseUrl = `postgres://${encodeURIComponent(secrets.POSTGRES_USER || 'quad')}:${encodeURIComponent(secrets.POSTGRES_PASSWORD ?? '')}@127.0.0.1:${ports.POSTGRES_PORT}/${secrets.POSTGRES_DB || 'quad'}`;
+
+    // Requests through the edge reach both apis (round robin), counted by each api itself.
+    const openApiServed = (port: number) =>
+      scrapeMetric(`http://127.0.0.1:${port}`, 'http_request_duration_seconds_count', {
+        route: '/api/v1/openapi.json',
+      });
+    const servedBefore = await Promise.all(apiPorts.map(openApiServed));
+    for (let request = 0; request < 8; request++) {
+      const response = await fetch(`${edge}/api/v1/openapi.json`);
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    }
+    const servedAfter = await Promise.all(apiPorts.map(openApiServed));
+    const servedEach = servedAfter.map((count, index) => count - (servedBefore[index] ?? 0));
+    t.diagnostic(`8 requests through the edge, served per api: ${servedEach.join(', ')}`);
+    assert.equal(
+      servedEach.reduce((sum, count) => sum + count, 0),
+      8,
+    );
+    assert.ok(
+      servedEach.every((count) => count > 0),
+      `every api served some: ${servedEach}`,
+    );
+
+    // Sockets through the edge land on every gateway, counted by each gateway itself.
+    const people = {} as Record<'cara' | 'dan', { id: string; token: string }>;
+    for (const name of ['cara', 'dan'] as const) {
+      const account = await createAccount(databaseUrl, name);
+      people[name] = { id: account.id, token: (await loginAs(edge, name)).token };
+    }
+    const groupId = String(
+      (
+        await callApi(edge, 'POST', '/conversations', {
+          token: people.cara.token,
+          body: { kind: 'group', title: 'Many instances', memberIds: [people.dan.id] },
+        })
+      ).body.id,
+    );
+    const connectionsOn = (port: number) =>
+      scrapeMetric(`http://127.0.0.1:${port}`, 'socket_connections');
+    const danSockets: Socket[] = [];
+    for (let tab = 0; tab < 6; tab++) {
+      const socket = await connectSocket(edge, people.dan.token);
+      sockets.push(socket);
+      danSockets.push(socket);
+      const joined = await request(socket, 'conversation:join', { conversationIds: [groupId] });
+      assert.deepEqual(joined.refused, []);
+    }
+    const perGateway = await Promise.all(gatewayPorts.map(connectionsOn));
+    t.diagnostic(`6 sockets through the edge, connections per gateway: ${perGateway.join(', ')}`);
+    assert.equal(
+      perGateway.reduce((sum, count) => sum + count, 0),
+      6,
+    );
+    assert.ok(
+      perGateway.every((count) => count > 0),
+      `every gateway holds some: ${perGateway}`,
+    );
+
+    // A message sent through either api reaches every tab, whichever gateway holds it.
+    const received = danSockets.map((socket) =>
+      record<{ message: { id: string } }>(socket, 'message:new'),
+    );
+    for (const text of ['first, through one api', 'second, through the other']) {
+      const sent = await callApi(edge, 'POST', `/conversations/${groupId}/messages`, {
+        token: people.cara.token,
+        body: { body: text, idempotencyKey: crypto.randomUUID() },
+      });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      const id = String(sent.body.id);
+      for (const list of received) {
+        await waitForEntry(list, (event) => event.message.id === id, `${text} on every tab`);
+      }
+    }
+    const sends = await Promise.all(
+      apiPorts.map((port) =>
+        scrapeMetric(`http://127.0.0.1:${port}`, 'http_request_duration_seconds_count', {
+          route: '/api/v1/conversations/:id/messages',
+          method: 'POST',
+        }),
+      ),
+    );
+    t.diagnostic(`sends served per api: ${sends.join(', ')}`);
+    assert.deepEqual(sends, [1, 1], 'round robin: one send through each api');
+    for (const socket of danSockets) socket.close();
 
     const code = await interrupt(stack);
     assert.equal(code, 0, tail(stack.output()));
