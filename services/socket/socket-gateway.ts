@@ -10,6 +10,7 @@ import { socketChannelKey } from '../../lib/realtime/realtime-emitter.js';
 import { tolerantPublisher } from '../../lib/realtime/tolerant-publisher.js';
 import { isCluster, type RedisClient } from '../../lib/redis/redis-client.js';
 import { type Connection, EventDispatcher, type EventHandlers } from './event-dispatch.js';
+import { boundOutgoingQueue } from './outgoing-queue-bound.js';
 import { authenticateHandshakes, identityOf } from './socket-auth.js';
 import type { SocketMetrics } from './socket-metrics.js';
 
@@ -161,6 +162,16 @@ export function createSocketGateway(deps: SocketGatewayDependencies) {
     const connection: Connection = { socket, userId, sessionId };
     metrics.connections.inc();
     socket.join([userRoom(userId), sessionRoom(sessionId)]);
+    boundOutgoingQueue(socket, {
+      maxFrames: policy.realtime.maxQueuedFrames,
+      onOverflow: (queued) => {
+        metrics.slowConsumerDisconnects.inc();
+        logger.warn(
+          { userId, socketId: socket.id, queued },
+          'disconnecting a connection that stopped reading (its outgoing queue is full)',
+        );
+      },
+    });
     dispatcher.attach(connection);
     void hooks.connected(connection).catch((error: unknown) => {
       logger.warn({ err: error, userId }, 'connection hook failed');

@@ -20,6 +20,11 @@ export function socketMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    slowConsumerDisconnects: new Counter({
+      name: 'socket_slow_consumer_disconnects_total',
+      help: 'Connections cut because more than policy.realtime.maxQueuedFrames frames waited for them (a client that stopped reading); it reconnects and catches up',
+      registers: [registry],
+    }),
     eventsReceived: new Counter({
       name: 'socket_events_received_total',
       help: 'Client events by event name and result (ok, or the ack error code)',
