@@ -469,7 +469,9 @@ describe('socket gateway: two instances, one Redis', () => {
       }
       const received = record<{ message: MessageShape }>(reader, 'message:new');
       const cut = disconnection(frozen);
-      const reconnected = new Promise((resolve) => cut.then(() => frozen.once('connect', resolve)));
+      const reconnected = new Promise<void>((resolve) =>
+        cut.then(() => frozen.once('connect', () => resolve())),
+      );
       const cuts = () => scrapeMetric(gatewayB.baseUrl, 'socket_slow_consumer_disconnects_total');
       assert.equal(await cuts(), 0);
       relay.stall();
