@@ -51,6 +51,12 @@ export function socketMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
+    batchSize: new Histogram({
+      name: 'socket_message_batch_size',
+      help: 'message:new events of one room coalesced into one message:batch frame (for connections that asked for batches), per batch',
+      buckets: [2, 5, 10, 20, 50, 100, 200, 500],
+      registers: [registry],
+    }),
     broadcastErrors: new Counter({
       name: 'socket_broadcast_errors_total',
       help: 'Broadcasts that could not be published to Redis (dropped; clients catch up later)',

@@ -522,6 +522,71 @@ describe('socket gateway: two instances, one Redis', () => {
     }
   });
 
+  it('coalesces a burst into one room for clients that asked for batches; the others get every event one by one', async () => {
+    const publisherRedis = sharedRedisClient('state', 'api');
+    const publisher = new RealtimePublisher({
+      redis: publisherRedis,
+      keyPrefix: 'quad:',
+      registry: new Registry(),
+      logger: createLogger('test', 'silent'),
+    });
+    const plain = await connectSocket(gatewayA.baseUrl, people.rita.token);
+    const batching = await connectSocket(gatewayA.baseUrl, people.ben.token, { batch: true });
+    try {
+      for (const socket of [plain, batching]) {
+        const joined = await request(socket, 'conversation:join', { conversationIds: [groupId] });
+        assert.deepEqual(joined.joined, [groupId]);
+      }
+      type NewMessage = { message: MessageShape; emittedAt: number };
+      const plainSingle = record<NewMessage>(plain, 'message:new');
+      const plainBatches = record(plain, 'message:batch');
+      const single = record<NewMessage>(batching, 'message:new');
+      const batches = record<{ events: NewMessage[] }>(batching, 'message:batch');
+      /** What the batching client holds, unpacked, in arrival order. */
+      const unpacked: number[] = [];
+      batching.on('message:new', (event: NewMessage) => unpacked.push(event.message.seq));
+      batching.on('message:batch', (batch: { events: NewMessage[] }) => {
+        for (const event of batch.events) unpacked.push(event.message.seq);
+      });
+
+      // One burst, published back to back: it reaches the gateway within a read or two.
+      const burst = 50;
+      for (let seq = 1; seq <= burst; seq++) {
+        void publisher.messageCreated({
+          id: crypto.randomUUID(),
+          conversationId: groupId,
+          seq,
+          senderId: people.ann.id,
+          body: `burst ${seq}`,
+          createdAt: new Date().toISOString(),
+          editedAt: null,
+          deletedAt: null,
+        });
+      }
+      const everything = Array.from({ length: burst }, (_, i) => i + 1);
+      await waitFor('both clients holding the burst', async () => {
+        return plainSingle.length === burst && unpacked.length === burst;
+      });
+      assert.deepEqual(
+        plainSingle.map((event) => event.message.seq),
+        everything,
+        'a client that did not ask gets every event, in order',
+      );
+      assert.equal(plainBatches.length, 0, 'and never a batch');
+      assert.deepEqual(unpacked, everything, 'a batching client gets every event, in order');
+      const frames = single.length + batches.length;
+      assert.ok(frames < burst, `${frames} frames for ${burst} events`);
+      for (const batch of batches) assert.ok(batch.events.length >= 2);
+      assert.ok(
+        (await scrapeMetric(gatewayA.baseUrl, 'socket_message_batch_size_count')) >= batches.length,
+      );
+    } finally {
+      plain.close();
+      batching.close();
+      publisherRedis.disconnect();
+    }
+  });
+
   it('measures events and broadcast delivery in its metrics', async () => {
     // One observation per broadcast on each instance, from the publisher's emittedAt.
     assert.ok(
