@@ -49,6 +49,9 @@ export function percentileMs(histogram: Uint32Array, p: number): number {
 /** Prefix of the bodies the end-to-end scenario sends, followed by the sender's Date.now(). */
 export const SENT_AT = 'sent-at:';
 
+/** In a client process's environment: its handshake asks for message:batch. */
+export const BATCHED_CLIENTS_VARIABLE = 'QUAD_BENCH_BATCHED_CLIENTS';
+
 /** A message as the api would publish it after its commit, with a body of typical length. */
 export function syntheticMessage(conversationId: string, senderId: string, seq: number): Message {
   return {

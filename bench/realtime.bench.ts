@@ -17,6 +17,12 @@
  * with a synthetic message: the path every real message takes after its PostgreSQL commit,
  * without the api and PostgreSQL in the loop, so what is measured is the gateway's fan-out.
  *
+ * Scenario "2 gateways + redis adapter, clients take message:batch": the same two gateways and
+ * publisher, a second conversation of the same MEMBERS, held by CLIENT_PROCESSES more client
+ * processes whose handshake asks for `message:batch` (services/socket/broadcast-coalescing.ts:
+ * the events of one room that reach a gateway within one turn go in one frame); printed side by
+ * side with the first scenario, phase by phase.
+ *
  * Scenario "2 gateways, end to end via the api": the same gateways and connections, messages
  * sent for real (POST /api/v1/conversations/:id/messages to an api process, committed to
  * PostgreSQL, then published by the api's RealtimePublisher) at END_TO_END_RATES; the latency
@@ -84,6 +90,7 @@ import { SHARED_SERVERS_VARIABLE, serviceEnvironment } from '../test/harness/tes
 import { waitFor } from '../test/harness/wait-for.js';
 import { log, table } from './bench-support.js';
 import {
+  BATCHED_CLIENTS_VARIABLE,
   merge,
   newHistogram,
   type PublishResult,
@@ -261,6 +268,20 @@ async function seed(databaseUrl: string) {
        FROM unnest($2::uuid[]) WITH ORDINALITY AS u (user_id, ordinality)`,
       [conversationId, userIds],
     );
+    // The same members in a second conversation, for the clients that take message:batch: a
+    // publish to one room reaches only its own set of 1,000 connections.
+    const batched = await client.query<{ id: string }>(
+      `INSERT INTO conversations (kind, title, created_by)
+       VALUES ('group', 'Whole school, batched clients', $1) RETURNING id`,
+      [userIds[0]],
+    );
+    const batchedConversationId = batched.rows[0]?.id ?? '';
+    await client.query(
+      `INSERT INTO conversation_members (conversation_id, user_id, role)
+       SELECT $1, user_id, CASE WHEN ordinality = 1 THEN 'owner' ELSE 'member' END
+       FROM unnest($2::uuid[]) WITH ORDINALITY AS u (user_id, ordinality)`,
+      [batchedConversationId, userIds],
+    );
     const tokens = userIds.map(() => newSessionToken());
     await client.query(
       `INSERT INTO sessions (token_hash, user_id, expires_at, user_agent)
@@ -268,7 +289,7 @@ async function seed(databaseUrl: string) {
        FROM unnest($1::bytea[], $2::uuid[]) AS s (token_hash, user_id)`,
       [tokens.map(sha256), userIds],
     );
-    return { userIds, conversationId, tokens };
+    return { userIds, conversationId, batchedConversationId, tokens };
   } finally {
     await client.end();
   }
@@ -556,7 +577,7 @@ try {
 
   const databaseUrl = await createDatabase(postgresServer.url('postgres'), 'quad_bench_realtime');
   await runMigrations(databaseUrl, createLogger('bench', 'warn'));
-  const { userIds, conversationId, tokens } = await seed(databaseUrl);
+  const { userIds, conversationId, batchedConversationId, tokens } = await seed(databaseUrl);
   const senderId = userIds[0] ?? '';
   log(`seeded ${MEMBERS} users, their sessions, and one conversation of all of them`);
 
@@ -570,6 +591,7 @@ try {
   const memory: MemoryResult[] = [];
 
   const redisScenario = '2 gateways + redis adapter';
+  const batchedScenario = '2 gateways + redis adapter, clients take message:batch';
   const endToEndScenario = '2 gateways, end to end via the api';
   const baselineScenario = '1 server, in-memory adapter';
 
@@ -618,6 +640,22 @@ try {
     )),
   );
   await joinAll(clients, conversationId);
+  // The same members again on the same gateways, from client processes whose handshake asks
+  // for message:batch (services/socket/broadcast-coalescing.ts), in a room of their own.
+  const batchedChildren = Array.from({ length: CLIENT_PROCESSES }, () =>
+    forkChild('realtime-clients.ts', { ...process.env, [BATCHED_CLIENTS_VARIABLE]: '1' }),
+  );
+  children.push(...batchedChildren);
+  const batchedClients = batchedChildren.map((child, i) =>
+    rpcClient(child, `batched client process ${i + 1}`),
+  );
+  await connectAll(
+    batchedClients,
+    batchedClients.map((_, i) => gatewayUrls[i % gatewayUrls.length] ?? ''),
+    tokens,
+    [],
+  );
+  await joinAll(batchedClients, batchedConversationId);
   memory.push(
     ...(await connectAll(
       clients,
@@ -752,6 +790,18 @@ try {
         })) as Publish,
     },
     {
+      name: batchedScenario,
+      observe: gatewayUrls,
+      clients: batchedClients,
+      pids: [gatewayA.child.pid, gatewayB.child.pid],
+      publish: ((rate, durationMs) =>
+        publishAtRate(rate, durationMs, (index) => {
+          void publisher.messageCreated(
+            syntheticMessage(batchedConversationId, senderId, index + 1),
+          );
+        })) as Publish,
+    },
+    {
       name: baselineScenario,
       observe: [],
       clients,
@@ -822,7 +872,13 @@ try {
     ),
   );
   await baseline.call('close');
-  const scenarioOrder = [redisScenario, centrifugoScenario, endToEndScenario, baselineScenario];
+  const scenarioOrder = [
+    redisScenario,
+    batchedScenario,
+    centrifugoScenario,
+    endToEndScenario,
+    baselineScenario,
+  ];
   results.sort((a, b) => scenarioOrder.indexOf(a.scenario) - scenarioOrder.indexOf(b.scenario));
 
   // The report.
@@ -844,6 +900,9 @@ try {
       `"${redisScenario}": two services/socket processes on one Redis, ${MEMBERS / 2} connections each; ` +
       `published by RealtimePublisher.messageCreated (Socket.IO Redis emitter) with a synthetic message, ` +
       `the path of every message after its commit (no api, no PostgreSQL in the loop).\n` +
+      `"${batchedScenario}": the same gateways, a second room of the same ${MEMBERS} members held by ` +
+      `client processes whose handshake asks for message:batch (the events of one room that reach a ` +
+      `gateway within one turn of its event loop, in one frame); same publisher.\n` +
       `"${endToEndScenario}": the same gateways and connections; POST /conversations/:id/messages ` +
       `to a real api process (commit to PostgreSQL, then the same publisher); latency from the POST.\n` +
       `"${baselineScenario}": bench/realtime-baseline-server.ts, one Socket.IO server with the gateway's ` +
@@ -916,6 +975,22 @@ try {
       }),
     ),
   );
+  console.log(
+    '\ncoalescing, side by side on the same gateways: clients that take message:batch / clients ' +
+      'that take one frame per event, per phase (deliveries/s; p99)',
+  );
+  for (const batchedRow of results.filter((r) => r.scenario === batchedScenario)) {
+    const plainRow = results.find(
+      (r) => r.scenario === redisScenario && r.phase === batchedRow.phase,
+    );
+    if (!plainRow) continue;
+    console.log(
+      `  ${batchedRow.phase}: ${int(batchedRow.deliveriesPerSecond)} / ` +
+        `${int(plainRow.deliveriesPerSecond)} deliveries/s ` +
+        `(${(batchedRow.deliveriesPerSecond / plainRow.deliveriesPerSecond).toFixed(2)}x); ` +
+        `p99 ${batchedRow.p99} / ${plainRow.p99} ms`,
+    );
+  }
   console.log('\nmemory per idle authenticated connection (connected, not yet joined)\n');
   console.log(
     table(

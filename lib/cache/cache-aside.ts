@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
@@ -97,13 +96,6 @@ export interface CacheNamespace<T> {
    *  written back in one pipeline. Ids absent from loadMany's map are not found (cached as
    *  such for the negative TTL) and absent from the result, which follows the order of ids. */
   getMany(
-    ids: readonly string[],
-    loadMany: (missing: string[]) => Promise<Map<string, T>>,
-  ): Promise<Map<string, T>>;
-  /** getMany for keys that live in different Redis Cluster slots (a namespace without a hash
-   *  tag): read with one pipeline of GETs, one round trip on a single Redis, instead of one
-   *  multi-key MGET. Otherwise the same. */
-  getEach(
     ids: readonly string[],
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
   ): Promise<Map<string, T>>;
@@ -242,6 +234,8 @@ class Namespace<T> implements CacheNamespace<T> {
   readonly #metrics: NamespaceMetrics;
   /** Undefined while a namespace with a hash tag has not been given its group. */
   readonly #keyHead: string | undefined;
+  /** A sharded namespace (cache.policies.ts `shards`): the head of each shard's keys. */
+  readonly #shardHeads: readonly string[] | undefined;
   readonly #grouped: boolean;
 
   constructor(
@@ -258,14 +252,23 @@ class Namespace<T> implements CacheNamespace<T> {
     this.#codec = codec;
     this.#metrics = metrics;
     this.#grouped = groupId !== undefined;
-    if (policy.hashTag === undefined) {
+    const { hashTag, shards } = policy;
+    if (hashTag === undefined) {
       this.#keyHead = cacheKeyHead(core.keyPrefix, name);
+    } else if (shards !== undefined) {
+      this.#shardHeads = Array.from({ length: shards }, (_, shard) =>
+        cacheKeyHead(core.keyPrefix, name, { hashTag, groupId: String(shard) }),
+      );
     } else if (groupId !== undefined) {
-      this.#keyHead = cacheKeyHead(core.keyPrefix, name, { hashTag: policy.hashTag, groupId });
+      this.#keyHead = cacheKeyHead(core.keyPrefix, name, { hashTag, groupId });
     }
   }
 
   key(id: string): string {
+    if (this.#shardHeads !== undefined) {
+      const shard = shardOf(id, this.#shardHeads.length);
+      return (this.#shardHeads[shard] as string) + encodeCacheId(id);
+    }
     if (this.#keyHead === undefined) {
       throw new TypeError(
         `cache namespace ${this.#name} groups its keys by ${this.#policy.hashTag}: use group(${this.#policy.hashTag}Id)`,
@@ -275,11 +278,13 @@ class Namespace<T> implements CacheNamespace<T> {
   }
 
   group(groupId: string): CacheNamespace<T> {
-    if (this.#policy.hashTag === undefined || this.#grouped) {
+    if (this.#policy.hashTag === undefined || this.#grouped || this.#shardHeads !== undefined) {
       throw new TypeError(
         this.#grouped
           ? `cache namespace ${this.#name} is already a group`
-          : `cache namespace ${this.#name} declares no hashTag in cache.policies.ts`,
+          : this.#shardHeads !== undefined
+            ? `cache namespace ${this.#name} shards its keys itself: use it without group()`
+            : `cache namespace ${this.#name} declares no hashTag in cache.policies.ts`,
       );
     }
     return new Namespace(this.#core, this.#name, this.#policy, this.#codec, this.#metrics, groupId);
@@ -313,28 +318,9 @@ class Namespace<T> implements CacheNamespace<T> {
     return this.#flight(key, load, true);
   }
 
-  getMany(
+  async getMany(
     ids: readonly string[],
     loadMany: (missing: string[]) => Promise<Map<string, T>>,
-  ): Promise<Map<string, T>> {
-    return this.#readMany(ids, loadMany, (keys) => mgetAcrossSlots(this.#core.redis, keys));
-  }
-
-  getEach(
-    ids: readonly string[],
-    loadMany: (missing: string[]) => Promise<Map<string, T>>,
-  ): Promise<Map<string, T>> {
-    return this.#readMany(ids, loadMany, async (keys) => {
-      const commands = keys.map((key) => ({ key, queue: (p: ChainableCommander) => p.get(key) }));
-      const replies = await execBatch(this.#core.redis, commands);
-      return replies.map((reply) => (typeof reply === 'string' ? reply : null));
-    });
-  }
-
-  async #readMany(
-    ids: readonly string[],
-    loadMany: (missing: string[]) => Promise<Map<string, T>>,
-    read: (keys: string[]) => Promise<Array<string | null>>,
   ): Promise<Map<string, T>> {
     const core = this.#core;
     const unique = [...new Set(ids)];
@@ -344,7 +330,7 @@ class Namespace<T> implements CacheNamespace<T> {
 
     let replies: Array<string | null>;
     try {
-      replies = await core.call(() => read(keys));
+      replies = await core.call(() => mgetAcrossSlots(core.redis, keys));
     } catch (error) {
       core.failed(this.#metrics, error);
       this.#metrics.miss(unique.length);
@@ -588,6 +574,20 @@ class Namespace<T> implements CacheNamespace<T> {
       core.failed(this.#metrics, error);
     }
   }
+}
+
+/**
+ * Which of `shards` an id's key goes to: 32-bit FNV-1a over the id's last 16 UTF-16 code units
+ * (where ids differ: the random end of a UUID, the digits of a counter). Not a cryptographic
+ * hash, nor the cluster's CRC16 over UTF-8: a conversation list computes 50 of these per read,
+ * and the spread only has to be even and stable.
+ */
+export function shardOf(id: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let index = Math.max(0, id.length - 16); index < id.length; index++) {
+    hash = Math.imul(hash ^ id.charCodeAt(index), 0x01000193);
+  }
+  return (hash >>> 0) % shards;
 }
 
 /** The values found for `ids`, in the order of `ids`, first source first. */

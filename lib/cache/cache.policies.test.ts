@@ -17,6 +17,7 @@ describe('cache policies', () => {
       assert.ok(entry.negativeTtlMs < entry.ttlMs, `${name}: not-found lives less than a value`);
     }
     assert.equal(defaultCachePolicies['unread-counts'].hashTag, 'user');
+    assert.equal(defaultCachePolicies['unread-heads'].shards, 16);
     assert.equal(defaultCachePolicies.conversation.ttlMs, 24 * 60 * 60 * 1000, 'one day');
     assert.equal(defaultCachePolicies['recent-messages'].ttlMs, 2 * 60 * 60 * 1000, 'two hours');
   });
@@ -29,12 +30,19 @@ describe('cache policies', () => {
           zero: { ttlMs: 0, jitter: 0.1, negativeTtlMs: 0 },
           wide: { ttlMs: 1_000, jitter: 1, negativeTtlMs: -1 },
           tagged: { ttlMs: 1_000, jitter: 0, negativeTtlMs: 0, hashTag: '{x}' },
+          sharded: { ttlMs: 1_000, jitter: 0, negativeTtlMs: 0, shards: 0 },
         }),
       (error: Error) =>
         error instanceof RangeError &&
-        ['Bad_Name', 'zero: ttlMs', 'wide: jitter', 'wide: negativeTtlMs', 'tagged: hashTag'].every(
-          (part) => error.message.includes(part),
-        ),
+        [
+          'Bad_Name',
+          'zero: ttlMs',
+          'wide: jitter',
+          'wide: negativeTtlMs',
+          'tagged: hashTag',
+          'sharded: shards must be',
+          'sharded: shards needs a hashTag',
+        ].every((part) => error.message.includes(part)),
     );
   });
 

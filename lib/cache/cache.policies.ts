@@ -20,8 +20,11 @@
  * `namespace.group(groupId)`; every key of a group is
  * `${prefix}cache:${namespace}:{${kind}:${groupId}}:${id}`, e.g. a user's unread counters
  * `quad:cache:unread-counts:{user:42}:8f14e45f`, so one MGET of that user's 50 conversations
- * stays in one Redis Cluster slot. Namespaces without a hash tag are read one key at a time,
- * or with getMany on a single Redis (a multi-key MGET across slots needs a group on a cluster).
+ * stays in one Redis Cluster slot. A namespace of independent ids that are still read many at
+ * a time (each conversation's unread head) declares `shards` as well: its keys spread over that
+ * many tags `{<kind>:<n>}`, n from the id, so getMany sends one MGET per shard touched on a
+ * cluster. Other namespaces without a hash tag are read one key at a time, or with getMany (one
+ * MGET on a single Redis, one per slot on a cluster).
  *
  * TTLs: every entry expires (the cache Redis also evicts least-recently-used keys when full).
  * Invalidation after each PostgreSQL commit is what keeps entries correct; the TTL bounds how
@@ -52,6 +55,12 @@ export interface CachePolicy {
   /** Entries read together in one command share this Redis Cluster hash tag: the namespace is
    *  used through group(groupId) and its keys carry `{<hashTag>:<groupId>}`. */
   hashTag?: string;
+  /** For entries of independent ids that are nonetheless read many at a time (one per
+   *  conversation): with a hashTag, the keys are spread over this many hash tags
+   *  `{<hashTag>:<n>}`, n derived from the id, instead of one group per caller. A read of many
+   *  ids is then one MGET on a single server and one per shard touched on a cluster, while the
+   *  entries still spread over the cluster's masters. The namespace is used without group(). */
+  shards?: number;
 }
 
 const SECOND = 1_000;
@@ -111,8 +120,18 @@ export const defaultCachePolicies = {
   /** Each conversation's latest message sequence number and unread version, against which
    *  the cached counts above are brought up to date (unread-counts.service.ts). Every send
    *  invalidates it, so it lives only as long as a room is quiet; 24 h like the counters it
-   *  serves. One key per conversation (each in its own slot), read with one pipeline of GETs. */
-  'unread-heads': { ttlMs: 24 * HOUR, jitter: JITTER, negativeTtlMs: 0 },
+   *  serves. A conversation list reads 50 of them at once, so they are spread over 16 shards:
+   *  one MGET on a single server, at most 16 on a cluster (a key per slot would cost 50
+   *  commands, and reading 50 heads cost more than recomputing the counts in PostgreSQL);
+   *  16 still spread the heads, invalidated by every send, over a cluster's masters.
+   *  Changing the number renames the keys: the heads are recomputed on the next read. */
+  'unread-heads': {
+    ttlMs: 24 * HOUR,
+    jitter: JITTER,
+    negativeTtlMs: 0,
+    hashTag: 'unread-heads',
+    shards: 16,
+  },
 } as const satisfies Record<string, CachePolicy>;
 
 export type CacheNamespaceName = keyof typeof defaultCachePolicies;
@@ -153,6 +172,12 @@ export function validateCachePolicies(policies: Record<string, CachePolicy>): vo
     }
     if (entry.hashTag !== undefined && !HASH_TAG_KIND.test(entry.hashTag)) {
       problems.push(`${name}: hashTag must be lowercase letters, digits, dashes`);
+    }
+    if (entry.shards !== undefined) {
+      if (!(Number.isInteger(entry.shards) && entry.shards >= 1 && entry.shards <= 1_000)) {
+        problems.push(`${name}: shards must be a whole number from 1 to 1000`);
+      }
+      if (entry.hashTag === undefined) problems.push(`${name}: shards needs a hashTag`);
     }
   }
   if (problems.length > 0) throw new RangeError(`invalid cache policies: ${problems.join('; ')}`);

@@ -38,4 +38,4 @@ export { type MessagingEvents, noMessagingEvents } from './messaging-events.js';
 export type { MessagingServices } from './messaging-services.js';
 export { ReadReceiptService, type ReadTracker } from './read-receipt.service.js';
 export { type RecentMessagesOptions, RecentMessagesStore } from './recent-messages.store.js';
-export { UnreadCountsService } from './unread-counts.service.js';
+export { UnreadCountsService, unreadBasisCodec } from './unread-counts.service.js';

@@ -152,6 +152,17 @@ export const policy = {
      *  cut off. */
     maxViolations: 50,
     violationWindowMs: 60_000,
+    /** Frames queued for one connection that its transport has not yet taken. The queue grows
+     *  only while the connection's previous write has not reached the kernel, i.e. while the
+     *  client is not reading (a frozen tab, a phone that went to sleep mid-burst, a script) or
+     *  reads far slower than its rooms talk; Socket.IO itself would queue without limit. Past
+     *  this the connection is cut and the client, once it reads again, reconnects and catches
+     *  up as after any reconnect (services/socket/outgoing-queue-bound.ts says why not drop
+     *  frames instead). A healthy client's queue stays near 0 even at bench:realtime's 500
+     *  messages/s into a 1,000-member room; 1,000 frames is 2 s of that burst, and with
+     *  message frames of ~1 KB about 1 MB held per stuck connection (Centrifugo closes at
+     *  1 MiB). */
+    maxQueuedFrames: 1_000,
     /** Conversations joined or caught up in one event. A client opening with more sends
      *  several; each id costs one cached membership check. */
     maxConversationsPerEvent: 100,

@@ -24,6 +24,9 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** Stamped by the publisher: ms since the epoch on its clock. */
 const stamped = z.object({ emittedAt: z.number() });
 
+/** A new message: its own event, and each element of a batch. */
+const messageNew = stamped.extend({ message: messageSchema });
+
 /** Stable reasons for a server-side disconnect (the client shows or acts on them). */
 export const disconnectCodes = ['session_revoked', 'rate_limited', 'server_shutdown'] as const;
 export type DisconnectCode = (typeof disconnectCodes)[number];
@@ -36,7 +39,14 @@ export type DisconnectCode = (typeof disconnectCodes)[number];
  */
 export const serverEventSchemas = {
   /** A new message (to the conversation's room). */
-  'message:new': stamped.extend({ message: messageSchema }),
+  'message:new': messageNew,
+  /**
+   * Several `message:new` events of one conversation in one frame, in order: what a gateway
+   * received for that room within one turn of its event loop (a burst into a big room). Sent
+   * only to connections whose handshake asked for it (`auth: { batch: true }`); a client
+   * handles each element exactly as a `message:new`. Others get the same events one by one.
+   */
+  'message:batch': stamped.extend({ events: z.array(messageNew).min(2) }),
   /** An edit or a delete (body null): replaces the message with the same id. */
   'message:updated': stamped.extend({ message: messageSchema }),
   /** A member's receipt moved (to the conversation's room). */

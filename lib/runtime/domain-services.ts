@@ -19,6 +19,7 @@ import {
   ReadReceiptService,
   RecentMessagesStore,
   UnreadCountsService,
+  unreadBasisCodec,
 } from '../conversations/index.js';
 import { NotificationService } from '../notifications/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -112,7 +113,7 @@ export function createDomainServices(deps: {
 
   const unread = new UnreadCountsService({
     postgres,
-    counters: cache.namespace('unread-counts'),
+    counters: cache.namespace('unread-counts', { codec: unreadBasisCodec }),
     heads: cache.namespace('unread-heads'),
   });
   // In the same transaction as every messaging write: the worker's relay re-does what the

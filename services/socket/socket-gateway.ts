@@ -9,7 +9,14 @@ import { sessionRoom, userRoom } from '../../lib/realtime/events.js';
 import { socketChannelKey } from '../../lib/realtime/realtime-emitter.js';
 import { tolerantPublisher } from '../../lib/realtime/tolerant-publisher.js';
 import { isCluster, type RedisClient } from '../../lib/redis/redis-client.js';
+import {
+  BATCHED_ROOM,
+  coalesceBroadcasts,
+  SINGLE_ROOM,
+  wantsBatches,
+} from './broadcast-coalescing.js';
 import { type Connection, EventDispatcher, type EventHandlers } from './event-dispatch.js';
+import { boundOutgoingQueue } from './outgoing-queue-bound.js';
 import { authenticateHandshakes, identityOf } from './socket-auth.js';
 import type { SocketMetrics } from './socket-metrics.js';
 
@@ -80,10 +87,12 @@ function broadcastAdapter(
   return createAdapter(pubClient, subClient, { key: socketChannelKey(keyPrefix) });
 }
 
+/** The adapter as the gateway uses it: local deliveries coalesced for connections that asked
+ *  (broadcast-coalescing.ts), and measured (above). */
 function instrumentedAdapter(base: AdapterFactory, metrics: SocketMetrics): AdapterFactory {
   // A function, not an arrow: Socket.IO calls the adapter factory with `new`.
   return function instrumented(namespace) {
-    const adapter = base(namespace);
+    const adapter = coalesceBroadcasts(base(namespace), (size) => metrics.batchSize.observe(size));
     // _encode is internal to socket.io-adapter (TypeScript-private): reached through Reflect
     // and checked at run time instead of cast, so an upgrade that drops it fails here, at
     // start-up, rather than silently leaving the metrics at zero.
@@ -160,7 +169,21 @@ export function createSocketGateway(deps: SocketGatewayDependencies) {
     const { userId, sessionId } = identityOf(socket);
     const connection: Connection = { socket, userId, sessionId };
     metrics.connections.inc();
-    socket.join([userRoom(userId), sessionRoom(sessionId)]);
+    socket.join([
+      userRoom(userId),
+      sessionRoom(sessionId),
+      wantsBatches(socket) ? BATCHED_ROOM : SINGLE_ROOM,
+    ]);
+    boundOutgoingQueue(socket, {
+      maxFrames: policy.realtime.maxQueuedFrames,
+      onOverflow: (queued) => {
+        metrics.slowConsumerDisconnects.inc();
+        logger.warn(
+          { userId, socketId: socket.id, queued },
+          'disconnecting a connection that stopped reading (its outgoing queue is full)',
+        );
+      },
+    });
     dispatcher.attach(connection);
     void hooks.connected(connection).catch((error: unknown) => {
       logger.warn({ err: error, userId }, 'connection hook failed');

@@ -20,6 +20,11 @@ export function socketMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    slowConsumerDisconnects: new Counter({
+      name: 'socket_slow_consumer_disconnects_total',
+      help: 'Connections cut because more than policy.realtime.maxQueuedFrames frames waited for them (a client that stopped reading); it reconnects and catches up',
+      registers: [registry],
+    }),
     eventsReceived: new Counter({
       name: 'socket_events_received_total',
       help: 'Client events by event name and result (ok, or the ack error code)',
@@ -44,6 +49,12 @@ export function socketMetrics(registry: Registry) {
       help: 'Time from an event being published (by any service) to this instance writing it to its sockets',
       labelNames: ['event'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'socket_message_batch_size',
+      help: 'message:new events of one room coalesced into one message:batch frame (for connections that asked for batches), per batch',
+      buckets: [2, 5, 10, 20, 50, 100, 200, 500],
       registers: [registry],
     }),
     broadcastErrors: new Counter({

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
+import { assertListAndUnreadMatch } from '../harness/messaging-truth.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
 import {
   connectSocket,
@@ -126,6 +128,55 @@ describe('many instances on one Redis Cluster: 3 gateways, 2 apis', () => {
         sentIds.length,
         `gateway ${index} delivered each message once`,
       );
+    }
+  });
+
+  it('serves unread counts of many conversations, heads spread over the shards, as PostgreSQL says, from either api', async () => {
+    const sql = new pg.Pool({ connectionString: database.url, max: 2 });
+    try {
+      const send = async (instance: ServiceProcess, who: Person, room: string, body: string) => {
+        const reply = await callApi(instance.baseUrl, 'POST', `/conversations/${room}/messages`, {
+          token: who.token,
+          body: { body, idempotencyKey: crypto.randomUUID() },
+        });
+        assert.equal(reply.status, 201, JSON.stringify(reply.body));
+        return String(reply.body.id);
+      };
+      const rooms: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const created = await callApi(api(i % 2).baseUrl, 'POST', '/conversations', {
+          token: people.ann.token,
+          body: { kind: 'group', title: `Club ${i}`, memberIds: [people.ben.id, people.dot.id] },
+        });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        rooms.push(String(created.body.id));
+      }
+      for (const [i, room] of rooms.entries()) await send(api(i % 2), people.ben, room, `hi ${i}`);
+      const annOn = (instance: ServiceProcess) => (path: string) =>
+        callApi(instance.baseUrl, 'GET', path, { token: people.ann.token });
+      // Cold, then warm on each api: the counts now come from cached bases and heads.
+      for (const instance of [api(0), api(1), api(0)]) {
+        await assertListAndUnreadMatch(
+          sql,
+          people.ann.id,
+          annOn(instance),
+          'ann, after the first messages',
+        );
+      }
+      // Newer messages move the heads past the cached bases; a read moves one base.
+      const newer: string[] = [];
+      for (const room of rooms.slice(0, 6))
+        newer.push(await send(api(1), people.dot, room, 'more'));
+      const read = await callApi(api(0).baseUrl, 'POST', `/conversations/${rooms[0]}/read`, {
+        token: people.ann.token,
+        body: { upToMessageId: newer[0] },
+      });
+      assert.ok(read.status < 300, JSON.stringify(read.body));
+      for (const instance of [api(1), api(0)]) {
+        await assertListAndUnreadMatch(sql, people.ann.id, annOn(instance), 'ann, after more');
+      }
+    } finally {
+      await sql.end();
     }
   });
 

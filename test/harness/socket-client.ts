@@ -15,12 +15,15 @@ export interface Ack {
 export async function connectSocket(
   baseUrl: string,
   token: string | undefined,
-  options: { reconnection?: boolean } = {},
+  options: { reconnection?: boolean; batch?: boolean } = {},
 ): Promise<Socket> {
   const socket = io(baseUrl, {
     transports: ['websocket'],
     reconnection: options.reconnection ?? false,
-    auth: token === undefined ? {} : { token },
+    auth: {
+      ...(token === undefined ? {} : { token }),
+      ...(options.batch ? { batch: true } : {}),
+    },
     timeout: ANSWER_TIMEOUT_MS,
   });
   await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,12 @@ export interface TcpProxy {
    *  reachable only over the connections it already has), while everyone else still reaches it. */
   hold(options?: { keepOpen?: boolean }): void;
   release(): void;
+  /** Stops reading from the target on the connections open now (new ones flow): for the
+   *  target, a client that stopped reading; its writes back up once the kernel buffers fill. */
+  stall(): void;
+  /** Reads from the target again on the stalled connections (what it sent meanwhile, then
+   *  its close if it closed one: the client behind learns of it only now). */
+  resume(): void;
   /** The local ports of the open connections to the target: how the target sees them (the
    *  `addr` of CLIENT LIST, for Redis). */
   upstreamPorts(): number[];
@@ -15,12 +21,14 @@ export interface TcpProxy {
 
 /**
  * A TCP relay on 127.0.0.1 to `targetPort`, so that a test can cut one process off a server
- * (one gateway off Redis) without touching the server or the process: a network partition,
- * not a test hook in production code.
+ * (one gateway off Redis) or make a client stop reading, without touching the server or the
+ * process: a network partition or a frozen client, not a test hook in production code.
  */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
-  const upstreams = new Set<Socket>();
+  /** Each open connection to the target, and the client it relays to. */
+  const upstreams = new Map<Socket, Socket>();
+  const stalled = new Set<Socket>();
   let held = false;
   const server = createServer((client) => {
     if (held) {
@@ -28,8 +36,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return;
     }
     const upstream = connect(targetPort, '127.0.0.1');
-    upstreams.add(upstream);
-    upstream.on('close', () => upstreams.delete(upstream));
+    upstreams.set(upstream, client);
+    upstream.on('close', () => {
+      upstreams.delete(upstream);
+      stalled.delete(upstream);
+    });
     for (const [socket, peer] of [
       [client, upstream],
       [upstream, client],
@@ -58,8 +69,23 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     release() {
       held = false;
     },
+    stall() {
+      for (const upstream of upstreams.keys()) {
+        upstream.unpipe();
+        upstream.pause();
+        stalled.add(upstream);
+      }
+    },
+    resume() {
+      for (const upstream of stalled) {
+        const client = upstreams.get(upstream);
+        if (client) upstream.pipe(client);
+        upstream.resume();
+      }
+      stalled.clear();
+    },
     upstreamPorts: () =>
-      [...upstreams].flatMap((socket) =>
+      [...upstreams.keys()].flatMap((socket) =>
         socket.localPort === undefined ? [] : [socket.localPort],
       ),
     close() {

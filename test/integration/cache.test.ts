@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { tracingChannel } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
-import { type CommandTraceContext, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -12,38 +11,10 @@ import {
   createRedisClient,
   type RedisClient,
 } from '../../lib/redis/redis-client.js';
+import { recordCommands } from '../harness/command-recorder.js';
 import { registryValue } from '../harness/service-metrics.js';
 import { sharedServers, uniqueName } from '../harness/test-environment.js';
 import { waitFor } from '../harness/wait-for.js';
-
-/**
- * Every command this process writes to the Redis on `port`, by name. ioredis traces the write
- * path of each command through node:diagnostics_channel (`ioredis:command`), so this counts
- * what the client really sent, pipelined or not, and other test files sharing the server (other
- * processes) do not disturb it.
- */
-function recordCommands(port: number) {
-  const sent: string[] = [];
-  const channel = tracingChannel<CommandTraceContext>('ioredis:command');
-  const subscribers = {
-    start: (context: CommandTraceContext) => {
-      if (context.serverPort === port) sent.push(context.command);
-    },
-    end: () => {},
-    asyncStart: () => {},
-    asyncEnd: () => {},
-    error: () => {},
-  };
-  channel.subscribe(subscribers);
-  return {
-    sent,
-    count: (command: string) => sent.filter((name) => name === command).length,
-    reset: () => {
-      sent.length = 0;
-    },
-    stop: () => channel.unsubscribe(subscribers),
-  };
-}
 
 /** A promise and its resolve function, to hold a load() exactly where a test wants it. */
 function gate<T = void>() {
@@ -313,6 +284,32 @@ describe('cache-aside against real Redis (ACL user api)', () => {
     assert.equal(await mine.get('c-7', async () => 0), 10);
     await mine.invalidate(...conversationIds);
     assert.equal(await admin.exists(...keys), 0, 'one DEL for the whole group');
+  });
+
+  it("conversations' unread heads spread over 16 shards, and 50 of them are one MGET", async () => {
+    const { cache } = cacheWith();
+    const heads = cache.namespace<{ seq: number; version: number }>('unread-heads');
+    assert.throws(() => heads.group('42'), /shards its keys itself/);
+    const conversationIds = Array.from({ length: 50 }, (_, i) => `c-${i}`);
+    const keys = conversationIds.map((id) => heads.key(id));
+    assert.match(
+      keys[0] ?? '',
+      new RegExp(`^${keyPrefix}cache:unread-heads:\\{unread-heads:\\d+\\}:c-0$`),
+    );
+    const tags = new Set(keys.map((key) => /\{([^}]*)\}/.exec(key)?.[1]));
+    assert.ok(tags.size > 1 && tags.size <= 16, `${tags.size} shards`);
+    assert.equal(heads.key('c-7'), keys[7], 'the same id, the same shard');
+
+    const load = async (missing: string[]) =>
+      new Map(missing.map((id) => [id, { seq: Number(id.slice(2)), version: 1 }]));
+    await heads.getMany(conversationIds, load);
+    recorder.reset();
+    const warm = await heads.getMany(conversationIds, load);
+    assert.equal(warm.get('c-49')?.seq, 49);
+    assert.deepEqual(recorder.sent, ['mget'], 'a warm read of 50 heads is one command');
+    await heads.invalidate('c-3', 'c-4');
+    assert.equal(await admin.exists(keys[3] ?? '', keys[4] ?? ''), 0);
+    assert.equal(await admin.exists(keys[5] ?? ''), 1);
   });
 
   it('invalidation racing a load: the stale value is returned once but never written back', async () => {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import type { Socket } from 'socket.io-client';
 import { createLogger } from '../../lib/observability/logger.js';
+import { policy } from '../../lib/policy/policy.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
+import { RealtimePublisher } from '../../lib/realtime/index.js';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { scrapeMetric } from '../harness/service-metrics.js';
 import { type ServiceProcess, startService } from '../harness/service-process.js';
@@ -15,7 +18,13 @@ import {
   request,
   waitForEntry,
 } from '../harness/socket-client.js';
-import { createTestDatabase, serviceEnvironment } from '../harness/test-environment.js';
+import { startTcpProxy } from '../harness/tcp-proxy.js';
+import {
+  createTestDatabase,
+  serviceEnvironment,
+  sharedRedisClient,
+} from '../harness/test-environment.js';
+import { waitFor } from '../harness/wait-for.js';
 
 // The real-time gateway end to end: one api and two socket gateway processes sharing one Redis and
 // one PostgreSQL, real socket.io-client connections: cross-instance delivery, strangers kept out,
@@ -435,6 +444,147 @@ describe('socket gateway: two instances, one Redis', () => {
     for (let i = 0; i < 200; i++) flooder.emit('not:an:event', { i });
     assert.equal(await closed, 'io server disconnect');
     assert.equal(notices[0]?.code, 'rate_limited');
+  });
+
+  it('cuts a connection that stopped reading once its queue passes the bound; readers get everything, and it reconnects', async () => {
+    // Ben's client reaches gateway B through a relay that stops reading from the gateway: a
+    // frozen tab. Rita reads normally. Large messages flood the room until B's kernel buffers
+    // toward Ben are full and frames queue in the gateway.
+    const relay = await startTcpProxy(Number(new URL(gatewayB.baseUrl).port));
+    const publisherRedis = sharedRedisClient('state', 'api');
+    const publisher = new RealtimePublisher({
+      redis: publisherRedis,
+      keyPrefix: 'quad:',
+      registry: new Registry(),
+      logger: createLogger('test', 'silent'),
+    });
+    const reader = await connectSocket(gatewayB.baseUrl, people.rita.token);
+    const frozen = await connectSocket(`http://127.0.0.1:${relay.port}`, people.ben.token, {
+      reconnection: true,
+    });
+    try {
+      for (const socket of [reader, frozen]) {
+        const joined = await request(socket, 'conversation:join', { conversationIds: [groupId] });
+        assert.deepEqual(joined.joined, [groupId]);
+      }
+      const received = record<{ message: MessageShape }>(reader, 'message:new');
+      const cut = disconnection(frozen);
+      const reconnected = new Promise<void>((resolve) =>
+        cut.then(() => frozen.once('connect', () => resolve())),
+      );
+      const cuts = () => scrapeMetric(gatewayB.baseUrl, 'socket_slow_consumer_disconnects_total');
+      assert.equal(await cuts(), 0);
+      relay.stall();
+
+      const body = 'x'.repeat(4_000);
+      const batch = 200;
+      // Far more than the kernel's buffers (a few MB) plus the bound: without the bound the
+      // queue only grows.
+      const most = 12_000;
+      let published = 0;
+      while ((await cuts()) === 0) {
+        assert.ok(published < most, `no cut after ${published} frames queued for a stalled client`);
+        for (let i = 0; i < batch; i++) {
+          published++;
+          void publisher.messageCreated({
+            id: crypto.randomUUID(),
+            conversationId: groupId,
+            seq: published,
+            senderId: people.ann.id,
+            body,
+            createdAt: new Date().toISOString(),
+            editedAt: null,
+            deletedAt: null,
+          });
+        }
+        // Paced by the healthy reader, so the flood is the stalled client's problem alone.
+        await waitFor(`rita holding ${published} frames`, async () => received.length >= published);
+      }
+      assert.equal(await cuts(), 1, 'one connection cut');
+      assert.ok(published > policy.realtime.maxQueuedFrames);
+      assert.equal(reader.connected, true, 'the reader was never cut');
+      assert.deepEqual(
+        received.map((event) => event.message.seq),
+        Array.from({ length: published }, (_, i) => i + 1),
+        'the reader got every frame, in order',
+      );
+      // Once the frozen client reads again it finds its connection closed, and reconnects by
+      // itself (then catches up as after any reconnect).
+      relay.resume();
+      assert.equal(await cut, 'transport close');
+      await reconnected;
+      assert.equal(frozen.connected, true);
+    } finally {
+      reader.close();
+      frozen.close();
+      await relay.close();
+      publisherRedis.disconnect();
+    }
+  });
+
+  it('coalesces a burst into one room for clients that asked for batches; the others get every event one by one', async () => {
+    const publisherRedis = sharedRedisClient('state', 'api');
+    const publisher = new RealtimePublisher({
+      redis: publisherRedis,
+      keyPrefix: 'quad:',
+      registry: new Registry(),
+      logger: createLogger('test', 'silent'),
+    });
+    const plain = await connectSocket(gatewayA.baseUrl, people.rita.token);
+    const batching = await connectSocket(gatewayA.baseUrl, people.ben.token, { batch: true });
+    try {
+      for (const socket of [plain, batching]) {
+        const joined = await request(socket, 'conversation:join', { conversationIds: [groupId] });
+        assert.deepEqual(joined.joined, [groupId]);
+      }
+      type NewMessage = { message: MessageShape; emittedAt: number };
+      const plainSingle = record<NewMessage>(plain, 'message:new');
+      const plainBatches = record(plain, 'message:batch');
+      const single = record<NewMessage>(batching, 'message:new');
+      const batches = record<{ events: NewMessage[] }>(batching, 'message:batch');
+      /** What the batching client holds, unpacked, in arrival order. */
+      const unpacked: number[] = [];
+      batching.on('message:new', (event: NewMessage) => unpacked.push(event.message.seq));
+      batching.on('message:batch', (batch: { events: NewMessage[] }) => {
+        for (const event of batch.events) unpacked.push(event.message.seq);
+      });
+
+      // One burst, published back to back: it reaches the gateway within a read or two.
+      const burst = 50;
+      for (let seq = 1; seq <= burst; seq++) {
+        void publisher.messageCreated({
+          id: crypto.randomUUID(),
+          conversationId: groupId,
+          seq,
+          senderId: people.ann.id,
+          body: `burst ${seq}`,
+          createdAt: new Date().toISOString(),
+          editedAt: null,
+          deletedAt: null,
+        });
+      }
+      const everything = Array.from({ length: burst }, (_, i) => i + 1);
+      await waitFor('both clients holding the burst', async () => {
+        return plainSingle.length === burst && unpacked.length === burst;
+      });
+      assert.deepEqual(
+        plainSingle.map((event) => event.message.seq),
+        everything,
+        'a client that did not ask gets every event, in order',
+      );
+      assert.equal(plainBatches.length, 0, 'and never a batch');
+      assert.deepEqual(unpacked, everything, 'a batching client gets every event, in order');
+      const frames = single.length + batches.length;
+      assert.ok(frames < burst, `${frames} frames for ${burst} events`);
+      for (const batch of batches) assert.ok(batch.events.length >= 2);
+      assert.ok(
+        (await scrapeMetric(gatewayA.baseUrl, 'socket_message_batch_size_count')) >= batches.length,
+      );
+    } finally {
+      plain.close();
+      batching.close();
+      publisherRedis.disconnect();
+    }
   });
 
   it('measures events and broadcast delivery in its metrics', async () => {

@@ -130,7 +130,8 @@ export class Store {
   }
 
   connect(): void {
-    const socket = io({ auth: { token: storedToken() }, transports: ['websocket'] });
+    // batch: a burst into a room arrives as message:batch frames (each element a message:new).
+    const socket = io({ auth: { token: storedToken(), batch: true }, transports: ['websocket'] });
     this.#socket = socket;
     socket.on('connect', () => {
       this.connected = true;
@@ -150,6 +151,9 @@ export class Store {
     // The gateway lost its Redis subscription for a while: catch up as after a reconnect.
     socket.on('quad:resync', () => void this.catchUp());
     socket.on('message:new', ({ message }: { message: Message }) => this.#receive(message, true));
+    socket.on('message:batch', ({ events }: { events: Array<{ message: Message }> }) => {
+      for (const { message } of events) this.#receive(message, true);
+    });
     socket.on('message:updated', ({ message }: { message: Message }) =>
       this.#receive(message, false),
     );
