@@ -78,7 +78,7 @@ export interface SeedManifest {
   /** Every seed user; `classIndex` points into `classes`. */
   users: Array<{ username: string; id: string; role: Role; classIndex: number }>;
   classes: Array<{ id: string; title: string; teacher: string; memberIds: string[] }>;
-  announcements: Array<{ id: string; title: string; owner: string; memberCount: number }>;
+  announcements: Array<{ id: string; title: string; owner: string; members: string[] }>;
   directs: Array<{ id: string; usernames: [string, string] }>;
 }
 
@@ -475,7 +475,7 @@ export async function seedCommand(
         id: groupIdOf(a.title),
         title: a.title,
         owner: plan.admin.username,
-        memberCount: a.members.length,
+        members: a.members.map((member) => member.username),
       })),
       directs: plan.directs.map(([a, b], index) => ({
         id: directIds[index] as string,
