@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help preflight install build typecheck lint format test test-unit test-cluster test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
+.PHONY: help preflight install build typecheck typecheck-loadtests lint format test test-unit test-cluster test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,8 +35,18 @@ lint: node_modules ## Lint and format-check (Biome)
 format: node_modules ## Apply Biome formatting and safe fixes
 	npm run format
 
-test: preflight typecheck lint test-rules ## Typecheck, lint, alert-rule tests, then unit + integration tests against real Redis/PostgreSQL
+test: preflight typecheck typecheck-loadtests lint test-rules ## Typecheck, lint, alert-rule tests, then unit + integration tests against real Redis/PostgreSQL
 	npm test
+
+# The k6 scripts in loadtests/k6/ are for institutions' own k6 (AGPL-licensed: never installed or
+# run here). Their types, @types/k6, are a project of their own (one package, its lock file), so
+# the server's install stays as it is.
+loadtests/k6/node_modules: loadtests/k6/package.json loadtests/k6/package-lock.json
+	cd loadtests/k6 && npm ci --no-audit --no-fund
+	@touch loadtests/k6/node_modules
+
+typecheck-loadtests: node_modules loadtests/k6/node_modules ## Type-check the k6 scripts against @types/k6 (k6 itself is never run here)
+	npx tsc -p loadtests/k6/tsconfig.json
 
 test-rules: ## Check the Prometheus alert rules and run their unit tests (promtool)
 	scripts/test-rules.sh
@@ -104,8 +114,8 @@ migrate: node_modules ## Apply PostgreSQL migrations using .env
 
 # k6 is AGPL-licensed: Quad neither builds nor ships it, and runs the k6 on your PATH.
 loadtest: ## Smoke load test with your own k6 against a running stack (API_URL, default http://127.0.0.1:3000)
-	@command -v k6 >/dev/null 2>&1 || { echo "make loadtest runs the k6 on your PATH, and there is none: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/), then run: k6 run loadtests/smoke.js (API_URL=... to target another stack)" >&2; exit 1; }
-	k6 run loadtests/smoke.js
+	@command -v k6 >/dev/null 2>&1 || { echo "make loadtest runs the k6 on your PATH, and there is none: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/), then run: k6 run loadtests/k6/smoke.ts (API_URL=... to target another stack)" >&2; exit 1; }
+	k6 run loadtests/k6/smoke.ts
 
 clean: ## Remove build output (keeps .env and .data)
 	rm -rf dist web/dist
