@@ -24,7 +24,10 @@ import {
  * so there is no second copy of any number.
  *
  * Usage: tsx loadtests/run.ts --profile ci|full|soak --base-url URL --manifest FILE
- *          --work-dir DIR [--enforce]
+ *          --work-dir DIR [--enforce] [--scenario NAME [--arrival-rate N] [--duration S]]
+ * --scenario runs one scenario of the profile; --arrival-rate and --duration replace its phases
+ * by one constant phase (a capacity search: the experiment's numbers, printed with its result,
+ * never a second home for the scenarios' own).
  * Reads (for the resource samples, all optional): API_PORT SOCKET_PORT SOCKET2_PORT
  *   WORKER_PORT REDIS_PORT REDIS_CACHE_PORT REDIS_ADMIN_PASSWORD POSTGRES_PORT POSTGRES_USER
  *   POSTGRES_PASSWORD POSTGRES_DB
@@ -41,6 +44,8 @@ interface Options {
   manifestPath: string;
   workDir: string;
   enforce: boolean;
+  scenario?: ScenarioName;
+  override?: { arrivalRate: number; duration: number };
 }
 
 function parseOptions(): Options {
@@ -51,6 +56,9 @@ function parseOptions(): Options {
       manifest: { type: 'string' },
       'work-dir': { type: 'string' },
       enforce: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      'arrival-rate': { type: 'string' },
+      duration: { type: 'string' },
     },
     strict: true,
   });
@@ -61,12 +69,24 @@ function parseOptions(): Options {
   if (!values['base-url'] || !values.manifest || !values['work-dir']) {
     throw new Error('--base-url, --manifest and --work-dir are required');
   }
+  const names: readonly string[] = ['morning-burst', 'steady', 'realtime', 'announcement', 'soak'];
+  if (values.scenario !== undefined && !names.includes(values.scenario)) {
+    throw new Error(`--scenario must be one of ${names.join(', ')}`);
+  }
+  const rate = Number(values['arrival-rate']);
+  const duration = Number(values.duration);
+  const overridden = values['arrival-rate'] !== undefined || values.duration !== undefined;
+  if (overridden && !(rate > 0 && Number.isInteger(duration) && duration > 0 && values.scenario)) {
+    throw new Error('--arrival-rate and --duration go together, with --scenario, both positive');
+  }
   return {
     profile,
     baseUrl: values['base-url'].replace(/\/$/, ''),
     manifestPath: values.manifest,
     workDir: values['work-dir'],
     enforce: values.enforce,
+    scenario: values.scenario as ScenarioName | undefined,
+    override: overridden ? { arrivalRate: rate, duration } : undefined,
   };
 }
 
@@ -159,7 +179,11 @@ interface ArtilleryPart {
   flow: string;
 }
 
-function partsOf(scenario: Scenario, profile: ProfileName): ArtilleryPart[] {
+function partsOf(
+  scenario: Scenario,
+  profile: ProfileName,
+  override: Options['override'],
+): ArtilleryPart[] {
   switch (scenario.kind) {
     case 'login':
     case 'mix':
@@ -169,7 +193,7 @@ function partsOf(scenario: Scenario, profile: ProfileName): ArtilleryPart[] {
       const flow = { login: 'morningLogin', mix: 'mixRequest', socket: 'realtimeSession' }[
         scenario.kind
       ];
-      return [{ label: scenario.kind, phases: load.phases, flow }];
+      return [{ label: scenario.kind, phases: override ? [override] : load.phases, flow }];
     }
     case 'announcement': {
       const load = scenario[profile];
@@ -530,7 +554,10 @@ async function main() {
   const scenarios = loadScenarios();
   const manifest = JSON.parse(await readFile(options.manifestPath, 'utf8')) as SeedManifest;
   await mkdir(options.workDir, { recursive: true });
-  const names = scenarios.profiles[options.profile];
+  const names = scenarios.profiles[options.profile].filter(
+    (name) => options.scenario === undefined || name === options.scenario,
+  );
+  if (names.length === 0) throw new Error(`profile ${options.profile} has no ${options.scenario}`);
   const sessionCount = options.profile === 'ci' ? scenarios.sessions.ci : scenarios.sessions.full;
   const listenerCount = Math.max(
     0,
@@ -553,9 +580,11 @@ async function main() {
       const plan = planFor(options, scenario, options.profile, people, scenarios.mix.actions);
       const planPath = join(options.workDir, `${name}.plan.json`);
       await writeFile(planPath, JSON.stringify(plan), { mode: 0o600 });
-      const parts = partsOf(scenario, options.profile);
+      const parts = partsOf(scenario, options.profile, options.override);
       const startedAt = Date.now();
-      console.log(`running ${name}: ${scenario.description}`);
+      console.log(
+        `running ${name}: ${scenario.description}${options.override ? ` (capacity search: ${options.override.arrivalRate}/s for ${options.override.duration} s instead of the profile's phases)` : ''}`,
+      );
       const stopSampling = sampler.start();
       const reports = await Promise.all(
         parts.map((part) => runArtillery(options.workDir, name, part, options, planPath)),

@@ -6,17 +6,20 @@
 # The stack gets its own env file, data directory and free ports, so it runs beside a
 # developer's own `make dev`.
 #
-# Usage: scripts/loadtest.sh ci|full|soak
+# Usage: scripts/loadtest.sh ci|full|soak [runner options...]
 #   ci    a fresh stack and a small seed (300 people); about two minutes of load; a breached
 #         threshold exits 1 (what .ci/run runs)
 #   full  the 2,000-person institution, kept in .data/loadtest/ so that the next run reuses the
 #         seed; thresholds reported, not enforced
 #   soak  an hour of the steady mix on the full institution
+#   runner options go to loadtests/run.ts, e.g. a capacity search on the full institution:
+#   scripts/loadtest.sh full --scenario steady --arrival-rate 60 --duration 600
 # Reads: LOADTEST_KEEP_DATA=1  (ci) keep the temporary data directory (printed)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${1:-ci}
+shift || true
 log() { printf '[%s] loadtest: %s\n' "$(date +%H:%M:%S)" "$*"; }
 case $profile in
   ci | full | soak) ;;
@@ -125,4 +128,4 @@ enforce=()
 [[ $profile == ci ]] && enforce=(--enforce)
 cd "$root"
 node --import tsx loadtests/run.ts --profile "$profile" --base-url "http://127.0.0.1:$EDGE_PORT" \
-  --manifest "$manifest" --work-dir "$work/run" "${enforce[@]}"
+  --manifest "$manifest" --work-dir "$work/run" "${enforce[@]}" "$@"

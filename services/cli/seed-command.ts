@@ -102,7 +102,9 @@ export function planInstitution(parameters: SeedParameters) {
     const role: Role = i % parameters.classSize === 0 ? 'teacher' : 'student';
     return {
       username: `${SEED_USERNAME_PREFIX}${pad(i + 1, width)}`,
-      displayName: `${role === 'teacher' ? 'Teacher' : 'Student'} ${pad(i + 1, width)}`,
+      // "#0042", not "0042": a password may not contain a 4-character part of its owner's
+      // name, and a bare number would turn up in some of 2,000 hex passwords.
+      displayName: `${role === 'teacher' ? 'Teacher' : 'Student'} #${pad(i + 1, width)}`,
       role,
       classIndex,
     };
