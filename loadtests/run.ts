@@ -553,6 +553,11 @@ async function main() {
   const options = parseOptions();
   const scenarios = loadScenarios();
   const manifest = JSON.parse(await readFile(options.manifestPath, 'utf8')) as SeedManifest;
+  if (!manifest.complete) {
+    throw new Error(
+      `${options.manifestPath} is from a seed that did not finish: run quad seed again`,
+    );
+  }
   await mkdir(options.workDir, { recursive: true });
   const names = scenarios.profiles[options.profile].filter(
     (name) => options.scenario === undefined || name === options.scenario,

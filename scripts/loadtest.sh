@@ -78,7 +78,7 @@ free_port() {
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
 for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
-  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT; do
+  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT LIVEKIT_PORT; do
   port=$(free_port)
   sed -i "/^$name=/d" "$env_file"
   printf '%s=%s\n' "$name" "$port" >>"$env_file"

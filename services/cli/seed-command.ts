@@ -71,6 +71,8 @@ const parameterBounds: Record<keyof SeedParameters, [number, number]> = {
 /** What the load tests need: whom to log in as, and which conversations each one is in. */
 export interface SeedManifest {
   version: 1;
+  /** false while a seed is under way or was interrupted (it then holds only the key). */
+  complete: boolean;
   seededAt: string;
   parameters: SeedParameters;
   passwordKey: string;
@@ -230,6 +232,17 @@ async function eachConcurrently<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
 }
 
+const passwordScheme = 'hex(HMAC-SHA256(passwordKey, username)).slice(0, 32)';
+
+/** Written whole, then renamed: a reader never sees half a manifest. It holds the password key,
+ *  so only its owner reads it. */
+async function writeManifest(path: string, manifest: SeedManifest): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const scratch = `${path}.tmp`;
+  await writeFile(scratch, `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
+  await rename(scratch, path);
+}
+
 async function readManifest(path: string): Promise<SeedManifest | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as SeedManifest;
@@ -306,6 +319,22 @@ export async function seedCommand(
       passwordKey = randomBytes(24).toString('base64url');
     }
     const key = passwordKey;
+    // The key is kept before the first account is made with it: an interrupted run's re-run
+    // must still know the passwords of the accounts it finds.
+    if (!previous) {
+      await writeManifest(manifestPath, {
+        version: 1,
+        complete: false,
+        seededAt: new Date().toISOString(),
+        parameters,
+        passwordKey: key,
+        passwordScheme,
+        users: [],
+        classes: [],
+        announcements: [],
+        directs: [],
+      });
+    }
 
     const wanted = [plan.admin, ...plan.users];
     const missingUsers = wanted.filter((user) => !ids.has(user.username));
@@ -459,8 +488,9 @@ export async function seedCommand(
       version: 1,
       seededAt: new Date().toISOString(),
       parameters,
+      complete: true,
       passwordKey: key,
-      passwordScheme: 'hex(HMAC-SHA256(passwordKey, username)).slice(0, 32)',
+      passwordScheme,
       users: plan.users.map((user) => ({
         username: user.username,
         id: idOf(user),
@@ -484,12 +514,7 @@ export async function seedCommand(
         usernames: [a.username, b.username],
       })),
     };
-    // Written whole, then renamed: a reader never sees half a manifest. It holds the password
-    // key, so only its owner reads it.
-    await mkdir(dirname(manifestPath), { recursive: true });
-    const scratch = `${manifestPath}.tmp`;
-    await writeFile(scratch, `${JSON.stringify(manifest)}\n`, { mode: 0o600 });
-    await rename(scratch, manifestPath);
+    await writeManifest(manifestPath, manifest);
     return {
       ok: true,
       output: `seeded: ${plan.users.length + 1} users (${missingUsers.length} new), ${groupPlans.length} group and ${plan.directs.length} direct conversations, ${toSend} new messages, ${readers.length} receipts; manifest ${manifestPath}`,

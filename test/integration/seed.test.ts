@@ -15,6 +15,7 @@ import {
   startService,
 } from '../harness/service-process.js';
 import { createTestDatabase, serviceEnvironment, uniqueName } from '../harness/test-environment.js';
+import { waitFor } from '../harness/wait-for.js';
 
 // `quad seed` as an operator runs it (the worker's environment), on a small institution: what
 // it creates through the services, that a re-run adds nothing, that a real user's database is
@@ -52,18 +53,23 @@ describe('quad seed: a load-test institution through the services', () => {
   let manifestPath = '';
   let api: ServiceProcess | undefined;
 
-  const seed = async (...extra: string[]) => {
-    const child = spawnEntrypoint(
+  /** `quad seed` as an operator starts it, with the worker's environment. */
+  const startSeed = (databaseUrl: string, prefix: string, manifest: string, extra: string[]) =>
+    spawnEntrypoint(
       'services/cli/main.ts',
       {
         NODE_ENV: 'test',
         LOG_LEVEL: 'warn',
-        ...serviceEnvironment('worker', database.url),
-        REDIS_KEY_PREFIX: keyPrefix,
+        ...serviceEnvironment('worker', databaseUrl),
+        REDIS_KEY_PREFIX: prefix,
       },
-      ['seed', ...smallArguments, '--manifest', manifestPath, ...extra],
+      ['seed', ...smallArguments, '--manifest', manifest, ...extra],
     );
-    const { output, exited } = collectOutput(child);
+
+  const seed = async (...extra: string[]) => {
+    const { output, exited } = collectOutput(
+      startSeed(database.url, keyPrefix, manifestPath, extra),
+    );
     return { status: await exited, output: output() };
   };
 
@@ -164,6 +170,32 @@ describe('quad seed: a load-test institution through the services', () => {
       manifest.directs.some((d) => d.usernames.includes(student.username) && ids.includes(d.id)),
       'a direct conversation',
     );
+  });
+
+  it('an interrupted seed keeps its password key, and its re-run finishes the job', async () => {
+    const interrupted = await createTestDatabase();
+    await runMigrations(interrupted.url, createLogger('test', 'silent'));
+    const path = join(workDirectory, 'interrupted.json');
+    try {
+      const prefix = `quad:${uniqueName('seedi')}:`;
+      const child = startSeed(interrupted.url, prefix, path, []);
+      const { exited } = collectOutput(child);
+      const early = await waitFor('the key kept before any account', async () => {
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        return text === undefined ? undefined : (JSON.parse(text) as SeedManifest);
+      });
+      child.kill('SIGKILL');
+      await exited;
+      assert.equal(early.complete, false);
+      const again = collectOutput(startSeed(interrupted.url, prefix, path, []));
+      assert.equal(await again.exited, 0, again.output());
+      const finished = JSON.parse(await readFile(path, 'utf8')) as SeedManifest;
+      assert.equal(finished.complete, true);
+      assert.equal(finished.passwordKey, early.passwordKey);
+      assert.equal(finished.users.length, small.users);
+    } finally {
+      await interrupted.drop();
+    }
   });
 
   it('refuses a database with accounts it did not create, unless --force', async () => {
