@@ -441,12 +441,19 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
   const groups = ['login', 'read', 'write', 'connect', 'ack'].filter(
     (group) => (counters[`quad.${group}.attempts`] ?? 0) > 0,
   );
-  const rows = groups.map((group) => {
-    const attempts = counters[`quad.${group}.attempts`] ?? 0;
-    const failed = counters[`quad.${group}.failed`] ?? 0;
-    const latency = summaries[`quad.${group}.ms`] ?? {};
-    return { group, attempts, failed, ...latency };
-  });
+  const rows: Array<Summary & { group: string; attempts: number; failed?: number }> = groups.map(
+    (group) => {
+      const attempts = counters[`quad.${group}.attempts`] ?? 0;
+      const failed = counters[`quad.${group}.failed`] ?? 0;
+      const latency = summaries[`quad.${group}.ms`] ?? {};
+      return { group, attempts, failed, ...latency };
+    },
+  );
+  for (const [key, latency] of Object.entries(summaries).sort()) {
+    const action = /^quad\.action\.(.+)\.ms$/.exec(key)?.[1];
+    if (action)
+      rows.push({ group: `  ${action}`, attempts: latency.count ?? 0, failed: 0, ...latency });
+  }
   for (const deliveries of ['delivery', 'announcement']) {
     const latency = summaries[`quad.${deliveries}.ms`];
     if (latency) {
@@ -603,7 +610,7 @@ async function main() {
           name,
           row.group,
           String(row.attempts),
-          String(row.failed),
+          row.failed === undefined ? '-' : String(row.failed),
           ms(row.p50),
           ms(row.p95),
           ms(row.p99),

@@ -92,7 +92,17 @@ function pickAction() {
 export async function mixRequest(_context: Context, events: Events): Promise<void> {
   const action = pickAction();
   if (!action) return;
-  const session = pick(plan.sessions);
+  const startedAt = performance.now();
+  await runAction(action, pick(plan.sessions), events);
+  // Per action too, so a slow group can be traced to its endpoint (mark-read is two requests).
+  events.emit('histogram', `quad.action.${action.name}.ms`, performance.now() - startedAt);
+}
+
+async function runAction(
+  action: LoadPlan['mix'][number],
+  session: PlannedSession,
+  events: Events,
+): Promise<void> {
   const group = action.group;
   switch (action.name) {
     case 'send':
