@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/sh
 
-.PHONY: help preflight install build typecheck lint format test test-unit test-cluster test-rules test-observability test-compose up down logs dev deps tools migrate loadtest clean web e2e screenshot
+.PHONY: help preflight install build typecheck typecheck-loadtests lint format test test-unit test-cluster test-rules test-observability test-compose up down logs dev deps tools migrate loadtest loadtest-ci clean web e2e screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,8 +35,18 @@ lint: node_modules ## Lint and format-check (Biome)
 format: node_modules ## Apply Biome formatting and safe fixes
 	npm run format
 
-test: preflight typecheck lint test-rules ## Typecheck, lint, alert-rule tests, then unit + integration tests against real Redis/PostgreSQL
+test: preflight typecheck typecheck-loadtests lint test-rules ## Typecheck, lint, alert-rule tests, then unit + integration tests against real Redis/PostgreSQL
 	npm test
+
+# The k6 scripts in loadtests/k6/ are for institutions' own k6 (AGPL-licensed: never installed or
+# run here). Their types, @types/k6, are a project of their own (one package, its lock file), so
+# the server's install stays as it is.
+loadtests/k6/node_modules: loadtests/k6/package.json loadtests/k6/package-lock.json
+	cd loadtests/k6 && npm ci --no-audit --no-fund
+	@touch loadtests/k6/node_modules
+
+typecheck-loadtests: node_modules loadtests/k6/node_modules ## Type-check the k6 scripts against @types/k6 (k6 itself is never run here)
+	npx tsc -p loadtests/k6/tsconfig.json
 
 test-rules: ## Check the Prometheus alert rules and run their unit tests (promtool)
 	scripts/test-rules.sh
@@ -102,10 +112,19 @@ tools: ## Build pinned livekit-server, jaeger and centrifugo into tools/bin (Go 
 migrate: node_modules ## Apply PostgreSQL migrations using .env
 	set -a; . ./.env; set +a; npm run migrate
 
-# k6 is AGPL-licensed: Quad neither builds nor ships it, and runs the k6 on your PATH.
-loadtest: ## Smoke load test with your own k6 against a running stack (API_URL, default http://127.0.0.1:3000)
-	@command -v k6 >/dev/null 2>&1 || { echo "make loadtest runs the k6 on your PATH, and there is none: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/), then run: k6 run loadtests/smoke.js (API_URL=... to target another stack)" >&2; exit 1; }
-	k6 run loadtests/smoke.js
+# The load runner here is Artillery (loadtests/package.json, its own lock: about 460 MB that
+# stay out of `make install`); its Playwright engine's browser download is skipped, and npm runs
+# no install scripts of its dependencies. Both targets start their own native stack, seed it
+# (`quad seed`), run loadtests/scenarios.json and stop it (scripts/loadtest.sh).
+loadtests/node_modules: loadtests/package.json loadtests/package-lock.json
+	cd loadtests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch loadtests/node_modules
+
+loadtest: preflight node_modules web loadtests/node_modules ## Load scenarios on a 2,000-person seed (kept in .data/loadtest), summary table and resources
+	scripts/loadtest.sh full
+
+loadtest-ci: preflight node_modules web loadtests/node_modules ## Short load run on a fresh stack, thresholds enforced (what CI runs)
+	scripts/loadtest.sh ci
 
 clean: ## Remove build output (keeps .env and .data)
 	rm -rf dist web/dist

@@ -4,6 +4,7 @@ import { createLogger } from '../../lib/observability/logger.js';
 import { runMigrations } from '../../lib/postgres/migrations.js';
 import type { Runtime } from '../../lib/runtime/index.js';
 import { jobsCommand, jobsUsage } from './jobs-command.js';
+import { seedCommand, seedUsage } from './seed-command.js';
 
 // The `quad` command line: operational commands run by hand, by compose or by make.
 const usage = `Usage: quad <command>
@@ -14,6 +15,7 @@ Commands:
              create an admin account (the first one, or another); the password is read from
              QUAD_ADMIN_PASSWORD, else from standard input (typed hidden on a terminal)
 ${jobsUsage}
+${seedUsage}
 
 Exit status: 0 done, 1 failed (e.g. the username or email is taken), 64 usage error,
 65 weak password, 78 invalid configuration.
@@ -187,6 +189,12 @@ switch (command) {
   case 'jobs': {
     const outcome = await jobsCommand(rest, usage, openWorkerRuntime);
     if (outcome.ok) process.stdout.write(outcome.output === '' ? '' : `${outcome.output}\n`);
+    else fail(outcome.message, outcome.status);
+    break;
+  }
+  case 'seed': {
+    const outcome = await seedCommand(rest, usage, openWorkerRuntime);
+    if (outcome.ok) process.stdout.write(`${outcome.output}\n`);
     else fail(outcome.message, outcome.status);
     break;
   }

@@ -1,13 +1,13 @@
-// k6 smoke test: a short, bounded load on a running stack's operational and API endpoints.
-// Run it with your own k6 (Quad does not ship k6): `make loadtest`, or `k6 run loadtests/smoke.js`
-// (API_URL defaults to http://127.0.0.1:3000). Traffic goes only to the URL given, which must be a
-// local stack (127.0.0.0/8).
+// k6 smoke test: a short, bounded load on a running stack's operational and API endpoints, before
+// the scenarios of school-day.ts. Run it with your own k6 (Quad neither ships nor runs k6):
+// `k6 run loadtests/k6/smoke.ts` (API_URL defaults to http://127.0.0.1:3000).
 import { check } from 'k6';
 import http from 'k6/http';
+import type { Options } from 'k6/options';
 
 const base = __ENV.API_URL || 'http://127.0.0.1:3000';
 
-export const options = {
+export const options: Options = {
   vus: 5,
   duration: '10s',
   thresholds: {

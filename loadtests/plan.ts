@@ -1,0 +1,32 @@
+import type { MixAction } from './scenarios.js';
+
+/** A student logged in before the load starts, with the conversations the seed put them in. */
+export interface PlannedSession {
+  username: string;
+  userId: string;
+  token: string;
+  classId: string;
+  /** Their class first, then their direct conversations. */
+  conversationIds: string[];
+  classmateIds: string[];
+}
+
+/**
+ * Everything the Artillery processor needs for one scenario, written by the runner as JSON
+ * (its path in QUAD_LOADTEST_PLAN): the numbers come from scenarios.json, the people and
+ * conversations from the seed's manifest, the tokens from logins made before the load.
+ */
+export interface LoadPlan {
+  baseUrl: string;
+  mix: MixAction[];
+  sessions: PlannedSession[];
+  /** Students the morning burst logs in (passwords derived from the seed's key). */
+  logins: Array<{ username: string; password: string; conversationIds: string[] }>;
+  socket?: { holdSeconds: number; sends: number; typing: number };
+  announcement?: {
+    conversationId: string;
+    ownerToken: string;
+    holdSeconds: number;
+    listeners: Array<{ token: string }>;
+  };
+}

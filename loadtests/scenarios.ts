@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * loadtests/scenarios.json, validated: the runner here (loadtests/run.ts) reads it through this
+ * module, the k6 scripts read the same file with k6's open(). A number changed in the JSON
+ * changes both; a malformed file stops the runner before any load is sent.
+ */
+
+const phase = z.strictObject({
+  duration: z.int().positive(),
+  arrivalRate: z.number().positive(),
+  rampTo: z.number().positive().optional(),
+});
+
+const latencyGroups = z.enum(['read', 'write', 'login']);
+export type LatencyGroup = z.infer<typeof latencyGroups>;
+
+const thresholds = z.strictObject({
+  /** Failed requests, socket connections and acks over all attempts. */
+  errorRate: z.number().min(0).max(1),
+  p99Ms: z.partialRecord(latencyGroups, z.number().positive()).optional(),
+  connectP99Ms: z.number().positive().optional(),
+  ackP99Ms: z.number().positive().optional(),
+  /** From the server event's emittedAt to its arrival at the client. */
+  deliveryP99Ms: z.number().positive().optional(),
+  /** Deliveries received over deliveries expected (announcement). */
+  deliveryRatio: z.number().min(0).max(1).optional(),
+});
+export type Thresholds = z.infer<typeof thresholds>;
+
+const profileNames = ['full', 'ci', 'soak'] as const;
+export type ProfileName = (typeof profileNames)[number];
+
+/** A profile may loosen or tighten a scenario's thresholds (the ci profile's run on a shared
+ *  CI machine beside the load generator, so its latency bounds catch breakage, not capacity). */
+const thresholdOverrides = thresholds.partial().optional();
+
+const phasedLoad = z.strictObject({
+  phases: z.array(phase).min(1),
+  thresholds: thresholdOverrides,
+});
+const socketLoad = phasedLoad.extend({
+  holdSeconds: z.int().positive(),
+  sends: z.int().min(0),
+  typing: z.int().min(0),
+});
+const announcementLoad = z.strictObject({
+  thresholds: thresholdOverrides,
+  listeners: z.int().positive(),
+  connectSeconds: z.int().positive(),
+  holdSeconds: z.int().positive(),
+  sendAfterSeconds: z.int().positive(),
+  sends: z.int().positive(),
+  sendIntervalSeconds: z.number().positive(),
+});
+
+const perProfile = <T extends z.ZodType>(load: T) =>
+  z.strictObject({ full: load.optional(), ci: load.optional(), soak: load.optional() });
+const common = { description: z.string(), thresholds };
+
+const scenario = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('login'), ...common, ...perProfile(phasedLoad).shape }),
+  z.strictObject({ kind: z.literal('mix'), ...common, ...perProfile(phasedLoad).shape }),
+  z.strictObject({ kind: z.literal('socket'), ...common, ...perProfile(socketLoad).shape }),
+  z.strictObject({
+    kind: z.literal('announcement'),
+    ...common,
+    ...perProfile(announcementLoad).shape,
+  }),
+]);
+export type Scenario = z.infer<typeof scenario>;
+export type Phase = z.infer<typeof phase>;
+export type SocketLoad = z.infer<typeof socketLoad>;
+export type AnnouncementLoad = z.infer<typeof announcementLoad>;
+
+const seedParameters = z.strictObject({
+  users: z.int().positive(),
+  classSize: z.int().positive(),
+  announcementSize: z.int().positive(),
+  days: z.int().min(0),
+  classMessagesPerDay: z.int().min(0),
+  directMessagesPerDay: z.int().min(0),
+});
+
+const mixAction = z.strictObject({
+  name: z.string(),
+  weight: z.int().positive(),
+  group: latencyGroups,
+  method: z.enum(['GET', 'POST']),
+  /** {conversationId} is replaced by one of the student's conversations. */
+  path: z.string().startsWith('/api/v1/'),
+});
+export type MixAction = z.infer<typeof mixAction>;
+
+const scenarioNames = ['morning-burst', 'steady', 'realtime', 'announcement', 'soak'] as const;
+export type ScenarioName = (typeof scenarioNames)[number];
+
+export const scenariosFileSchema = z
+  .strictObject({
+    $comment: z.string(),
+    version: z.literal(1),
+    seed: z.strictObject({ full: seedParameters, ci: seedParameters }),
+    testRateLimits: z.record(z.string(), z.unknown()),
+    sessions: z.strictObject({ $comment: z.string(), full: z.int(), ci: z.int() }),
+    mix: z.strictObject({ $comment: z.string(), actions: z.array(mixAction).min(1) }),
+    scenarios: z.strictObject(
+      Object.fromEntries(scenarioNames.map((name) => [name, scenario])) as Record<
+        ScenarioName,
+        typeof scenario
+      >,
+    ),
+    profiles: z.strictObject({
+      full: z.array(z.enum(scenarioNames)),
+      ci: z.array(z.enum(scenarioNames)),
+      soak: z.array(z.enum(scenarioNames)),
+    }),
+  })
+  .superRefine((file, context) => {
+    for (const profile of profileNames) {
+      for (const name of file.profiles[profile]) {
+        if (file.scenarios[name][profile] === undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: ['scenarios', name, profile],
+            message: `profile ${profile} runs ${name}, which has no ${profile} load`,
+          });
+        }
+      }
+    }
+  });
+export type ScenariosFile = z.infer<typeof scenariosFileSchema>;
+
+export const scenariosPath = join(import.meta.dirname, 'scenarios.json');
+
+export function loadScenarios(path = scenariosPath): ScenariosFile {
+  return scenariosFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** The scenario's thresholds as the profile runs them. */
+export function thresholdsFor(scenario: Scenario, profile: ProfileName): Thresholds {
+  return { ...scenario.thresholds, ...scenario[profile]?.thresholds };
+}
+
+/** RATE_LIMITS for the stack under test, without the file's own comment. */
+export function testRateLimits(file: ScenariosFile): string {
+  const { $comment: _comment, ...limits } = file.testRateLimits;
+  return JSON.stringify(limits);
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `make loadtest` / `make loadtest-ci`: the scenarios of loadtests/scenarios.json, run with
+# Artillery (loadtests/run.ts) against a whole native stack started here by scripts/dev.sh (the
+# same as `make dev`: api, two gateways behind the Caddy edge, worker, Redis, PostgreSQL) with
+# the test's raised RATE_LIMITS, seeded by `quad seed`, and stopped at the end, pass or fail.
+# The stack gets its own env file, data directory and free ports, so it runs beside a
+# developer's own `make dev`.
+#
+# Usage: scripts/loadtest.sh ci|full|soak [runner options...]
+#   ci    a fresh stack and a small seed (300 people); about two minutes of load; a breached
+#         threshold exits 1 (what .ci/run runs)
+#   full  the 2,000-person institution, kept in .data/loadtest/ so that the next run reuses the
+#         seed; thresholds reported, not enforced
+#   soak  an hour of the steady mix on the full institution
+#   runner options go to loadtests/run.ts, e.g. a capacity search on the full institution:
+#   scripts/loadtest.sh full --scenario steady --arrival-rate 60 --duration 600
+# Reads: LOADTEST_KEEP_DATA=1  (ci) keep the temporary data directory (printed)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+profile=${1:-ci}
+shift || true
+log() { printf '[%s] loadtest: %s\n' "$(date +%H:%M:%S)" "$*"; }
+case $profile in
+  ci | full | soak) ;;
+  *)
+    echo "usage: scripts/loadtest.sh ci|full|soak" >&2
+    exit 64
+    ;;
+esac
+seed_profile=$profile
+[[ $profile == soak ]] && seed_profile=full
+
+if [[ $profile == ci ]]; then
+  work=$(mktemp -d "${TMPDIR:-/tmp}/quad-loadtest.XXXXXX")
+  temporary=1
+else
+  work=$root/.data/loadtest
+  temporary=0
+  mkdir -p "$work"
+fi
+# PostgreSQL runs as the postgres user when we are root: it must reach its data directory.
+chmod 755 "$work"
+dev_pid=
+started=$SECONDS
+
+cleanup() {
+  local code=$?
+  if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
+    log "stopping the stack"
+    kill -TERM "$dev_pid" 2>/dev/null || true
+    wait "$dev_pid" 2>/dev/null || true
+  fi
+  if ((temporary)) && [[ ${LOADTEST_KEEP_DATA:-} != 1 ]]; then rm -rf "$work"; else log "data in $work"; fi
+  log "done in $((SECONDS - started)) s (exit $code)"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free port on 127.0.0.1, different from every one handed out before.
+declare -A taken=()
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    [[ -z ${taken[$port]:-} ]] || continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      taken[$port]=1
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# The env file keeps its secrets across runs (the kept data directory's PostgreSQL password is
+# in it); the ports are chosen afresh each time.
+env_file=$work/env
+sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
+for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
+  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT LIVEKIT_PORT; do
+  port=$(free_port)
+  sed -i "/^$name=/d" "$env_file"
+  printf '%s=%s\n' "$name" "$port" >>"$env_file"
+done
+# A load generator is a few addresses speaking for thousands of people: the per-address limits
+# would stop it. The raised limits come from scenarios.json, for this stack only.
+rate_limits=$(node -e 'const {$comment, ...limits} = require(process.argv[1]).testRateLimits; console.log(JSON.stringify(limits))' "$root/loadtests/scenarios.json")
+sed -i '/^RATE_LIMITS=/d;/^LOG_LEVEL=/d' "$env_file"
+printf "RATE_LIMITS='%s'\nLOG_LEVEL=warn\n" "$rate_limits" >>"$env_file"
+set -a
+# shellcheck disable=SC1090
+. "$env_file"
+set +a
+export SOCKET2_PORT
+
+log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
+QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
+dev_pid=$!
+deadline=$((SECONDS + 240))
+until grep -q 'dev: Quad is ready' "$work/dev.log"; do
+  if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+    tail -n 60 "$work/dev.log" >&2
+    log "the stack did not start" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+log "stack ready at http://127.0.0.1:$EDGE_PORT/ after $((SECONDS - started)) s"
+
+# The institution, through the services, as the worker's environment sees it.
+seed_flags=$(node -e '
+  const seed = require(process.argv[1]).seed[process.argv[2]];
+  const flag = (name) => "--" + name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+  console.log(Object.entries(seed).map(([name, value]) => flag(name) + " " + value).join(" "));
+' "$root/loadtests/scenarios.json" "$seed_profile")
+manifest=$work/seed-manifest.json
+seeded_at=$SECONDS
+(
+  cd "$root"
+  # shellcheck disable=SC2086 # the flags are words
+  REDIS_USERNAME=worker REDIS_PASSWORD=$REDIS_WORKER_PASSWORD QUAD_PROFILE=host \
+    npm run --silent quad -- seed $seed_flags --manifest "$manifest"
+)
+log "seeded in $((SECONDS - seeded_at)) s"
+
+enforce=()
+[[ $profile == ci ]] && enforce=(--enforce)
+cd "$root"
+node --import tsx loadtests/run.ts --profile "$profile" --base-url "http://127.0.0.1:$EDGE_PORT" \
+  --manifest "$manifest" --work-dir "$work/run" "${enforce[@]}" "$@"
