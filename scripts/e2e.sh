@@ -31,19 +31,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free port on 127.0.0.1, different from every one handed out before, into $port (not
-# echoed: a command substitution's subshell would forget what it handed out).
-declare -A taken=()
-free_port() {
-  while :; do
-    port=$((20000 + RANDOM % 30000))
-    [[ -z ${taken[$port]:-} ]] || continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      taken[$port]=1
-      return
-    fi
-  done
-}
+# shellcheck source=scripts/lib/stack-ports.sh
+. "$root/scripts/lib/stack-ports.sh"
 
 # The call test needs a real LiveKit: scripts/dev.sh starts tools/bin/livekit-server (built by
 # `make tools`) with its webhook pointed at the api, as it does for `make dev`.
@@ -57,29 +46,7 @@ sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
 # The suite knows the two gateways by their ports (E2E_SOCKET_PORTS below): whatever the shell
 # says, one api and two gateways.
 export API_INSTANCES=1 SOCKET_INSTANCES=2
-# Every port scripts/dev.sh may listen on (the exporters, Alertmanager and Jaeger as well,
-# where it runs them), so nothing collides with a developer's own `make dev`.
-for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
-  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT REDIS_EXPORTER_PORT REDIS_CACHE_EXPORTER_PORT \
-  POSTGRES_EXPORTER_PORT ALERTMANAGER_PORT JAEGER_PORT JAEGER_OTLP_PORT; do
-  free_port
-  sed -i "/^$name=/d" "$env_file"
-  printf '%s=%s\n' "$name" "$port" >>"$env_file"
-  export "$name=$port"
-done
-# LiveKit: signalling on LIVEKIT_PORT, media on the next two ports (scripts/dev.sh), all free.
-while :; do
-  free_port
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null &&
-    [[ -z ${taken[$((port + 1))]:-} && -z ${taken[$((port + 2))]:-} ]]; then
-    taken[$((port + 1))]=1
-    taken[$((port + 2))]=1
-    break
-  fi
-done
-sed -i '/^LIVEKIT_PORT=/d' "$env_file"
-printf 'LIVEKIT_PORT=%s\n' "$port" >>"$env_file"
-export LIVEKIT_PORT=$port
+assign_stack_ports "$env_file"
 # The admin test registers a webhook on 127.0.0.1 (no delivery to anywhere else).
 sed -i '/^WEBHOOK_ALLOWED_HOSTS=/d' "$env_file"
 printf '%s\n' 'WEBHOOK_ALLOWED_HOSTS=127.0.0.1' >>"$env_file"

@@ -58,46 +58,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free port on 127.0.0.1, different from every one handed out before, in $port (not printed:
-# a command substitution would run it in a subshell, which forgets what it handed out).
-declare -A taken=()
-free_port() {
-  while :; do
-    port=$((20000 + RANDOM % 30000))
-    [[ -z ${taken[$port]:-} ]] || continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      taken[$port]=1
-      return
-    fi
-  done
-}
+# shellcheck source=scripts/lib/stack-ports.sh
+. "$root/scripts/lib/stack-ports.sh"
 
 # The env file keeps its secrets across runs (the kept data directory's PostgreSQL password is
-# in it); the ports are chosen afresh each time: every port scripts/dev.sh may listen on (the
-# exporters, Alertmanager and Jaeger as well, where it runs them), so nothing collides with a
-# developer's own `make dev`.
+# in it); the ports are chosen afresh each time (scripts/lib/stack-ports.sh).
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
-for name in API_PORT SOCKET_PORT SOCKET2_PORT WORKER_PORT REDIS_PORT REDIS_CACHE_PORT \
-  POSTGRES_PORT PROMETHEUS_PORT EDGE_PORT REDIS_EXPORTER_PORT REDIS_CACHE_EXPORTER_PORT \
-  POSTGRES_EXPORTER_PORT ALERTMANAGER_PORT JAEGER_PORT JAEGER_OTLP_PORT; do
-  free_port
-  sed -i "/^$name=/d" "$env_file"
-  printf '%s=%s\n' "$name" "$port" >>"$env_file"
-done
-# LiveKit: signalling on LIVEKIT_PORT, media on the next two ports (scripts/dev.sh), all free.
-while :; do
-  free_port
-  if [[ -z ${taken[$((port + 1))]:-} && -z ${taken[$((port + 2))]:-} ]] &&
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null &&
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 2))") 2>/dev/null; then
-    taken[$((port + 1))]=1
-    taken[$((port + 2))]=1
-    break
-  fi
-done
-sed -i '/^LIVEKIT_PORT=/d' "$env_file"
-printf 'LIVEKIT_PORT=%s\n' "$port" >>"$env_file"
+assign_stack_ports "$env_file"
 # The layout the resource samples know (API_PORT, SOCKET_PORT, SOCKET2_PORT), whatever the shell
 # says; and no tracing: the figures are those of a default deployment (tracing off), not of
 # make dev's trace-everything into Jaeger (docs/performance.md has tracing's own cost).
