@@ -480,7 +480,12 @@ export class Store {
     let known = this.messages.get(message.conversationId);
     const conversation = this.conversations.get(message.conversationId);
     const seenBefore = known?.has(message.id) ?? false;
-    if (!known && conversation) {
+    if (!known && conversation && this.openConversationId === message.conversationId) {
+      // Open, its first page on its way: keep what arrives meanwhile (the page, asked for before
+      // this message existed, would not bring it, and our own send's optimistic copy goes below).
+      known = new Map<string, Message>();
+      this.messages.set(message.conversationId, known);
+    } else if (!known && conversation) {
       // Not loaded yet: only the preview and the badge change; history loads when opened.
       known = undefined;
     } else if (!known) {
