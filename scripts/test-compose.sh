@@ -657,7 +657,10 @@ if ((profiles_ok)); then
   watchdog_delivered() {
     [[ $(curl -sS -m 5 "http://127.0.0.1:$alertmanager_port/api/v2/alerts" 2>/dev/null) == *'"alertname":"QuadWatchdog"'* ]]
   }
-  if eventually 60 watchdog_delivered; then
+  # Up to 150 s: Prometheus re-sends a firing alert once a minute (--rules.alert.resend-delay),
+  # so a first send made before its DNS discovery found Alertmanager (15 s refresh; the compose
+  # network's DNS timed out now and then on a loaded machine) is only repeated a minute later.
+  if eventually 150 watchdog_delivered; then
     pass "observability: Alertmanager healthy and holding QuadWatchdog from Prometheus"
   else
     fail "observability: no QuadWatchdog in Alertmanager; Prometheus's alertmanagers: $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/alertmanagers" 2>/dev/null)"
