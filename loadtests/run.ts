@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type SeedManifest, seedPassword } from '../services/cli/seed-command.js';
+import { MIN_SLOPE_RUN_MS, memorySlopeMiBPerHour } from './memory-slope.js';
 import type { LoadPlan, PlannedSession } from './plan.js';
 import {
   loadScenarios,
@@ -311,6 +312,8 @@ async function runArtillery(
 
 /** Per-process and per-server resources, sampled beside the load. */
 interface Sample {
+  /** Milliseconds since the epoch. */
+  at: number;
   rssBytes: Record<string, number>;
   loopLagP99Seconds: Record<string, number>;
   redisUsedBytes: Record<string, number>;
@@ -358,7 +361,12 @@ function resourceSampler() {
   };
 
   async function sample(): Promise<Sample> {
-    const taken: Sample = { rssBytes: {}, loopLagP99Seconds: {}, redisUsedBytes: {} };
+    const taken: Sample = {
+      at: Date.now(),
+      rssBytes: {},
+      loopLagP99Seconds: {},
+      redisUsedBytes: {},
+    };
     await Promise.all([
       ...services.map(async ([name, port]) => {
         try {
@@ -527,33 +535,79 @@ function table(headers: string[], rows: string[][]): string {
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(1)}`;
 
+/** Each sampled memory series of a run: every service's RSS and every Redis's used_memory. */
+function memorySeries(
+  samples: Sample[],
+): Array<{ process: string; points: Array<[number, number]> }> {
+  const names = new Set<string>();
+  for (const s of samples) {
+    for (const service of Object.keys(s.rssBytes)) names.add(service);
+    for (const role of Object.keys(s.redisUsedBytes)) names.add(`redis ${role}`);
+  }
+  return [...names].map((process) => ({
+    process,
+    points: samples.flatMap((s): Array<[number, number]> => {
+      const bytes = process.startsWith('redis ')
+        ? s.redisUsedBytes[process.slice('redis '.length)]
+        : s.rssBytes[process];
+      return bytes === undefined ? [] : [[s.at, bytes]];
+    }),
+  }));
+}
+
 function resourceRows(name: string, samples: Sample[]): string[][] {
   const maxOf = (values: Array<number | undefined>) => {
     const present = values.filter((v): v is number => v !== undefined);
     return present.length === 0 ? undefined : Math.max(...present);
   };
-  const first = samples[0];
-  const last = samples.at(-1);
-  const services = Object.keys(last?.rssBytes ?? {});
-  const rows = services.map((service) => [
-    name,
-    service,
-    `${mib(first?.rssBytes[service])} -> ${mib(last?.rssBytes[service])} (max ${mib(maxOf(samples.map((s) => s.rssBytes[service])))})`,
-    ms((maxOf(samples.map((s) => s.loopLagP99Seconds[service])) ?? Number.NaN) * 1000),
-  ]);
-  for (const role of Object.keys(last?.redisUsedBytes ?? {})) {
-    rows.push([
+  const rows = memorySeries(samples).map(({ process, points }) => {
+    const slope = memorySlopeMiBPerHour(points);
+    const lag = process.startsWith('redis ')
+      ? undefined
+      : maxOf(samples.map((s) => s.loopLagP99Seconds[process]));
+    return [
       name,
-      `redis ${role}`,
-      `${mib(first?.redisUsedBytes[role])} -> ${mib(last?.redisUsedBytes[role])} (max ${mib(maxOf(samples.map((s) => s.redisUsedBytes[role])))})`,
-      '-',
-    ]);
-  }
+      process,
+      `${mib(points[0]?.[1])} -> ${mib(points.at(-1)?.[1])} (max ${mib(maxOf(points.map(([, bytes]) => bytes)))})`,
+      slope === undefined ? '-' : slope.toFixed(1),
+      lag === undefined ? '-' : ms(lag * 1000),
+    ];
+  });
   const connections = maxOf(samples.map((s) => s.postgresConnections));
   if (connections !== undefined) {
-    rows.push([name, 'postgres', `${connections} client connections at most`, '-']);
+    rows.push([name, 'postgres', `${connections} client connections at most`, '-', '-']);
   }
   return rows;
+}
+
+/** The samples as CSV (one row per sample, MiB), kept in the work directory for a plot. */
+function samplesCsv(samples: Sample[]): string {
+  const series = memorySeries(samples).map((s) => s.process);
+  const header = ['seconds', ...series.map((p) => `${p} MiB`), 'postgres connections'];
+  const start = samples[0]?.at ?? 0;
+  const lines = samples.map((s) => [
+    ((s.at - start) / 1000).toFixed(0),
+    ...series.map((p) => {
+      const bytes = p.startsWith('redis ') ? s.redisUsedBytes[p.slice(6)] : s.rssBytes[p];
+      return bytes === undefined ? '' : (bytes / 1024 / 1024).toFixed(2);
+    }),
+    s.postgresConnections === undefined ? '' : String(s.postgresConnections),
+  ]);
+  return `${[header, ...lines].map((l) => l.join(',')).join('\n')}\n`;
+}
+
+function memoryVerdicts(name: string, limit: number | undefined, samples: Sample[]): Verdict[] {
+  if (limit === undefined) return [];
+  return memorySeries(samples).map(({ process, points }) => {
+    const slope = memorySlopeMiBPerHour(points);
+    return {
+      scenario: name,
+      metric: `${process} memory slope`,
+      value: slope === undefined ? 'run too short' : `${slope.toFixed(1)} MiB/h`,
+      threshold: `< ${limit} MiB/h`,
+      ok: slope !== undefined && slope < limit,
+    };
+  });
 }
 
 async function main() {
@@ -602,7 +656,9 @@ async function main() {
         parts.map((part) => runArtillery(options.workDir, name, part, options, planPath)),
       );
       const samples = await stopSampling();
-      const judged = judge(name, thresholdsFor(scenario, options.profile), reports);
+      const thresholds = thresholdsFor(scenario, options.profile);
+      const judged = judge(name, thresholds, reports);
+      await writeFile(join(options.workDir, `${name}.resources.csv`), samplesCsv(samples));
       const seconds = (Date.now() - startedAt) / 1000;
       console.log(`  ${name} done in ${seconds.toFixed(0)} s`);
       for (const row of judged.rows) {
@@ -618,6 +674,7 @@ async function main() {
         ]);
       }
       verdicts.push(...judged.verdicts);
+      verdicts.push(...memoryVerdicts(name, thresholds.memorySlopeMiBPerHour, samples));
       resources.push(...resourceRows(name, samples));
     }
   } finally {
@@ -628,8 +685,15 @@ async function main() {
   console.log(
     table(['scenario', 'what', 'count', 'failed', 'p50', 'p95', 'p99', 'max'], resultRows),
   );
-  console.log('\nresources beside the load (RSS and Redis used_memory in MiB: first -> last)\n');
-  console.log(table(['scenario', 'process', 'memory', 'event-loop lag p99 ms (max)'], resources));
+  console.log(
+    `\nresources beside the load (RSS and Redis used_memory in MiB: first -> last; slope after the first quarter, for runs of ${MIN_SLOPE_RUN_MS / 60_000} minutes or more; samples in ${options.workDir}/<scenario>.resources.csv)\n`,
+  );
+  console.log(
+    table(
+      ['scenario', 'process', 'memory MiB', 'slope MiB/h', 'event-loop lag p99 ms (max)'],
+      resources,
+    ),
+  );
   console.log('\nthresholds (loadtests/scenarios.json)\n');
   console.log(
     table(

@@ -27,6 +27,10 @@ const thresholds = z.strictObject({
   deliveryP99Ms: z.number().positive().optional(),
   /** Deliveries received over deliveries expected (announcement). */
   deliveryRatio: z.number().min(0).max(1).optional(),
+  /** Growth of each service's RSS and of each Redis's used_memory, in MiB per hour: the
+   *  least-squares slope of the samples after the run's first quarter (its warm-up, while
+   *  caches, pools and the JIT fill). A soak's leak test: a bounded cache levels off. */
+  memorySlopeMiBPerHour: z.number().positive().optional(),
 });
 export type Thresholds = z.infer<typeof thresholds>;
 

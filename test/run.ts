@@ -1,5 +1,5 @@
 /**
- * `npm test`: unit tests (beside the code, *.test.ts under lib/ and services/) and integration
+ * `npm test`: unit tests (beside the code, *.test.ts under lib/, services/ and loadtests/) and integration
  * tests (test/integration/) in one node:test run. Before the run it starts the shared real
  * servers the integration tests use, a password-protected PostgreSQL and the two Redis roles on
  * free ports in temporary directories, and it removes them afterwards, whatever happens.
@@ -61,7 +61,12 @@ const clusterSuite = [
 ].map((name) => join(root, 'test', 'integration', `${name}.test.ts`));
 
 const topology = redisTopology();
-const unitFiles = [...testFiles('lib'), ...testFiles('services')];
+// The load runner's own unit tests sit at the top of loadtests/ (not recursive: its
+// node_modules, when the load targets have installed it, is Artillery's).
+const loadRunnerFiles = readdirSync(join(root, 'loadtests'))
+  .filter((file) => file.endsWith('.test.ts'))
+  .map((file) => join(root, 'loadtests', file));
+const unitFiles = [...testFiles('lib'), ...testFiles('services'), ...loadRunnerFiles.sort()];
 const integrationFiles = testFiles('test/integration');
 const defaultFiles =
   topology === 'cluster'
