@@ -1,4 +1,6 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { HotPathHistogram } from '../observability/hot-path-histogram.js';
+
 import { metricsPerRegistry } from '../observability/metrics-per-registry.js';
 
 /** The instruments of one policy, bound once so that a check does no label lookups. */
@@ -31,11 +33,12 @@ interface Tally {
  * A check runs on every API request, so the counters are plain numbers on the hot path, added
  * to the Prometheus counters when they are collected (a scrape): prom-client's labelled inc()
  * hashes its labels on every call, which the benchmark (docs/performance.md) showed as a
- * visible share of a check's CPU. The histogram is observed directly; it has no bulk form.
+ * visible share of a check's CPU. For the same reason the histogram is a HotPathHistogram,
+ * bound to each policy's labels once.
  */
 export class RateLimitMetrics {
   readonly #tallies = new Map<string, Tally>();
-  readonly #checkDuration: Histogram<'policy' | 'algorithm'>;
+  readonly #checkDuration: HotPathHistogram<'policy' | 'algorithm'>;
 
   constructor(registry: Registry) {
     const tallies = this.#tallies;
@@ -71,7 +74,7 @@ export class RateLimitMetrics {
         }
       },
     });
-    this.#checkDuration = new Histogram({
+    this.#checkDuration = new HotPathHistogram({
       name: 'rate_limit_check_duration_seconds',
       help: 'Latency of one rate-limit check by policy and algorithm',
       labelNames: ['policy', 'algorithm'] as const,
@@ -90,8 +93,7 @@ export class RateLimitMetrics {
       this.#tallies.set(id, tally);
     }
     const counts = tally;
-    const durationLabels = { policy, algorithm };
-    const histogram = this.#checkDuration;
+    const observeCheckSeconds = this.#checkDuration.bind({ policy, algorithm });
     return {
       allowed: () => {
         counts.allowed++;
@@ -102,7 +104,7 @@ export class RateLimitMetrics {
       fellBack: () => {
         counts.fellBack++;
       },
-      observeCheckSeconds: (seconds) => histogram.observe(durationLabels, seconds),
+      observeCheckSeconds,
     };
   }
 }
