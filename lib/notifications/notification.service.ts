@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { ReadTracker } from '../conversations/index.js';
+import { policy } from '../policy/policy.js';
 import { inTransaction, type Queryable } from '../postgres/transaction.js';
 import { notificationRepository } from './notification.repository.js';
 import type {
@@ -99,24 +100,40 @@ export class NotificationService implements ReadTracker {
  * already (one indexed read). Exactly once: the progress row is locked while a range is
  * delivered, so jobs of one conversation take turns; a job killed mid-way committed nothing,
  * and one re-run, overtaken or handed over twice finds its message covered.
+ *
+ * The progress this process has seen committed (or read) is also kept in memory, so most jobs
+ * of a burst answer without PostgreSQL. That is safe because progress only ever moves forward:
+ * a number remembered is a lower bound of the row's. Another worker's progress is not in this
+ * memory, and then the row is read as before.
  */
 export class MessageDelivery {
   readonly #postgres: Pool;
   readonly #presence: PresenceLookup;
+  /** conversation id -> delivered through this seq (at least); oldest first. */
+  readonly #progress = new Map<string, number>();
+  readonly #progressCapacity: number;
 
-  constructor(options: { postgres: Pool; presence: PresenceLookup }) {
+  constructor(options: {
+    postgres: Pool;
+    presence: PresenceLookup;
+    /** Default: policy.delivery.progressMemoryConversations. */
+    progressMemoryConversations?: number;
+  }) {
     this.#postgres = options.postgres;
     this.#presence = options.presence;
+    this.#progressCapacity =
+      options.progressMemoryConversations ?? policy.delivery.progressMemoryConversations;
   }
 
   /** Returns the users whose notification changed, and how many recipients were online. */
   async deliver(message: DeliveredMessage): Promise<{ notified: string[]; online: number }> {
     const { conversationId } = message;
-    if (
-      (await notificationRepository.deliveredThrough(this.#postgres, conversationId)) >= message.seq
-    ) {
+    if ((this.#progress.get(conversationId) ?? 0) >= message.seq) {
       return { notified: [], online: 0 };
     }
+    const delivered = await notificationRepository.deliveredThrough(this.#postgres, conversationId);
+    this.#remember(conversationId, delivered);
+    if (delivered >= message.seq) return { notified: [], online: 0 };
     const { throughSeq, recipients } = await notificationRepository.deliveryTarget(
       this.#postgres,
       conversationId,
@@ -131,10 +148,12 @@ export class MessageDelivery {
         else offline.push(userId);
       }
     }
-    return inTransaction(this.#postgres, async (tx) => {
+    const outcome = await inTransaction(this.#postgres, async (tx) => {
       const afterSeq = await notificationRepository.lockProgress(tx, conversationId);
       // Another job delivered this range meanwhile (it waited for the lock): nothing to add.
-      if (afterSeq >= Math.max(throughSeq, message.seq)) return { notified: [], online };
+      if (afterSeq >= Math.max(throughSeq, message.seq)) {
+        return { notified: [], online, deliveredThrough: afterSeq };
+      }
       const notified = await notificationRepository.addMessages(
         tx,
         conversationId,
@@ -142,7 +161,21 @@ export class MessageDelivery {
         offline,
       );
       await notificationRepository.advanceProgress(tx, conversationId, throughSeq);
-      return { notified, online };
+      return { notified, online, deliveredThrough: Math.max(afterSeq, throughSeq) };
     });
+    // Only after the commit: remembered progress must be progress PostgreSQL has.
+    this.#remember(conversationId, outcome.deliveredThrough);
+    return { notified: outcome.notified, online: outcome.online };
+  }
+
+  #remember(conversationId: string, deliveredThrough: number): void {
+    const known = this.#progress.get(conversationId) ?? 0;
+    // Re-inserted, so the Map's order is least recently advanced first.
+    this.#progress.delete(conversationId);
+    this.#progress.set(conversationId, Math.max(known, deliveredThrough));
+    if (this.#progress.size > this.#progressCapacity) {
+      const oldest = this.#progress.keys().next().value;
+      if (oldest !== undefined) this.#progress.delete(oldest);
+    }
   }
 }

@@ -248,6 +248,10 @@ export const policy = {
      *  per running job every 5 s. */
     lockDurationMs: 10_000,
     stalledCheckMs: 10_000,
+    /** Conversations whose delivery progress a worker remembers in memory, most recent first:
+     *  the jobs of a burst's later messages then see their message delivered without asking
+     *  PostgreSQL. A conversation forgotten costs one indexed read; 10,000 numbers are ~1 MiB. */
+    progressMemoryConversations: 10_000,
   },
   notifications: {
     /** Notifications per page of GET /notifications: default and upper bound. */

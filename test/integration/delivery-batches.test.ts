@@ -146,6 +146,49 @@ describe('delivery in batches', () => {
     assert.deepEqual(await notificationCounts(room), await expectedCounts(room));
   });
 
+  it('the jobs of messages a worker delivered itself answer from memory; another worker asks PostgreSQL', async () => {
+    const room = await newConversation();
+    const burst = await sendMessages(room, 20, (n) => userIds[n % 4] ?? '');
+    // Pool checkouts are PostgreSQL round trips: every query takes one.
+    const counted = (pool: pg.Pool) => {
+      let checkouts = 0;
+      pool.on('acquire', () => {
+        checkouts++;
+      });
+      return () => checkouts;
+    };
+    const poolA = new pg.Pool({ connectionString: database.url, max: 2 });
+    const poolB = new pg.Pool({ connectionString: database.url, max: 2 });
+    try {
+      const presence = new Presence({
+        redis,
+        keyPrefix: `quad:${uniqueName('delivery')}:`,
+        registry: new Registry(),
+      });
+      const workerA = new MessageDelivery({ postgres: poolA, presence });
+      const workerB = new MessageDelivery({ postgres: poolB, presence });
+      const checkoutsA = counted(poolA);
+      const checkoutsB = counted(poolB);
+      const last = burst.at(-1);
+      assert.ok(last);
+      assert.ok((await workerA.deliver(last)).notified.length > 0, 'the last job delivers all');
+      const afterDelivery = checkoutsA();
+      for (const job of burst.slice(0, -1)) {
+        assert.deepEqual(await workerA.deliver(job), { notified: [], online: 0 });
+      }
+      assert.equal(checkoutsA() - afterDelivery, 0, 'covered jobs asked PostgreSQL');
+      // Another process has not seen that progress: it reads the row, and adds nothing.
+      for (const job of burst.slice(0, 5)) {
+        assert.deepEqual(await workerB.deliver(job), { notified: [], online: 0 });
+      }
+      assert.ok(checkoutsB() >= 1, 'the other worker read the progress row');
+      assert.deepEqual(await notificationCounts(room), await expectedCounts(room));
+    } finally {
+      await poolA.end();
+      await poolB.end();
+    }
+  });
+
   it('jobs in any order, overlapping, re-run and racing new messages: each message counted once', async () => {
     const room = await newConversation();
     // Two members have read part of the history already.
