@@ -12,27 +12,21 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { printf '[%s] e2e: %s\n' "$(date +%H:%M:%S)" "$*"; }
+# shellcheck source=scripts/lib/native-stack.sh
+. "$root/scripts/lib/native-stack.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/quad-e2e.XXXXXX")
 # PostgreSQL runs as the postgres user when we are root: it must reach its data directory.
 chmod 755 "$work"
-dev_pid=
 
 cleanup() {
   local code=$?
-  if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
-    log "stopping the stack"
-    kill -TERM "$dev_pid" 2>/dev/null || true
-    wait "$dev_pid" 2>/dev/null || true
-  fi
+  stop_stack
   if [[ ${E2E_KEEP_DATA:-} == 1 ]]; then log "data kept in $work"; else rm -rf "$work"; fi
   exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# shellcheck source=scripts/lib/stack-ports.sh
-. "$root/scripts/lib/stack-ports.sh"
 
 # The call test needs a real LiveKit: scripts/dev.sh starts tools/bin/livekit-server (built by
 # `make tools`) with its webhook pointed at the api, as it does for `make dev`.
@@ -60,17 +54,7 @@ set -a
 set +a
 
 log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
-QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
-dev_pid=$!
-deadline=$((SECONDS + 180))
-until grep -qs 'dev: Quad is ready' "$work/dev.log"; do
-  if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-    tail -n 60 "$work/dev.log" >&2
-    log "the stack did not start" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
+start_stack "$env_file" "$work" 180
 log "stack ready at http://127.0.0.1:$EDGE_PORT/"
 
 # The first admin, as an operator would make it (docs/api.md).

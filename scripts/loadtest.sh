@@ -21,6 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${1:-ci}
 shift || true
 log() { printf '[%s] loadtest: %s\n' "$(date +%H:%M:%S)" "$*"; }
+# shellcheck source=scripts/lib/native-stack.sh
+. "$root/scripts/lib/native-stack.sh"
 case $profile in
   ci | full | soak) ;;
   *)
@@ -41,16 +43,11 @@ else
 fi
 # PostgreSQL runs as the postgres user when we are root: it must reach its data directory.
 chmod 755 "$work"
-dev_pid=
 started=$SECONDS
 
 cleanup() {
   local code=$?
-  if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
-    log "stopping the stack"
-    kill -TERM "$dev_pid" 2>/dev/null || true
-    wait "$dev_pid" 2>/dev/null || true
-  fi
+  stop_stack
   if ((temporary)) && [[ ${LOADTEST_KEEP_DATA:-} != 1 ]]; then rm -rf "$work"; else log "data in $work"; fi
   log "done in $((SECONDS - started)) s (exit $code)"
   exit "$code"
@@ -58,11 +55,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=scripts/lib/stack-ports.sh
-. "$root/scripts/lib/stack-ports.sh"
-
 # The env file keeps its secrets across runs (the kept data directory's PostgreSQL password is
-# in it); the ports are chosen afresh each time (scripts/lib/stack-ports.sh).
+# in it); the ports are chosen afresh each time (scripts/lib/native-stack.sh).
 env_file=$work/env
 sh "$root/scripts/ensure-env.sh" "$env_file" >/dev/null
 assign_stack_ports "$env_file"
@@ -82,17 +76,7 @@ set +a
 export SOCKET2_PORT
 
 log "starting the stack (scripts/dev.sh; log in $work/dev.log)"
-QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
-dev_pid=$!
-deadline=$((SECONDS + 240))
-until grep -q 'dev: Quad is ready' "$work/dev.log"; do
-  if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-    tail -n 60 "$work/dev.log" >&2
-    log "the stack did not start" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
+start_stack "$env_file" "$work" 240
 log "stack ready at http://127.0.0.1:$EDGE_PORT/ after $((SECONDS - started)) s"
 
 # The institution, through the services, as the worker's environment sees it.

@@ -1,6 +1,6 @@
 # Sourced by the scripts that start their own native stack beside a developer's (scripts/e2e.sh,
 # scripts/loadtest.sh): free loopback ports for every port scripts/dev.sh may listen on, so
-# nothing collides with a running `make dev`.
+# nothing collides with a running `make dev`, and the start and stop of that stack.
 
 # A free port on 127.0.0.1, different from every one handed out before, into $port (not
 # echoed: a command substitution's subshell would forget what it handed out).
@@ -42,4 +42,32 @@ assign_stack_ports() {
   sed -i '/^LIVEKIT_PORT=/d' "$env_file"
   printf 'LIVEKIT_PORT=%s\n' "$port" >>"$env_file"
   export LIVEKIT_PORT=$port
+}
+
+# Starts scripts/dev.sh with the env file $1 and the data directory $2/data, its log in
+# $2/dev.log, in a session of its own (so that stopping it stops every server it started), and
+# waits up to $3 seconds for "Quad is ready". Sets dev_pid. On failure: the log's tail, exit 1.
+dev_pid=
+start_stack() {
+  local env_file=$1 work=$2 wait_seconds=$3
+  QUAD_ENV_FILE=$env_file QUAD_DATA_DIR=$work/data setsid "$root/scripts/dev.sh" >"$work/dev.log" 2>&1 &
+  dev_pid=$!
+  local deadline=$((SECONDS + wait_seconds))
+  until grep -qs 'dev: Quad is ready' "$work/dev.log"; do
+    if ! kill -0 "$dev_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      tail -n 60 "$work/dev.log" >&2
+      log "the stack did not start" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
+# Stops the stack start_stack started (scripts/dev.sh stops its servers on TERM), if it runs.
+stop_stack() {
+  if [[ -n $dev_pid ]] && kill -0 "$dev_pid" 2>/dev/null; then
+    log "stopping the stack"
+    kill -TERM "$dev_pid" 2>/dev/null || true
+    wait "$dev_pid" 2>/dev/null || true
+  fi
 }
