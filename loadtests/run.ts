@@ -216,7 +216,7 @@ async function callsUnavailable(baseUrl: string, token: string): Promise<string 
   await response.body?.cancel();
   if (response.ok) return undefined;
   return response.status === 404
-    ? 'calls are not configured on this stack (no LiveKit: the api serves no call routes). Run `make tools` (builds tools/bin/livekit-server; needs Go): scripts/dev.sh, and so scripts/loadtest.sh, then start LiveKit'
+    ? 'calls are not configured on this stack: it has no LiveKit, so the api serves no call routes. `make tools` builds tools/bin/livekit-server (needs Go), which scripts/dev.sh, and so scripts/loadtest.sh, then starts'
     : `GET /api/v1/calls/live answered ${response.status}`;
 }
 
@@ -760,7 +760,7 @@ async function main() {
         verdicts.push({
           scenario: name,
           metric: 'calls configured',
-          value: 'no (see above)',
+          value: 'no LiveKit (`make tools`)',
           threshold: 'LiveKit running',
           ok: false,
         });
