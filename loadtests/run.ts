@@ -515,6 +515,13 @@ interface Verdict {
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : `${Math.round(value)}`);
 
+/** The metric (quad.<name>.ms|received) of a scenario's live deliveries, where it is not
+ *  `delivery` (messages received live). */
+const liveDeliveriesOf: Partial<Record<string, string>> = {
+  announcement: 'announcement',
+  calls: 'call-event',
+};
+
 /** Rows of the summary table from one scenario's reports, and the thresholds judged. */
 function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[]) {
   const counters: Record<string, number> = {};
@@ -588,8 +595,7 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
   }
   p99Check('connect p99', 'quad.connect.ms', thresholds.connectP99Ms);
   p99Check('ack p99', 'quad.ack.ms', thresholds.ackP99Ms);
-  const deliveries =
-    { announcement: 'announcement', calls: 'call-event' }[name as string] ?? 'delivery';
+  const deliveries = liveDeliveriesOf[name] ?? 'delivery';
   p99Check('delivery p99', `quad.${deliveries}.ms`, thresholds.deliveryP99Ms);
   if (thresholds.deliveryRatio !== undefined) {
     // Announcements: every one to every listener; calls: what each listener was owed.
