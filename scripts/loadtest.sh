@@ -35,7 +35,7 @@ seed_profile=$profile
 # it. Said now rather than after the other scenarios: without it the calls scenario fails (the
 # runner says why), the others run as usual.
 if [[ ! -x $root/tools/bin/livekit-server ]]; then
-  log "note: no tools/bin/livekit-server, so this stack has no LiveKit and the calls scenario will fail; \`make tools\` builds it (needs Go)"
+  log "note: no tools/bin/livekit-server, so this stack has no LiveKit and the calls scenario, if this run includes it, fails; \`make tools\` builds it (needs Go)"
 fi
 
 if [[ $profile == ci ]]; then
