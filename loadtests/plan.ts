@@ -29,4 +29,16 @@ export interface LoadPlan {
     holdSeconds: number;
     listeners: Array<{ token: string }>;
   };
+  calls?: {
+    participants: number;
+    holdSeconds: number;
+    /** A directory where an arrival claims its class (a file created exclusively), so that
+     *  two calls at once never share a class, whichever Artillery worker runs them. */
+    claimDir: string;
+    classes: Array<{
+      conversationId: string;
+      participants: Array<{ userId: string; token: string }>;
+      listener: { userId: string; token: string };
+    }>;
+  };
 }

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type SeedManifest, seedPassword } from '../services/cli/seed-command.js';
+import { callClasses } from './call-plan.js';
 import { MIN_SLOPE_RUN_MS, memorySlopeMiBPerHour } from './memory-slope.js';
 import type { LoadPlan, PlannedSession } from './plan.js';
 import {
@@ -13,6 +14,7 @@ import {
   type ProfileName,
   type Scenario,
   type ScenarioName,
+  scenarioNames,
   type Thresholds,
   thresholdsFor,
 } from './scenarios.js';
@@ -70,7 +72,7 @@ function parseOptions(): Options {
   if (!values['base-url'] || !values.manifest || !values['work-dir']) {
     throw new Error('--base-url, --manifest and --work-dir are required');
   }
-  const names: readonly string[] = ['morning-burst', 'steady', 'realtime', 'announcement', 'soak'];
+  const names: readonly string[] = scenarioNames;
   if (values.scenario !== undefined && !names.includes(values.scenario)) {
     throw new Error(`--scenario must be one of ${names.join(', ')}`);
   }
@@ -173,6 +175,51 @@ async function preparePeople(
 
 type People = Awaited<ReturnType<typeof preparePeople>>;
 
+/** The calls scenario's people, logged in: per class, its participants and its listener. */
+async function prepareCallPeople(
+  options: Options,
+  manifest: SeedManifest,
+  classCount: number,
+  participants: number,
+): Promise<NonNullable<LoadPlan['calls']>['classes']> {
+  const idOf = new Map(manifest.users.map((user) => [user.username, user.id]));
+  const person = async (username: string) => ({
+    userId: idOf.get(username) ?? '',
+    token: await login(options.baseUrl, username, seedPassword(manifest.passwordKey, username)),
+  });
+  const chosen = callClasses(manifest, classCount, participants);
+  const classes: NonNullable<LoadPlan['calls']>['classes'] = [];
+  const startedAt = Date.now();
+  await eachConcurrently(chosen, async (klass) => {
+    const people = [];
+    for (const username of klass.participants) people.push(await person(username));
+    classes.push({
+      conversationId: klass.conversationId,
+      participants: people,
+      listener: await person(klass.listener),
+    });
+  });
+  console.log(
+    `logged in ${classes.length * (participants + 1)} students of ${classes.length} classes for calls in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+  );
+  return classes;
+}
+
+/**
+ * Why the stack cannot take calls, or undefined when it can: without LiveKit the api serves no
+ * call routes (scripts/dev.sh starts LiveKit only when tools/bin/livekit-server exists).
+ */
+async function callsUnavailable(baseUrl: string, token: string): Promise<string | undefined> {
+  const response = await fetch(`${baseUrl}/api/v1/calls/live`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await response.body?.cancel();
+  if (response.ok) return undefined;
+  return response.status === 404
+    ? 'calls are not configured on this stack: it has no LiveKit, so the api serves no call routes. `make tools` builds tools/bin/livekit-server (needs Go), which scripts/dev.sh, and so scripts/loadtest.sh, then starts'
+    : `GET /api/v1/calls/live answered ${response.status}`;
+}
+
 /** One Artillery run: its phases and the processor function every arrival runs. */
 interface ArtilleryPart {
   label: string;
@@ -218,7 +265,27 @@ function partsOf(
         },
       ];
     }
+    case 'calls': {
+      const load = scenario[profile];
+      if (!load) return [];
+      return [
+        {
+          label: 'calls',
+          phases: override
+            ? [override]
+            : [{ duration: load.spreadSeconds, arrivalCount: load.calls }],
+          flow: 'callSession',
+        },
+      ];
+    }
   }
+}
+
+/** How many calls a run of the scenario makes (what its classes are planned for). */
+function callCount(scenario: Scenario, profile: ProfileName, override: Options['override']) {
+  if (scenario.kind !== 'calls') return 0;
+  if (override) return Math.ceil(override.arrivalRate * override.duration);
+  return scenario[profile]?.calls ?? 0;
 }
 
 function planFor(
@@ -227,6 +294,7 @@ function planFor(
   profile: ProfileName,
   people: People,
   mix: LoadPlan['mix'],
+  callPeople: { classes: NonNullable<LoadPlan['calls']>['classes']; claimDir: string } | undefined,
 ): LoadPlan {
   const plan: LoadPlan = {
     baseUrl: options.baseUrl,
@@ -247,6 +315,17 @@ function planFor(
         ownerToken: people.ownerToken,
         holdSeconds: load.holdSeconds,
         listeners: people.sessions.slice(0, load.listeners).map(({ token }) => ({ token })),
+      };
+    }
+  }
+  if (scenario.kind === 'calls') {
+    const load = scenario[profile];
+    if (load && callPeople) {
+      plan.calls = {
+        participants: load.participants,
+        holdSeconds: load.holdSeconds,
+        claimDir: callPeople.claimDir,
+        classes: callPeople.classes,
       };
     }
   }
@@ -436,6 +515,13 @@ interface Verdict {
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : `${Math.round(value)}`);
 
+/** The metric (quad.<name>.ms|received) of a scenario's live deliveries, where it is not
+ *  `delivery` (messages received live). */
+const liveDeliveriesOf: Partial<Record<string, string>> = {
+  announcement: 'announcement',
+  calls: 'call-event',
+};
+
 /** Rows of the summary table from one scenario's reports, and the thresholds judged. */
 function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[]) {
   const counters: Record<string, number> = {};
@@ -446,9 +532,17 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
     }
     Object.assign(summaries, report.aggregate.summaries ?? {});
   }
-  const groups = ['login', 'read', 'write', 'connect', 'ack'].filter(
-    (group) => (counters[`quad.${group}.attempts`] ?? 0) > 0,
-  );
+  const groups = [
+    'login',
+    'read',
+    'write',
+    'connect',
+    'ack',
+    'call-join',
+    'call-key',
+    'call-leave',
+    'livekit-connect',
+  ].filter((group) => (counters[`quad.${group}.attempts`] ?? 0) > 0);
   const rows: Array<Summary & { group: string; attempts: number; failed?: number }> = groups.map(
     (group) => {
       const attempts = counters[`quad.${group}.attempts`] ?? 0;
@@ -462,7 +556,7 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
     if (action)
       rows.push({ group: `  ${action}`, attempts: latency.count ?? 0, failed: 0, ...latency });
   }
-  for (const deliveries of ['delivery', 'announcement']) {
+  for (const deliveries of ['delivery', 'announcement', 'call-event']) {
     const latency = summaries[`quad.${deliveries}.ms`];
     if (latency) {
       rows.push({
@@ -501,12 +595,16 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
   }
   p99Check('connect p99', 'quad.connect.ms', thresholds.connectP99Ms);
   p99Check('ack p99', 'quad.ack.ms', thresholds.ackP99Ms);
-  const deliveryKey = name === 'announcement' ? 'quad.announcement.ms' : 'quad.delivery.ms';
-  p99Check('delivery p99', deliveryKey, thresholds.deliveryP99Ms);
+  const deliveries = liveDeliveriesOf[name] ?? 'delivery';
+  p99Check('delivery p99', `quad.${deliveries}.ms`, thresholds.deliveryP99Ms);
   if (thresholds.deliveryRatio !== undefined) {
+    // Announcements: every one to every listener; calls: what each listener was owed.
     const expected =
-      (counters['quad.announcement.sent'] ?? 0) * (counters['quad.announcement.listeners'] ?? 0);
-    const received = counters['quad.announcement.received'] ?? 0;
+      name === 'calls'
+        ? (counters['quad.call-event.expected'] ?? 0)
+        : (counters['quad.announcement.sent'] ?? 0) *
+          (counters['quad.announcement.listeners'] ?? 0);
+    const received = counters[`quad.${deliveries}.received`] ?? 0;
     const ratio = expected === 0 ? 0 : received / expected;
     verdicts.push({
       scenario: name,
@@ -636,6 +734,25 @@ async function main() {
     `load profile ${options.profile}: ${names.join(', ')} against ${options.baseUrl} (${manifest.users.length} seed users)`,
   );
   const people = await preparePeople(options, manifest, sessionCount, listenerCount);
+  const calls = scenarios.scenarios.calls;
+  const callLoad =
+    names.includes('calls') && calls.kind === 'calls' ? calls[options.profile] : undefined;
+  const callClassCount = callCount(calls, options.profile, options.override);
+  const unavailable = callLoad
+    ? await callsUnavailable(options.baseUrl, people.ownerToken)
+    : undefined;
+  const callPeople =
+    callLoad && !unavailable
+      ? {
+          classes: await prepareCallPeople(
+            options,
+            manifest,
+            callClassCount,
+            callLoad.participants,
+          ),
+          claimDir: join(options.workDir, 'call-claims'),
+        }
+      : undefined;
   const sampler = resourceSampler();
   const verdicts: Verdict[] = [];
   const resultRows: string[][] = [];
@@ -643,7 +760,30 @@ async function main() {
   try {
     for (const name of names as ScenarioName[]) {
       const scenario = scenarios.scenarios[name];
-      const plan = planFor(options, scenario, options.profile, people, scenarios.mix.actions);
+      if (name === 'calls' && unavailable) {
+        // Failed, not skipped: a profile that lists calls promises them.
+        console.log(`calls NOT RUN: ${unavailable}`);
+        verdicts.push({
+          scenario: name,
+          metric: 'calls configured',
+          value: 'no LiveKit (`make tools`)',
+          threshold: 'LiveKit running',
+          ok: false,
+        });
+        continue;
+      }
+      if (callPeople) {
+        await rm(callPeople.claimDir, { recursive: true, force: true });
+        await mkdir(callPeople.claimDir, { recursive: true });
+      }
+      const plan = planFor(
+        options,
+        scenario,
+        options.profile,
+        people,
+        scenarios.mix.actions,
+        callPeople,
+      );
       const planPath = join(options.workDir, `${name}.plan.json`);
       await writeFile(planPath, JSON.stringify(plan), { mode: 0o600 });
       const parts = partsOf(scenario, options.profile, options.override);
@@ -702,6 +842,7 @@ async function main() {
     ),
   );
   const breached = verdicts.filter((v) => !v.ok);
+  if (unavailable) console.log(`\ncalls NOT RUN: ${unavailable}`);
   if (breached.length > 0) {
     console.log(`\n${breached.length} threshold(s) breached`);
     if (options.enforce) process.exitCode = 1;

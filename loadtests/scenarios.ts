@@ -14,7 +14,9 @@ const phase = z.strictObject({
   rampTo: z.number().positive().optional(),
 });
 
-const latencyGroups = z.enum(['read', 'write', 'login']);
+/** read, write, login: the school-day requests; call-join, call-key, call-leave: the calls
+ *  scenario's POST .../call, GET .../call/key and POST .../call/leave. */
+const latencyGroups = z.enum(['read', 'write', 'login', 'call-join', 'call-key', 'call-leave']);
 export type LatencyGroup = z.infer<typeof latencyGroups>;
 
 const thresholds = z.strictObject({
@@ -25,7 +27,8 @@ const thresholds = z.strictObject({
   ackP99Ms: z.number().positive().optional(),
   /** From the server event's emittedAt to its arrival at the client. */
   deliveryP99Ms: z.number().positive().optional(),
-  /** Deliveries received over deliveries expected (announcement). */
+  /** Deliveries received over deliveries expected (announcement: every announcement to every
+   *  listener; calls: every call:* event of each call to the class member listening). */
   deliveryRatio: z.number().min(0).max(1).optional(),
   /** Growth of each service's RSS and of each Redis's used_memory, in MiB per hour: the
    *  least-squares slope of the samples after the run's first quarter (its warm-up, while
@@ -59,6 +62,17 @@ const announcementLoad = z.strictObject({
   sends: z.int().positive(),
   sendIntervalSeconds: z.number().positive(),
 });
+/** One arrival is one class group call: `participants` students of a class start or join it,
+ *  read its key, hold it `holdSeconds`, and leave one by one (the last leave ends it), while
+ *  another student of the class listens for its call:* events. `calls` arrivals are spread
+ *  evenly over `spreadSeconds`. */
+const callLoad = z.strictObject({
+  thresholds: thresholdOverrides,
+  calls: z.int().positive(),
+  spreadSeconds: z.int().positive(),
+  participants: z.int().min(2),
+  holdSeconds: z.int().positive(),
+});
 
 const perProfile = <T extends z.ZodType>(load: T) =>
   z.strictObject({ full: load.optional(), ci: load.optional(), soak: load.optional() });
@@ -73,11 +87,13 @@ const scenario = z.discriminatedUnion('kind', [
     ...common,
     ...perProfile(announcementLoad).shape,
   }),
+  z.strictObject({ kind: z.literal('calls'), ...common, ...perProfile(callLoad).shape }),
 ]);
 export type Scenario = z.infer<typeof scenario>;
 export type Phase = z.infer<typeof phase>;
 export type SocketLoad = z.infer<typeof socketLoad>;
 export type AnnouncementLoad = z.infer<typeof announcementLoad>;
+export type CallLoad = z.infer<typeof callLoad>;
 
 const seedParameters = z.strictObject({
   users: z.int().positive(),
@@ -98,7 +114,14 @@ const mixAction = z.strictObject({
 });
 export type MixAction = z.infer<typeof mixAction>;
 
-const scenarioNames = ['morning-burst', 'steady', 'realtime', 'announcement', 'soak'] as const;
+export const scenarioNames = [
+  'morning-burst',
+  'steady',
+  'realtime',
+  'announcement',
+  'calls',
+  'soak',
+] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export const scenariosFileSchema = z
@@ -131,6 +154,19 @@ export const scenariosFileSchema = z
             message: `profile ${profile} runs ${name}, which has no ${profile} load`,
           });
         }
+      }
+    }
+    // A call's participants and its listener are students of one class (its teacher is not).
+    for (const profile of profileNames) {
+      const calls = file.scenarios.calls;
+      const load = calls.kind === 'calls' ? calls[profile] : undefined;
+      const seed = file.seed[profile === 'soak' ? 'full' : profile];
+      if (load && load.participants + 1 > seed.classSize - 1) {
+        context.addIssue({
+          code: 'custom',
+          path: ['scenarios', 'calls', profile, 'participants'],
+          message: `${load.participants} participants and a listener do not fit in a class of ${seed.classSize} (its teacher included)`,
+        });
       }
     }
   });

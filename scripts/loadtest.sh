@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make loadtest` / `make loadtest-ci`: the scenarios of loadtests/scenarios.json, run with
 # Artillery (loadtests/run.ts) against a whole native stack started here by scripts/dev.sh (the
-# same as `make dev`: api, two gateways behind the Caddy edge, worker, Redis, PostgreSQL) with
+# same as `make dev`: api, two gateways behind the Caddy edge, worker, Redis, PostgreSQL, and
+# LiveKit when `make tools` has built tools/bin/livekit-server) with
 # the test's raised RATE_LIMITS, seeded by `quad seed`, and stopped at the end, pass or fail.
 # The stack gets its own env file, data directory and free ports, so it runs beside a
 # developer's own `make dev`.
@@ -32,6 +33,12 @@ case $profile in
 esac
 seed_profile=$profile
 [[ $profile == soak ]] && seed_profile=full
+# The calls scenario needs LiveKit, which scripts/dev.sh starts only when `make tools` has built
+# it. Said now rather than after the other scenarios: without it the calls scenario fails (the
+# runner says why), the others run as usual.
+if [[ ! -x $root/tools/bin/livekit-server ]]; then
+  log "note: no tools/bin/livekit-server, so this stack has no LiveKit and the calls scenario, if this run includes it, fails; \`make tools\` builds it (needs Go)"
+fi
 
 if [[ $profile == ci ]]; then
   work=$(mktemp -d "${TMPDIR:-/tmp}/quad-loadtest.XXXXXX")

@@ -5,5 +5,11 @@ import { tsImport } from 'tsx/esm/api';
 
 const processor = await tsImport('./processor.mts', import.meta.url);
 
-export const { mixRequest, realtimeSession, announcementListener, announce, morningLogin } =
-  processor;
+export const {
+  mixRequest,
+  realtimeSession,
+  announcementListener,
+  announce,
+  morningLogin,
+  callSession,
+} = processor;

@@ -1,5 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Room } from '@livekit/rtc-node';
 import { io, type Socket } from 'socket.io-client';
+import {
+  type CallEventName,
+  callDeliveries,
+  callEventNames,
+  expectedCallEvents,
+  type ReceivedCallEvent,
+} from '../call-plan.js';
 import type { LoadPlan, PlannedSession } from '../plan.js';
 
 /**
@@ -311,4 +320,139 @@ export async function morningLogin(_context: Context, events: Events): Promise<v
     conversationIds: student.conversationIds,
   });
   connected.socket.close();
+}
+
+type CallPlan = NonNullable<LoadPlan['calls']>;
+
+/** Claims a class no other call of this run is using (an exclusive file create, which holds
+ *  across Artillery's worker threads), starting from a random one; undefined if all are busy. */
+function claimClass(
+  load: CallPlan,
+): { klass: CallPlan['classes'][number]; release(): void } | undefined {
+  const start = Math.floor(Math.random() * load.classes.length);
+  for (let offset = 0; offset < load.classes.length; offset++) {
+    const index = (start + offset) % load.classes.length;
+    const klass = load.classes[index];
+    const claim = join(load.claimDir, String(index));
+    try {
+      closeSync(openSync(claim, 'wx'));
+    } catch {
+      continue;
+    }
+    if (klass) return { klass, release: () => rmSync(claim, { force: true }) };
+  }
+  return undefined;
+}
+
+/** The join answer's LiveKit URL for a client here: the api may hand out a path on the edge
+ *  (/livekit), which a browser resolves against the page; so do we, against the base URL. */
+function liveKitUrl(url: string): string {
+  const resolved = new URL(url, plan.baseUrl);
+  resolved.protocol = resolved.protocol === 'https:' ? 'wss:' : 'ws:';
+  return resolved.toString().replace(/\/$/, '');
+}
+
+/** Resolves once `done()` holds, or after `timeoutMs`; checks every 50 ms. */
+async function until(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done() && performance.now() < deadline) await sleep(50);
+}
+
+/**
+ * One class group call: the participants start or join it over HTTP (the first starts it, the
+ * others join at once), each connects to LiveKit with the token it was given (no tracks: LiveKit
+ * then reports them in, which is how Quad learns who is in a call) and reads the key; the call
+ * is held, then they leave one by one and the last leave ends it. Another student of the class,
+ * connected over Socket.IO, counts the call's call:* events and their latency from emittedAt.
+ */
+export async function callSession(_context: Context, events: Events): Promise<void> {
+  const load = plan.calls;
+  if (!load) return;
+  const claimed = claimClass(load);
+  if (!claimed) {
+    // More calls at once than the plan has classes: the plan's sizing, counted as a failure.
+    record(events, 'call-join', performance.now(), false);
+    events.emit('counter', 'quad.calls.no-free-class', 1);
+    return;
+  }
+  const { klass } = claimed;
+  const { Room } = await import('@livekit/rtc-node');
+  const rooms: Room[] = [];
+  const received: ReceivedCallEvent[] = [];
+  let listener: Connected | undefined;
+  let callId: string | undefined;
+  const callPath = `/api/v1/conversations/${klass.conversationId}/call`;
+  try {
+    listener = await connect(events, klass.listener.token, 'delivery');
+    if (!listener) return;
+    for (const name of callEventNames) {
+      listener.socket.on(
+        name,
+        (event: { conversationId: string; callId: string; userId?: string; emittedAt: number }) => {
+          if (event.conversationId !== klass.conversationId) return;
+          received.push({
+            name: name as CallEventName,
+            callId: event.callId,
+            ...(event.userId === undefined ? {} : { userId: event.userId }),
+            emittedAt: event.emittedAt,
+            arrivedAt: Date.now(),
+          });
+        },
+      );
+    }
+    const join = async (participant: CallPlan['classes'][number]['participants'][number]) => {
+      const answer = await call(events, 'call-join', 'POST', callPath, participant.token);
+      const joined = answer as
+        | { call?: { id?: string }; livekit?: { url: string; token: string } }
+        | undefined;
+      if (!joined?.livekit || !joined.call?.id) return;
+      callId ??= joined.call.id;
+      const startedAt = performance.now();
+      try {
+        const room = new Room();
+        rooms.push(room);
+        await room.connect(liveKitUrl(joined.livekit.url), joined.livekit.token, {
+          autoSubscribe: false,
+          dynacast: false,
+        });
+        record(events, 'livekit-connect', startedAt, true);
+      } catch {
+        record(events, 'livekit-connect', startedAt, false);
+      }
+      await call(events, 'call-key', 'GET', `${callPath}/key`, participant.token);
+    };
+    const [first, ...others] = klass.participants;
+    if (!first) return;
+    await join(first);
+    await Promise.all(others.map(join));
+
+    await sleep(load.holdSeconds * 1000);
+    // Everyone reported in before anyone leaves (at most ANSWER_TIMEOUT_MS more): a leave that
+    // overtook LiveKit's join report would leave Quad a participant who never left.
+    const reportedIn = () =>
+      callDeliveries(received, callId ?? '').filter((e) => e.name === 'call:participant-joined')
+        .length >= klass.participants.length;
+    await until(reportedIn, ANSWER_TIMEOUT_MS);
+    for (const participant of klass.participants) {
+      await call(events, 'call-leave', 'POST', `${callPath}/leave`, participant.token);
+    }
+    const ended = () => received.some((e) => e.name === 'call:ended' && e.callId === callId);
+    await until(ended, ANSWER_TIMEOUT_MS);
+  } finally {
+    const deliveries = callId === undefined ? [] : callDeliveries(received, callId);
+    for (const delivery of deliveries) {
+      events.emit('histogram', 'quad.call-event.ms', delivery.latencyMs);
+    }
+    if (listener) {
+      events.emit(
+        'counter',
+        'quad.call-event.expected',
+        expectedCallEvents(klass.participants.length),
+      );
+      events.emit('counter', 'quad.call-event.received', deliveries.length);
+    }
+    await Promise.all(rooms.map((room) => room.disconnect().catch(() => undefined)));
+    listener?.socket.close();
+    claimed.release();
+  }
 }

@@ -2,7 +2,7 @@
 // has no zod; the runner of Quad's repository validates the same file with loadtests/scenarios.ts).
 
 export type LoadProfile = 'full' | 'ci' | 'soak';
-export type LatencyGroup = 'read' | 'write' | 'login';
+export type LatencyGroup = 'read' | 'write' | 'login' | 'call-join' | 'call-key' | 'call-leave';
 
 export interface Phase {
   duration: number;
@@ -47,6 +47,15 @@ export interface AnnouncementLoad {
   sendIntervalSeconds: number;
 }
 
+/** One class group call per arrival (see scenarios.ts, callLoad). */
+export interface CallLoad {
+  thresholds?: Partial<Thresholds>;
+  calls: number;
+  spreadSeconds: number;
+  participants: number;
+  holdSeconds: number;
+}
+
 export type ScenarioDefinition = {
   description: string;
   thresholds: Thresholds;
@@ -54,6 +63,7 @@ export type ScenarioDefinition = {
   | ({ kind: 'login' | 'mix' } & Partial<Record<LoadProfile, PhasedLoad>>)
   | ({ kind: 'socket' } & Partial<Record<LoadProfile, SocketLoad>>)
   | ({ kind: 'announcement' } & Partial<Record<LoadProfile, AnnouncementLoad>>)
+  | ({ kind: 'calls' } & Partial<Record<LoadProfile, CallLoad>>)
 );
 
 export interface ScenariosFile {

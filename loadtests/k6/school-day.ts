@@ -7,12 +7,12 @@
 //   k6 run -e BASE_URL=https://quad.test.school.example -e SEED_MANIFEST=./seed-manifest.json \
 //     -e SCENARIO=steady -e PROFILE=full loadtests/k6/school-day.ts
 //
-// SCENARIO: morning-burst | steady | realtime | announcement | soak (default steady)
+// SCENARIO: morning-burst | steady | realtime | announcement | calls | soak (default steady)
 // PROFILE:  full | ci | soak (default full; soak for SCENARIO=soak)
 import { check, sleep } from 'k6';
 import crypto from 'k6/crypto';
-import http, { type RefinedResponse, type ResponseType } from 'k6/http';
-import { Counter, Trend } from 'k6/metrics';
+import http, { type Params, type RefinedResponse, type ResponseType } from 'k6/http';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import type { Scenario as K6Scenario, Options } from 'k6/options';
 import { setTimeout } from 'k6/timers';
 import type { LoadProfile, Manifest, MixAction, Phase, ScenariosFile } from './scenarios-file.ts';
@@ -34,6 +34,9 @@ const delivery = new Trend('quad_delivery_ms', true);
 const connectTime = new Trend('quad_connect_ms', true);
 const ackTime = new Trend('quad_ack_ms', true);
 const deliveries = new Counter('quad_deliveries');
+/** One sample per delivery owed (an announcement to a listener, a call event to a classmate):
+ *  true when it arrived. Its rate is scenarios.json's deliveryRatio. */
+const delivered = new Rate('quad_delivered');
 
 const seconds = (n: number) => `${n}s`;
 
@@ -77,6 +80,19 @@ function k6Scenarios(): Record<string, K6Scenario> {
       },
     };
   }
+  if ('participants' in load) {
+    return {
+      calls: {
+        executor: 'constant-arrival-rate',
+        exec: 'callSession',
+        rate: load.calls,
+        timeUnit: seconds(load.spreadSeconds),
+        duration: seconds(load.spreadSeconds),
+        // One VU per call, so that each call has a class of its own (see callSession).
+        preAllocatedVUs: load.calls,
+      },
+    };
+  }
   if ('holdSeconds' in load) {
     return { realtime: arrivals(load.phases, 'realtimeSession', load.holdSeconds) };
   }
@@ -97,6 +113,7 @@ function k6Thresholds(): Record<string, string[]> {
   if (t.connectP99Ms) thresholds.quad_connect_ms = [`p(99)<${t.connectP99Ms}`];
   if (t.ackP99Ms) thresholds.quad_ack_ms = [`p(99)<${t.ackP99Ms}`];
   if (t.deliveryP99Ms) thresholds.quad_delivery_ms = [`p(99)<${t.deliveryP99Ms}`];
+  if (t.deliveryRatio !== undefined) thresholds.quad_delivered = [`rate>=${t.deliveryRatio}`];
   return thresholds;
 }
 
@@ -154,9 +171,60 @@ function login(username: string): string | undefined {
   return typeof token === 'string' ? token : undefined;
 }
 
+/** A class of the calls scenario, logged in: students who call, one who listens, the teacher. */
+interface CallClass {
+  conversationId: string;
+  participantTokens: string[];
+  listenerToken: string;
+  teacherToken: string;
+}
+
+/** As loadtests/call-plan.ts (callClasses) picks them: the first classes with room for the
+ *  participants and a listener, students only; one class per call, so calls never share one. */
+function callClasses(count: number, participants: number): CallClass[] {
+  const classes: CallClass[] = [];
+  for (const [index, klass] of manifest.classes.entries()) {
+    if (classes.length === count) break;
+    const students = manifest.users
+      .filter((user) => user.classIndex === index && user.role === 'student')
+      .map((user) => user.username);
+    const listener = students[participants];
+    if (listener === undefined) continue;
+    const participantTokens = students.slice(0, participants).map(login);
+    const listenerToken = login(listener);
+    const teacherToken = login(klass.teacher);
+    if (participantTokens.some((token) => token === undefined) || !listenerToken || !teacherToken) {
+      continue;
+    }
+    classes.push({
+      conversationId: klass.id,
+      participantTokens: participantTokens as string[],
+      listenerToken,
+      teacherToken,
+    });
+  }
+  if (classes.length < count) {
+    throw new Error(
+      `the seed has ${classes.length} classes for calls; SCENARIO=calls needs ${count}`,
+    );
+  }
+  return classes;
+}
+
 /** Students logged in before the load (the morning burst logs in by itself). */
-export function setup(): { sessions: Session[]; ownerToken: string | undefined } {
-  if (scenario?.kind === 'login') return { sessions: [], ownerToken: undefined };
+export function setup(): {
+  sessions: Session[];
+  ownerToken: string | undefined;
+  callClasses: CallClass[];
+} {
+  if (scenario?.kind === 'login') return { sessions: [], ownerToken: undefined, callClasses: [] };
+  if (load && 'participants' in load) {
+    return {
+      sessions: [],
+      ownerToken: undefined,
+      callClasses: callClasses(load.calls, load.participants),
+    };
+  }
   const announcement = manifest.announcements[0];
   if (!announcement) throw new Error('the manifest has no announcement conversation');
   const listeners = load && 'listeners' in load ? load.listeners : 0;
@@ -166,7 +234,7 @@ export function setup(): { sessions: Session[]; ownerToken: string | undefined }
     const token = login(username);
     if (token) sessions.push({ token, ...conversationsOf(username) });
   }
-  return { sessions, ownerToken: login(announcement.owner) };
+  return { sessions, ownerToken: login(announcement.owner), callClasses: [] };
 }
 
 type Setup = ReturnType<typeof setup>;
@@ -336,8 +404,18 @@ export function announcementListener(data: Setup): void {
   const session = data.sessions[(__VU - 1) % data.sessions.length];
   if (!conversationId || !session) return;
   openSocket(session.token, (socket) => {
+    let received = 0;
+    socket.on('message:new', (event) => {
+      const message = event.message as { conversationId?: string } | undefined;
+      if (message?.conversationId === conversationId) received++;
+    });
     acked(socket, 'conversation:join', { conversationIds: [conversationId] });
-    setTimeout(() => socket.close(), load.holdSeconds * 1000);
+    setTimeout(() => {
+      // Every listener is connected before the first announcement (connectSeconds <
+      // sendAfterSeconds) and stays until after the last: each one is owed every announcement.
+      for (let index = 0; index < load.sends; index++) delivered.add(index < received);
+      socket.close();
+    }, load.holdSeconds * 1000);
   });
 }
 
@@ -350,4 +428,95 @@ export function announce(data: Setup): void {
     idempotencyKey: `announce-${__ITER}-${Date.now()}`,
   });
   sleep(0.1);
+}
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const CALL_EVENT_TIMEOUT_MS = 10_000;
+
+/** An HTTP request that does not block the VU's event loop (the listener's socket keeps
+ *  receiving while the participants call), checked and tagged with its latency group. */
+async function callAsync(
+  group: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  token: string,
+) {
+  const params: Params = {
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    tags: { group, name: path.replace(/[0-9a-f-]{36}/g, '{id}') },
+  };
+  const response = await http.asyncRequest(method, `${baseUrl}${path}`, null, params);
+  check(response, { [`${group} answers 2xx`]: (r) => r.status >= 200 && r.status < 300 });
+  return response;
+}
+
+/**
+ * One class group call. k6 speaks no WebRTC, so its participants take their LiveKit tokens but
+ * never connect to LiveKit; Quad, which learns who is in a call from LiveKit, therefore never
+ * sees them in, so there are no join or leave events and their leaves do not end the call: the
+ * class's teacher (its owner) ends it. A classmate connected over Socket.IO is owed call:started
+ * and call:ended. (The runner of Quad's repository connects its participants to LiveKit and is
+ * owed every join and leave as well.)
+ */
+export async function callSession(data: Setup): Promise<void> {
+  if (!load || !('participants' in load)) return;
+  const klass = data.callClasses[(__VU - 1) % data.callClasses.length];
+  if (!klass) return;
+  const callPath = `/api/v1/conversations/${klass.conversationId}/call`;
+  const arrivals = new Map<string, { callId: string; latencyMs: number }>();
+  const startedAt = Date.now();
+  const listener = await new Promise<SocketIoClient | undefined>((resolve) => {
+    const socket: SocketIoClient = new SocketIoClient(
+      baseUrl,
+      { token: klass.listenerToken },
+      {
+        onConnect: () => {
+          connectTime.add(Date.now() - startedAt);
+          check(true, { 'socket connects': (ok) => ok });
+          resolve(socket);
+        },
+        onConnectError: (message) => {
+          check(message, { 'socket connects': () => false });
+          socket.close();
+          resolve(undefined);
+        },
+      },
+    );
+    for (const name of ['call:started', 'call:ended']) {
+      socket.on(name, (event) => {
+        if (event.conversationId !== klass.conversationId) return;
+        const callId = String(event.callId);
+        // The first arrival of each: the outbox relay may announce an event twice.
+        if (arrivals.has(`${name} ${callId}`) || typeof event.emittedAt !== 'number') return;
+        arrivals.set(`${name} ${callId}`, { callId, latencyMs: Date.now() - event.emittedAt });
+      });
+    }
+  });
+  if (!listener) return;
+  let callId: string | undefined;
+  const join = async (token: string) => {
+    const answer = await callAsync('call-join', 'POST', callPath, token);
+    const id = answer.status === 200 ? answer.json('call.id') : undefined;
+    if (typeof id === 'string') callId ??= id;
+    await callAsync('call-key', 'GET', `${callPath}/key`, token);
+  };
+  const [first, ...others] = klass.participantTokens;
+  if (first) await join(first);
+  await Promise.all(others.map(join));
+  await wait(load.holdSeconds * 1000);
+  for (const token of klass.participantTokens) {
+    await callAsync('call-leave', 'POST', `${callPath}/leave`, token);
+  }
+  await callAsync('call-end', 'DELETE', callPath, klass.teacherToken);
+  const deadline = Date.now() + CALL_EVENT_TIMEOUT_MS;
+  while (!arrivals.has(`call:ended ${callId}`) && Date.now() < deadline) await wait(50);
+  for (const name of ['call:started', 'call:ended']) {
+    const arrival = arrivals.get(`${name} ${callId}`);
+    delivered.add(arrival !== undefined);
+    if (arrival) {
+      delivery.add(arrival.latencyMs);
+      deliveries.add(1);
+    }
+  }
+  listener.close();
 }
