@@ -29,4 +29,11 @@ export interface LoadPlan {
     holdSeconds: number;
     listeners: Array<{ token: string }>;
   };
+  /** Students connected for the whole of a mix scenario (steady), each joined to their own
+   *  conversations; they leave `holdSeconds` after their part starts (the mix's arrivals, and a
+   *  margin for the last deliveries). */
+  mixListeners?: {
+    holdSeconds: number;
+    listeners: Array<{ token: string; conversationIds: string[] }>;
+  };
 }

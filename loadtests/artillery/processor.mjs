@@ -7,3 +7,4 @@ const processor = await tsImport('./processor.mts', import.meta.url);
 
 export const { mixRequest, realtimeSession, announcementListener, announce, morningLogin } =
   processor;
+export const { mixListener } = processor;

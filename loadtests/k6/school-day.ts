@@ -11,11 +11,19 @@
 // PROFILE:  full | ci | soak (default full; soak for SCENARIO=soak)
 import { check, sleep } from 'k6';
 import crypto from 'k6/crypto';
+import execution from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import type { Scenario as K6Scenario, Options } from 'k6/options';
 import { setTimeout } from 'k6/timers';
-import type { LoadProfile, Manifest, MixAction, Phase, ScenariosFile } from './scenarios-file.ts';
+import type {
+  LoadProfile,
+  Manifest,
+  MixAction,
+  MixLoad,
+  Phase,
+  ScenariosFile,
+} from './scenarios-file.ts';
 import { type Payload, SocketIoClient } from './socketio.ts';
 
 const file = JSON.parse(open('../scenarios.json')) as ScenariosFile;
@@ -34,6 +42,7 @@ const delivery = new Trend('quad_delivery_ms', true);
 const connectTime = new Trend('quad_connect_ms', true);
 const ackTime = new Trend('quad_ack_ms', true);
 const deliveries = new Counter('quad_deliveries');
+const listenersConnected = new Counter('quad_listeners_connected');
 
 const seconds = (n: number) => `${n}s`;
 
@@ -54,9 +63,47 @@ function arrivals(phases: Phase[], exec: string, holdSeconds = 2): K6Scenario {
   };
 }
 
+/** A mix load's listeners, when it has them, and how long they stay from the scenarios' start:
+ *  until the mix's last arrival, plus the margin the mix waited after their connect window
+ *  (loadtests/scenarios.ts, mixListenersOf, is the runner's same rule). */
+function mixListening(mixLoad: MixLoad) {
+  const { listeners, connectSeconds, startAfterSeconds } = mixLoad;
+  if (listeners === undefined || connectSeconds === undefined || startAfterSeconds === undefined) {
+    return undefined;
+  }
+  const mixSeconds = mixLoad.phases.reduce((sum, p) => sum + p.duration, 0);
+  const holdSeconds = startAfterSeconds + mixSeconds + (startAfterSeconds - connectSeconds);
+  return { listeners, connectSeconds, startAfterSeconds, holdSeconds };
+}
+const listening =
+  load && scenario.kind === 'mix' && 'phases' in load ? mixListening(load) : undefined;
+
+/** The mix with students online: they connect over their window (one iteration each, held
+ *  open), and the mix's arrivals start once they have, so no send goes unheard. */
+function mixWithListeners(phases: Phase[]): Record<string, K6Scenario> {
+  if (!listening) return {};
+  return {
+    listeners: {
+      executor: 'constant-arrival-rate',
+      exec: 'mixListener',
+      rate: listening.listeners,
+      timeUnit: seconds(listening.connectSeconds),
+      duration: seconds(listening.connectSeconds),
+      preAllocatedVUs: listening.listeners,
+      // Each iteration is a socket held to the end: k6 must not stop it after the window.
+      gracefulStop: seconds(listening.holdSeconds),
+    },
+    [scenarioName]: {
+      ...arrivals(phases, 'mixRequest'),
+      startTime: seconds(listening.startAfterSeconds),
+    },
+  };
+}
+
 function k6Scenarios(): Record<string, K6Scenario> {
   if (!load || !scenario) return {};
-  if ('listeners' in load) {
+  if (listening && 'phases' in load) return mixWithListeners(load.phases);
+  if ('sendAfterSeconds' in load) {
     return {
       listeners: {
         executor: 'constant-arrival-rate',
@@ -155,18 +202,25 @@ function login(username: string): string | undefined {
 }
 
 /** Students logged in before the load (the morning burst logs in by itself). */
-export function setup(): { sessions: Session[]; ownerToken: string | undefined } {
-  if (scenario?.kind === 'login') return { sessions: [], ownerToken: undefined };
+export function setup(): {
+  sessions: Session[];
+  ownerToken: string | undefined;
+  /** When the scenarios start (setup's end): the mix's listeners leave relative to it. */
+  startedAt: number;
+} {
+  if (scenario?.kind === 'login') {
+    return { sessions: [], ownerToken: undefined, startedAt: Date.now() };
+  }
   const announcement = manifest.announcements[0];
   if (!announcement) throw new Error('the manifest has no announcement conversation');
-  const listeners = load && 'listeners' in load ? load.listeners : 0;
+  const listeners = load && 'listeners' in load ? (load.listeners ?? 0) : 0;
   const wanted = announcement.members.slice(0, Math.max(file.sessions[profile] ?? 0, listeners));
   const sessions: Session[] = [];
   for (const username of wanted) {
     const token = login(username);
     if (token) sessions.push({ token, ...conversationsOf(username) });
   }
-  return { sessions, ownerToken: login(announcement.owner) };
+  return { sessions, ownerToken: login(announcement.owner), startedAt: Date.now() };
 }
 
 type Setup = ReturnType<typeof setup>;
@@ -237,7 +291,11 @@ export function mixRequest(data: Setup): void {
 }
 
 /** Connects, measures the handshake, and records every live message:new. */
-function openSocket(token: string, then: (socket: SocketIoClient) => void): void {
+function openSocket(
+  token: string,
+  then: (socket: SocketIoClient) => void,
+  onClose?: () => void,
+): void {
   const startedAt = Date.now();
   const socket = new SocketIoClient(
     baseUrl,
@@ -252,6 +310,7 @@ function openSocket(token: string, then: (socket: SocketIoClient) => void): void
         check(message, { 'socket connects': () => false });
         socket.close();
       },
+      onClose,
     },
   );
   socket.on('message:new', (event) => {
@@ -331,7 +390,7 @@ export function realtimeSession(data: Setup): void {
 
 /** A member of the first announcement conversation, connected while announcements arrive. */
 export function announcementListener(data: Setup): void {
-  if (!load || !('listeners' in load)) return;
+  if (!load || !('sendAfterSeconds' in load)) return;
   const conversationId = manifest.announcements[0]?.id;
   const session = data.sessions[(__VU - 1) % data.sessions.length];
   if (!conversationId || !session) return;
@@ -339,6 +398,40 @@ export function announcementListener(data: Setup): void {
     acked(socket, 'conversation:join', { conversationIds: [conversationId] });
     setTimeout(() => socket.close(), load.holdSeconds * 1000);
   });
+}
+
+/** A student online for the whole mix (steady): connected, joined to their conversations as
+ *  the web client does (at most 100 a join), receiving live what the mix's sends cause; a
+ *  disconnect before the end fails a check, as a refused connect does. */
+export function mixListener(data: Setup): void {
+  if (!listening) return;
+  const session = data.sessions[execution.scenario.iterationInTest % data.sessions.length];
+  if (!session) return;
+  let joined = false;
+  let leaving = false;
+  openSocket(
+    session.token,
+    (socket) => {
+      joined = true;
+      for (let start = 0; start < session.conversationIds.length; start += 100) {
+        acked(socket, 'conversation:join', {
+          conversationIds: session.conversationIds.slice(start, start + 100),
+        });
+      }
+      listenersConnected.add(1);
+      setTimeout(
+        () => {
+          leaving = true;
+          socket.close();
+        },
+        Math.max(0, data.startedAt + listening.holdSeconds * 1000 - Date.now()),
+      );
+    },
+    () => {
+      // A refused connect was counted by openSocket already.
+      if (joined) check(leaving, { 'listener stays connected': (left) => left });
+    },
+  );
 }
 
 /** The announcement conversation's owner posts one announcement. */
