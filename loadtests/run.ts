@@ -269,6 +269,18 @@ function planFor(
     sessions: people.sessions,
     logins: people.logins,
   };
+  if (scenario.kind === 'mix') {
+    const load = scenario[profile];
+    const listening = load && mixListenersOf(load, mixPhases(load, options.override).seconds);
+    if (listening) {
+      plan.mixListeners = {
+        holdSeconds: listening.holdSeconds,
+        listeners: people.sessions
+          .slice(0, listening.listeners)
+          .map(({ token, conversationIds }) => ({ token, conversationIds })),
+      };
+    }
+  }
   if (scenario.kind === 'socket') {
     const load = scenario[profile];
     if (load)
@@ -282,18 +294,6 @@ function planFor(
         ownerToken: people.ownerToken,
         holdSeconds: load.holdSeconds,
         listeners: people.sessions.slice(0, load.listeners).map(({ token }) => ({ token })),
-      };
-    }
-  }
-  if (scenario.kind === 'mix') {
-    const load = scenario[profile];
-    const listening = load && mixListenersOf(load, mixPhases(load, options.override).seconds);
-    if (listening) {
-      plan.mixListeners = {
-        holdSeconds: listening.holdSeconds,
-        listeners: people.sessions
-          .slice(0, listening.listeners)
-          .map(({ token, conversationIds }) => ({ token, conversationIds })),
       };
     }
   }
@@ -504,11 +504,6 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
       return { group, attempts, failed, ...latency };
     },
   );
-  for (const [key, latency] of Object.entries(summaries).sort()) {
-    const action = /^quad\.action\.(.+)\.ms$/.exec(key)?.[1];
-    if (action)
-      rows.push({ group: `  ${action}`, attempts: latency.count ?? 0, failed: 0, ...latency });
-  }
   const listeners = counters['quad.listeners.connected'];
   if (listeners !== undefined) {
     // Connected and joined for the whole scenario; failed: dropped before the end.
@@ -517,6 +512,11 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
       attempts: listeners,
       failed: counters['quad.listeners.dropped'] ?? 0,
     });
+  }
+  for (const [key, latency] of Object.entries(summaries).sort()) {
+    const action = /^quad\.action\.(.+)\.ms$/.exec(key)?.[1];
+    if (action)
+      rows.push({ group: `  ${action}`, attempts: latency.count ?? 0, failed: 0, ...latency });
   }
   for (const deliveries of ['delivery', 'announcement']) {
     const latency = summaries[`quad.${deliveries}.ms`];

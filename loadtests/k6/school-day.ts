@@ -42,7 +42,6 @@ const delivery = new Trend('quad_delivery_ms', true);
 const connectTime = new Trend('quad_connect_ms', true);
 const ackTime = new Trend('quad_ack_ms', true);
 const deliveries = new Counter('quad_deliveries');
-const listenersConnected = new Counter('quad_listeners_connected');
 
 const seconds = (n: number) => `${n}s`;
 
@@ -62,6 +61,8 @@ function arrivals(phases: Phase[], exec: string, holdSeconds = 2): K6Scenario {
     ]),
   };
 }
+
+const listenersConnected = new Counter('quad_listeners_connected');
 
 /** A mix load's listeners, when it has them, and how long they stay from the scenarios' start:
  *  until the mix's last arrival, plus the margin the mix waited after their connect window
@@ -202,15 +203,8 @@ function login(username: string): string | undefined {
 }
 
 /** Students logged in before the load (the morning burst logs in by itself). */
-export function setup(): {
-  sessions: Session[];
-  ownerToken: string | undefined;
-  /** When the scenarios start (setup's end): the mix's listeners leave relative to it. */
-  startedAt: number;
-} {
-  if (scenario?.kind === 'login') {
-    return { sessions: [], ownerToken: undefined, startedAt: Date.now() };
-  }
+export function setup(): { sessions: Session[]; ownerToken: string | undefined } {
+  if (scenario?.kind === 'login') return { sessions: [], ownerToken: undefined };
   const announcement = manifest.announcements[0];
   if (!announcement) throw new Error('the manifest has no announcement conversation');
   const listeners = load && 'listeners' in load ? (load.listeners ?? 0) : 0;
@@ -220,7 +214,7 @@ export function setup(): {
     const token = login(username);
     if (token) sessions.push({ token, ...conversationsOf(username) });
   }
-  return { sessions, ownerToken: login(announcement.owner), startedAt: Date.now() };
+  return { sessions, ownerToken: login(announcement.owner) };
 }
 
 type Setup = ReturnType<typeof setup>;
@@ -424,7 +418,8 @@ export function mixListener(data: Setup): void {
           leaving = true;
           socket.close();
         },
-        Math.max(0, data.startedAt + listening.holdSeconds * 1000 - Date.now()),
+        // From the listeners' scenario's start, which is the mix's clock too.
+        Math.max(0, execution.scenario.startTime + listening.holdSeconds * 1000 - Date.now()),
       );
     },
     () => {
