@@ -23,6 +23,13 @@ export interface LoadPlan {
   /** Students the morning burst logs in (passwords derived from the seed's key). */
   logins: Array<{ username: string; password: string; conversationIds: string[] }>;
   socket?: { holdSeconds: number; sends: number; typing: number };
+  /** Students connected for the whole of a mix scenario (steady), each joined to their own
+   *  conversations; they leave `holdSeconds` after their part starts (the mix's arrivals, and a
+   *  margin for the last deliveries). */
+  mixListeners?: {
+    holdSeconds: number;
+    listeners: Array<{ token: string; conversationIds: string[] }>;
+  };
   announcement?: {
     conversationId: string;
     ownerToken: string;

@@ -10,6 +10,8 @@ import { MIN_SLOPE_RUN_MS, memorySlopeMiBPerHour } from './memory-slope.js';
 import type { LoadPlan, PlannedSession } from './plan.js';
 import {
   loadScenarios,
+  type MixLoad,
+  mixListenersOf,
   type Phase,
   type ProfileName,
   type Scenario,
@@ -227,11 +229,44 @@ interface ArtilleryPart {
   flow: string;
 }
 
+/** The mix's own phases, or the capacity search's one constant phase, and their length. */
+function mixPhases(load: MixLoad, override: Options['override']) {
+  const phases = override ? [override] : load.phases;
+  return { phases, seconds: phases.reduce((sum, phase) => sum + phase.duration, 0) };
+}
+
+/** A mix with listeners: they connect first, over their window; the mix's part opens with a
+ *  pause until startAfterSeconds, so that no send happens before they have joined (both parts
+ *  start together, the listeners' first). */
+function mixWithListenersParts(
+  load: MixLoad,
+  override: Options['override'],
+): ArtilleryPart[] | undefined {
+  const mix = mixPhases(load, override);
+  const listening = mixListenersOf(load, mix.seconds);
+  if (!listening) return undefined;
+  return [
+    {
+      label: 'listeners',
+      phases: [{ duration: listening.connectSeconds, arrivalCount: listening.listeners }],
+      flow: 'mixListener',
+    },
+    {
+      label: 'mix',
+      phases: [{ pause: listening.startAfterSeconds }, ...mix.phases],
+      flow: 'mixRequest',
+    },
+  ];
+}
+
 function partsOf(
   scenario: Scenario,
   profile: ProfileName,
   override: Options['override'],
 ): ArtilleryPart[] {
+  const mixLoad = scenario.kind === 'mix' ? scenario[profile] : undefined;
+  const withListeners = mixLoad && mixWithListenersParts(mixLoad, override);
+  if (withListeners) return withListeners;
   switch (scenario.kind) {
     case 'login':
     case 'mix':
@@ -302,6 +337,18 @@ function planFor(
     sessions: people.sessions,
     logins: people.logins,
   };
+  if (scenario.kind === 'mix') {
+    const load = scenario[profile];
+    const listening = load && mixListenersOf(load, mixPhases(load, options.override).seconds);
+    if (listening) {
+      plan.mixListeners = {
+        holdSeconds: listening.holdSeconds,
+        listeners: people.sessions
+          .slice(0, listening.listeners)
+          .map(({ token, conversationIds }) => ({ token, conversationIds })),
+      };
+    }
+  }
   if (scenario.kind === 'socket') {
     const load = scenario[profile];
     if (load)
@@ -551,6 +598,15 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
       return { group, attempts, failed, ...latency };
     },
   );
+  const listeners = counters['quad.listeners.connected'];
+  if (listeners !== undefined) {
+    // Connected and joined for the whole scenario; failed: dropped before the end.
+    rows.push({
+      group: 'listeners connected',
+      attempts: listeners,
+      failed: counters['quad.listeners.dropped'] ?? 0,
+    });
+  }
   for (const [key, latency] of Object.entries(summaries).sort()) {
     const action = /^quad\.action\.(.+)\.ms$/.exec(key)?.[1];
     if (action)
@@ -727,7 +783,9 @@ async function main() {
     0,
     ...names.map((name) => {
       const scenario = scenarios.scenarios[name];
-      return scenario.kind === 'announcement' ? (scenario[options.profile]?.listeners ?? 0) : 0;
+      return scenario.kind === 'announcement' || scenario.kind === 'mix'
+        ? (scenario[options.profile]?.listeners ?? 0)
+        : 0;
     }),
   );
   console.log(

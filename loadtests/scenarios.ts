@@ -53,6 +53,40 @@ const socketLoad = phasedLoad.extend({
   sends: z.int().min(0),
   typing: z.int().min(0),
 });
+/** The school-day mix (steady, soak), optionally with students connected for its whole run:
+ *  `listeners` of the logged-in students connect a socket over `connectSeconds` and join their
+ *  conversations; the mix's arrivals start `startAfterSeconds` after the first connect (so no
+ *  send happens before they listen), and the listeners stay the same margin after the last
+ *  arrival, so that the last sends are delivered before they leave. */
+const mixLoad = phasedLoad
+  .extend({
+    listeners: z.int().positive().optional(),
+    connectSeconds: z.int().positive().optional(),
+    startAfterSeconds: z.int().positive().optional(),
+  })
+  .superRefine((load, context) => {
+    const given = [load.listeners, load.connectSeconds, load.startAfterSeconds].filter(
+      (value) => value !== undefined,
+    ).length;
+    if (given !== 0 && given !== 3) {
+      context.addIssue({
+        code: 'custom',
+        message: 'listeners, connectSeconds and startAfterSeconds go together',
+      });
+    }
+    if (
+      load.connectSeconds !== undefined &&
+      load.startAfterSeconds !== undefined &&
+      load.startAfterSeconds <= load.connectSeconds
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['startAfterSeconds'],
+        message:
+          'the mix starts after the listeners have connected: startAfterSeconds > connectSeconds',
+      });
+    }
+  });
 const announcementLoad = z.strictObject({
   thresholds: thresholdOverrides,
   listeners: z.int().positive(),
@@ -76,11 +110,11 @@ const callLoad = z.strictObject({
 
 const perProfile = <T extends z.ZodType>(load: T) =>
   z.strictObject({ full: load.optional(), ci: load.optional(), soak: load.optional() });
-const common = { description: z.string(), thresholds };
+const common = { description: z.string(), $comment: z.string().optional(), thresholds };
 
 const scenario = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('login'), ...common, ...perProfile(phasedLoad).shape }),
-  z.strictObject({ kind: z.literal('mix'), ...common, ...perProfile(phasedLoad).shape }),
+  z.strictObject({ kind: z.literal('mix'), ...common, ...perProfile(mixLoad).shape }),
   z.strictObject({ kind: z.literal('socket'), ...common, ...perProfile(socketLoad).shape }),
   z.strictObject({
     kind: z.literal('announcement'),
@@ -92,6 +126,7 @@ const scenario = z.discriminatedUnion('kind', [
 export type Scenario = z.infer<typeof scenario>;
 export type Phase = z.infer<typeof phase>;
 export type SocketLoad = z.infer<typeof socketLoad>;
+export type MixLoad = z.infer<typeof mixLoad>;
 export type AnnouncementLoad = z.infer<typeof announcementLoad>;
 export type CallLoad = z.infer<typeof callLoad>;
 
@@ -187,4 +222,16 @@ export function thresholdsFor(scenario: Scenario, profile: ProfileName): Thresho
 export function testRateLimits(file: ScenariosFile): string {
   const { $comment: _comment, ...limits } = file.testRateLimits;
   return JSON.stringify(limits);
+}
+
+/** A mix load's listeners, when it has them (the schema gives the three numbers together), and
+ *  how long they stay connected from their first connect: until the mix's last arrival, plus
+ *  the margin the mix waited after their connect window. */
+export function mixListenersOf(load: MixLoad, mixSeconds: number) {
+  const { listeners, connectSeconds, startAfterSeconds } = load;
+  if (listeners === undefined || connectSeconds === undefined || startAfterSeconds === undefined) {
+    return undefined;
+  }
+  const holdSeconds = startAfterSeconds + mixSeconds + (startAfterSeconds - connectSeconds);
+  return { listeners, connectSeconds, startAfterSeconds, holdSeconds };
 }

@@ -4,6 +4,8 @@
 import { tsImport } from 'tsx/esm/api';
 
 const processor = await tsImport('./processor.mts', import.meta.url);
+// A mix scenario's listeners (steady).
+export const { mixListener } = processor;
 
 export const {
   mixRequest,

@@ -267,19 +267,75 @@ export async function realtimeSession(_context: Context, events: Events): Promis
   again.socket.close();
 }
 
+/** The web client joins its conversations at most this many per conversation:join. */
+const JOIN_CHUNK = 100;
+
+/** A student who connects, joins `conversationIds` as the web client does, counts itself under
+ *  `listenersCounter` and stays connected until `leaveAt` (ms since the epoch), recording every
+ *  message:new as a delivery under `deliveries`. A disconnect it did not ask for is an error,
+ *  as a refused connect is: a listener that silently drops would hide lost deliveries. */
+async function listen(
+  events: Events,
+  listener: { token: string; conversationIds: string[] },
+  deliveries: string,
+  listenersCounter: string,
+  leaveAt: () => number,
+): Promise<void> {
+  const connected = await connect(events, listener.token, deliveries);
+  if (!connected) return;
+  let leaving = false;
+  connected.socket.on('disconnect', () => {
+    if (leaving) return;
+    events.emit('counter', 'quad.connect.failed', 1);
+    events.emit('counter', 'quad.listeners.dropped', 1);
+  });
+  for (let start = 0; start < listener.conversationIds.length; start += JOIN_CHUNK) {
+    await request(events, connected.socket, 'ack', 'conversation:join', {
+      conversationIds: listener.conversationIds.slice(start, start + JOIN_CHUNK),
+    });
+  }
+  events.emit('counter', listenersCounter, 1);
+  await sleep(Math.max(0, leaveAt() - Date.now()));
+  leaving = true;
+  connected.socket.close();
+}
+
 /** A member of the announcement conversation, connected and listening for its whole hold. */
 export async function announcementListener(_context: Context, events: Events): Promise<void> {
   const load = plan.announcement;
   if (!load) return;
   const listener = pick(plan.announcement?.listeners ?? []);
-  const connected = await connect(events, listener.token, 'announcement');
-  if (!connected) return;
-  await request(events, connected.socket, 'ack', 'conversation:join', {
-    conversationIds: [load.conversationId],
-  });
-  events.emit('counter', 'quad.announcement.listeners', 1);
-  await sleep(load.holdSeconds * 1000);
-  connected.socket.close();
+  await listen(
+    events,
+    { token: listener.token, conversationIds: [load.conversationId] },
+    'announcement',
+    'quad.announcement.listeners',
+    () => Date.now() + load.holdSeconds * 1000,
+  );
+}
+
+/** The next of the planned mix listeners, so that each is a different student (Artillery runs
+ *  one worker per core but one, each with its own copy of this module: on a machine of more
+ *  than two cores two workers may pick the same student, who is then online twice). */
+let nextMixListener = 0;
+/** When this part's first listener arrived: every listener leaves holdSeconds after it. */
+let mixListenersStartedAt: number | undefined;
+
+/** A student online for the whole of a mix scenario: connected and joined to their own
+ *  conversations, receiving live what the mix's sends and reads cause. */
+export async function mixListener(_context: Context, events: Events): Promise<void> {
+  const load = plan.mixListeners;
+  const listener = load?.listeners[nextMixListener++ % load.listeners.length];
+  if (!load || !listener) return;
+  mixListenersStartedAt ??= Date.now();
+  const startedAt = mixListenersStartedAt;
+  await listen(
+    events,
+    listener,
+    'delivery',
+    'quad.listeners.connected',
+    () => startedAt + load.holdSeconds * 1000,
+  );
 }
 
 /** The announcement conversation's owner posts one announcement over HTTP. */

@@ -32,6 +32,13 @@ export interface PhasedLoad {
   /** The profile's own bounds, over the scenario's. */
   thresholds?: Partial<Thresholds>;
 }
+/** The mix, optionally with `listeners` students connected over `connectSeconds` before its
+ *  arrivals start at `startAfterSeconds` (the three go together). */
+export interface MixLoad extends PhasedLoad {
+  listeners?: number;
+  connectSeconds?: number;
+  startAfterSeconds?: number;
+}
 export interface SocketLoad extends PhasedLoad {
   holdSeconds: number;
   sends: number;
@@ -60,7 +67,8 @@ export type ScenarioDefinition = {
   description: string;
   thresholds: Thresholds;
 } & (
-  | ({ kind: 'login' | 'mix' } & Partial<Record<LoadProfile, PhasedLoad>>)
+  | ({ kind: 'login' } & Partial<Record<LoadProfile, PhasedLoad>>)
+  | ({ kind: 'mix' } & Partial<Record<LoadProfile, MixLoad>>)
   | ({ kind: 'socket' } & Partial<Record<LoadProfile, SocketLoad>>)
   | ({ kind: 'announcement' } & Partial<Record<LoadProfile, AnnouncementLoad>>)
   | ({ kind: 'calls' } & Partial<Record<LoadProfile, CallLoad>>)

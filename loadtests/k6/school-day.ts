@@ -11,11 +11,19 @@
 // PROFILE:  full | ci | soak (default full; soak for SCENARIO=soak)
 import { check, sleep } from 'k6';
 import crypto from 'k6/crypto';
+import execution from 'k6/execution';
 import http, { type Params, type RefinedResponse, type ResponseType } from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import type { Scenario as K6Scenario, Options } from 'k6/options';
 import { setTimeout } from 'k6/timers';
-import type { LoadProfile, Manifest, MixAction, Phase, ScenariosFile } from './scenarios-file.ts';
+import type {
+  LoadProfile,
+  Manifest,
+  MixAction,
+  MixLoad,
+  Phase,
+  ScenariosFile,
+} from './scenarios-file.ts';
 import { type Payload, SocketIoClient } from './socketio.ts';
 
 const file = JSON.parse(open('../scenarios.json')) as ScenariosFile;
@@ -57,9 +65,49 @@ function arrivals(phases: Phase[], exec: string, holdSeconds = 2): K6Scenario {
   };
 }
 
+const listenersConnected = new Counter('quad_listeners_connected');
+
+/** A mix load's listeners, when it has them, and how long they stay from the scenarios' start:
+ *  until the mix's last arrival, plus the margin the mix waited after their connect window
+ *  (loadtests/scenarios.ts, mixListenersOf, is the runner's same rule). */
+function mixListening(mixLoad: MixLoad) {
+  const { listeners, connectSeconds, startAfterSeconds } = mixLoad;
+  if (listeners === undefined || connectSeconds === undefined || startAfterSeconds === undefined) {
+    return undefined;
+  }
+  const mixSeconds = mixLoad.phases.reduce((sum, p) => sum + p.duration, 0);
+  const holdSeconds = startAfterSeconds + mixSeconds + (startAfterSeconds - connectSeconds);
+  return { listeners, connectSeconds, startAfterSeconds, holdSeconds };
+}
+const listening =
+  load && scenario.kind === 'mix' && 'phases' in load ? mixListening(load) : undefined;
+
+/** The mix with students online: they connect over their window (one iteration each, held
+ *  open), and the mix's arrivals start once they have, so no send goes unheard. */
+function mixWithListeners(phases: Phase[]): Record<string, K6Scenario> {
+  if (!listening) return {};
+  return {
+    listeners: {
+      executor: 'constant-arrival-rate',
+      exec: 'mixListener',
+      rate: listening.listeners,
+      timeUnit: seconds(listening.connectSeconds),
+      duration: seconds(listening.connectSeconds),
+      preAllocatedVUs: listening.listeners,
+      // Each iteration is a socket held to the end: k6 must not stop it after the window.
+      gracefulStop: seconds(listening.holdSeconds),
+    },
+    [scenarioName]: {
+      ...arrivals(phases, 'mixRequest'),
+      startTime: seconds(listening.startAfterSeconds),
+    },
+  };
+}
+
 function k6Scenarios(): Record<string, K6Scenario> {
   if (!load || !scenario) return {};
-  if ('listeners' in load) {
+  if (listening && 'phases' in load) return mixWithListeners(load.phases);
+  if ('sendAfterSeconds' in load) {
     return {
       listeners: {
         executor: 'constant-arrival-rate',
@@ -227,7 +275,7 @@ export function setup(): {
   }
   const announcement = manifest.announcements[0];
   if (!announcement) throw new Error('the manifest has no announcement conversation');
-  const listeners = load && 'listeners' in load ? load.listeners : 0;
+  const listeners = load && 'listeners' in load ? (load.listeners ?? 0) : 0;
   const wanted = announcement.members.slice(0, Math.max(file.sessions[profile] ?? 0, listeners));
   const sessions: Session[] = [];
   for (const username of wanted) {
@@ -305,7 +353,11 @@ export function mixRequest(data: Setup): void {
 }
 
 /** Connects, measures the handshake, and records every live message:new. */
-function openSocket(token: string, then: (socket: SocketIoClient) => void): void {
+function openSocket(
+  token: string,
+  then: (socket: SocketIoClient) => void,
+  onClose?: () => void,
+): void {
   const startedAt = Date.now();
   const socket = new SocketIoClient(
     baseUrl,
@@ -320,6 +372,7 @@ function openSocket(token: string, then: (socket: SocketIoClient) => void): void
         check(message, { 'socket connects': () => false });
         socket.close();
       },
+      onClose,
     },
   );
   socket.on('message:new', (event) => {
@@ -399,7 +452,7 @@ export function realtimeSession(data: Setup): void {
 
 /** A member of the first announcement conversation, connected while announcements arrive. */
 export function announcementListener(data: Setup): void {
-  if (!load || !('listeners' in load)) return;
+  if (!load || !('sendAfterSeconds' in load)) return;
   const conversationId = manifest.announcements[0]?.id;
   const session = data.sessions[(__VU - 1) % data.sessions.length];
   if (!conversationId || !session) return;
@@ -417,6 +470,41 @@ export function announcementListener(data: Setup): void {
       socket.close();
     }, load.holdSeconds * 1000);
   });
+}
+
+/** A student online for the whole mix (steady): connected, joined to their conversations as
+ *  the web client does (at most 100 a join), receiving live what the mix's sends cause; a
+ *  disconnect before the end fails a check, as a refused connect does. */
+export function mixListener(data: Setup): void {
+  if (!listening) return;
+  const session = data.sessions[execution.scenario.iterationInTest % data.sessions.length];
+  if (!session) return;
+  let joined = false;
+  let leaving = false;
+  openSocket(
+    session.token,
+    (socket) => {
+      joined = true;
+      for (let start = 0; start < session.conversationIds.length; start += 100) {
+        acked(socket, 'conversation:join', {
+          conversationIds: session.conversationIds.slice(start, start + 100),
+        });
+      }
+      listenersConnected.add(1);
+      setTimeout(
+        () => {
+          leaving = true;
+          socket.close();
+        },
+        // From the listeners' scenario's start, which is the mix's clock too.
+        Math.max(0, execution.scenario.startTime + listening.holdSeconds * 1000 - Date.now()),
+      );
+    },
+    () => {
+      // A refused connect was counted by openSocket already.
+      if (joined) check(leaving, { 'listener stays connected': (left) => left });
+    },
+  );
 }
 
 /** The announcement conversation's owner posts one announcement. */
