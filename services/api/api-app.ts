@@ -111,12 +111,17 @@ export function createApiApp(deps: ApiDependencies) {
   // passed through (span names like `POST /api/v1/api/v1/...`).
   const base = express.Router();
   for (const group of signedGroups) {
-    const signed = express.Router();
-    signed.use(
-      rateLimitMiddleware(rateLimiter, { policy: group.rateLimitPolicy, subject: (req) => req.ip }),
+    // The group's limit goes on its own routes, not on the router: a router-wide middleware
+    // runs for every request that passes through the router, so every API request would
+    // spend (and, from a busy address, exhaust) the signed senders' budget.
+    const limit = rateLimitMiddleware(rateLimiter, {
+      policy: group.rateLimitPolicy,
+      subject: (req) => req.ip,
+    });
+    mountRoutes(
+      base,
+      group.routes.map((route) => ({ ...route, handlers: [limit, ...route.handlers] })),
     );
-    mountRoutes(signed, group.routes);
-    base.use(signed);
   }
 
   const v1 = express.Router();

@@ -814,6 +814,8 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     let refused: Reply | undefined;
     for (let sent = 0; sent < 2 * ANONYMOUS_BUDGET && !refused; sent++) {
       const reply = await callApi(api.baseUrl, 'GET', '/openapi.json');
+      // Only the anonymous budget: the webhook's applies to the webhook route alone.
+      assert.match(reply.headers.get('ratelimit-policy') ?? '', /^"api-anonymous";[^,]*$/);
       if (reply.status === 429) refused = reply;
       else assertStatus(reply, 200);
     }
