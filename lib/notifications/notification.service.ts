@@ -104,7 +104,8 @@ export class NotificationService implements ReadTracker {
  * The progress this process has seen committed (or read) is also kept in memory, so most jobs
  * of a burst answer without PostgreSQL. That is safe because progress only ever moves forward:
  * a number remembered is a lower bound of the row's. Another worker's progress is not in this
- * memory, and then the row is read as before.
+ * memory, and then the row is read as before. The one way back is a database restored from an
+ * older copy under a running worker: restart the worker with any restore (it forgets).
  */
 export class MessageDelivery {
   readonly #postgres: Pool;
