@@ -13,7 +13,7 @@ import {
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import { callApi, createAccount, loginAs } from '../harness/api-client.js';
 import { freePort } from '../harness/free-port.js';
@@ -352,9 +352,8 @@ before(async () => {
   );
 });
 
-after(async () => {
-  for (const socket of sockets) socket.close();
-  // On a failure: stop what is still running, then kill whatever is left of it, by pid.
+/** On a failure: stop what is still running, then kill whatever is left of it, by pid. */
+async function stopRunningStacks() {
   for (const stack of running) {
     const pid = stack.child.pid;
     if (pid === undefined) continue;
@@ -368,6 +367,15 @@ after(async () => {
       }
     }
   }
+}
+
+// After each test, not only at the end: a test that failed with its stack up would otherwise
+// leave every port taken, and each later test would fail on that instead of on its own.
+afterEach(stopRunningStacks);
+
+after(async () => {
+  for (const socket of sockets) socket.close();
+  await stopRunningStacks();
   for (const { pid } of processesOfThisStack()) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -380,7 +388,7 @@ after(async () => {
 
 describe('make dev (scripts/dev.sh): the native stack', () => {
   it('starts everything, enforces the Redis ACL and stops cleanly on SIGINT', {
-    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 90_000,
+    timeout: READY_TIMEOUT_MS + STOP_TIMEOUT_MS + 195_000,
   }, async (t) => {
     const started = Date.now();
     const stack = startDevStack();
@@ -511,13 +519,16 @@ describe('make dev (scripts/dev.sh): the native stack', () => {
       'postgres',
       'state',
     ]);
+    // Prometheus sends a firing alert again only once a minute (its resend delay): a first
+    // send made before Alertmanager answered waits for the next, after one evaluation interval
+    // (15 s) to fire. 150 s covers two resends on a loaded machine.
     await waitFor(
       'QuadWatchdog in Alertmanager',
       async () => {
         const alerts = await fetch(`http://127.0.0.1:${ports.ALERTMANAGER_PORT}/api/v2/alerts`);
         return (await alerts.text()).includes('"alertname":"QuadWatchdog"');
       },
-      45_000,
+      150_000,
       500,
     );
     if (existsSync(join(root, 'tools', 'bin', 'jaeger'))) {
