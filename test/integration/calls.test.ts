@@ -708,7 +708,13 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
       },
       20_000,
     );
-    assert.equal(await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`), 0);
+    // The end commits first and the key is deleted right after it (endCall): the row can be
+    // read between the two.
+    await waitFor(
+      'the ended call’s key gone from Redis',
+      async () => (await stateAdmin.exists(`${keyPrefix}call-key:{${conversationId}}`)) === 0,
+      5_000,
+    );
     assertStatus(await call('ann', 'GET', callPath()), 404);
   });
 
