@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { table } from '../bench/bench-support.js';
 import { type SeedManifest, seedPassword } from '../services/cli/seed-command.js';
 import { callClasses } from './call-plan.js';
 import { MIN_SLOPE_RUN_MS, memorySlopeMiBPerHour } from './memory-slope.js';
@@ -673,21 +674,15 @@ function judge(name: string, thresholds: Thresholds, reports: ArtilleryReport[])
   return { rows, verdicts, counters };
 }
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, i) =>
-    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [
-    line(headers),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
-}
-
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? '-' : `${(bytes / 1024 / 1024).toFixed(1)}`;
+
+/** A memory series' bytes in one sample: `redis <role>` names a Redis, anything else a service. */
+function bytesOf(sample: Sample, process: string): number | undefined {
+  return process.startsWith('redis ')
+    ? sample.redisUsedBytes[process.slice('redis '.length)]
+    : sample.rssBytes[process];
+}
 
 /** Each sampled memory series of a run: every service's RSS and every Redis's used_memory. */
 function memorySeries(
@@ -701,9 +696,7 @@ function memorySeries(
   return [...names].map((process) => ({
     process,
     points: samples.flatMap((s): Array<[number, number]> => {
-      const bytes = process.startsWith('redis ')
-        ? s.redisUsedBytes[process.slice('redis '.length)]
-        : s.rssBytes[process];
+      const bytes = bytesOf(s, process);
       return bytes === undefined ? [] : [[s.at, bytes]];
     }),
   }));
@@ -742,7 +735,7 @@ function samplesCsv(samples: Sample[]): string {
   const lines = samples.map((s) => [
     ((s.at - start) / 1000).toFixed(0),
     ...series.map((p) => {
-      const bytes = p.startsWith('redis ') ? s.redisUsedBytes[p.slice(6)] : s.rssBytes[p];
+      const bytes = bytesOf(s, p);
       return bytes === undefined ? '' : (bytes / 1024 / 1024).toFixed(2);
     }),
     s.postgresConnections === undefined ? '' : String(s.postgresConnections),
