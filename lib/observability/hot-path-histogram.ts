@@ -20,15 +20,32 @@ export interface HotPathHistogramOptions<L extends string> {
   registers: Registry[];
 }
 
-interface Series {
-  labels: Record<string, string>;
-  /** Non-cumulative counts per bucket; the last slot is +Inf. */
-  counts: Float64Array;
-  sum: number;
-  count: number;
-}
-
 export type Observe = (value: number) => void;
+
+/** One label set's counts. */
+class Series {
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    readonly bounds: Float64Array,
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  /** An arrow, so that it can be handed out bound: a scan of the bounds and two additions. */
+  readonly observe: Observe = (value) => {
+    if (!Number.isFinite(value)) return;
+    let i = 0;
+    while (i < this.bounds.length && value > (this.bounds[i] ?? 0)) i++;
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
+    this.sum += value;
+    this.count++;
+  };
+}
 
 export class HotPathHistogram<L extends string> {
   readonly name: string;
@@ -38,7 +55,6 @@ export class HotPathHistogram<L extends string> {
   readonly #labelNames: readonly L[];
   readonly #bounds: Float64Array;
   readonly #series = new Map<string, Series>();
-  readonly #bound = new Map<string, Observe>();
 
   constructor(options: HotPathHistogramOptions<L>) {
     this.name = options.name;
@@ -60,22 +76,7 @@ export class HotPathHistogram<L extends string> {
 
   /** The observer of one label set, to keep where the labels are known in advance. */
   bind(labels: Record<L, string>): Observe {
-    const key = this.#keyOf(labels);
-    let observe = this.#bound.get(key);
-    if (!observe) {
-      const series = this.#seriesOf(key, labels);
-      const bounds = this.#bounds;
-      observe = (value: number) => {
-        if (!Number.isFinite(value)) return;
-        let i = 0;
-        while (i < bounds.length && value > (bounds[i] ?? 0)) i++;
-        series.counts[i] = (series.counts[i] ?? 0) + 1;
-        series.sum += value;
-        series.count++;
-      };
-      this.#bound.set(key, observe);
-    }
-    return observe;
+    return this.#seriesOf(labels).observe;
   }
 
   observe(labels: Record<L, string>, value: number): void {
@@ -152,18 +153,14 @@ export class HotPathHistogram<L extends string> {
     }
   }
 
-  #keyOf(labels: Record<L, string>): string {
+  #seriesOf(labels: Record<L, string>): Series {
     let key = '';
     for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
-    return key;
-  }
-
-  #seriesOf(key: string, labels: Record<L, string>): Series {
     let series = this.#series.get(key);
     if (!series) {
       const own: Record<string, string> = {};
       for (const name of this.#labelNames) own[name] = String(labels[name]);
-      series = { labels: own, counts: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 };
+      series = new Series(own, this.#bounds);
       this.#series.set(key, series);
     }
     return series;
