@@ -145,6 +145,7 @@ export class CallService {
     if (!call) throw new NoLiveCallError(conversationId);
     await this.#disconnect(call, userId);
     await this.participantLeft(call.id, userId, new Date());
+    await this.#endIfEmpty(call);
   }
 
   /** An owner or admin removes someone from the call (they may rejoin: they are a member). */
@@ -157,6 +158,19 @@ export class CallService {
     if (!call) throw new NoLiveCallError(conversationId);
     await this.#disconnect(call, userId);
     await this.participantLeft(call.id, userId, new Date());
+    await this.#endIfEmpty(call);
+  }
+
+  /**
+   * After a leave or a removal: the disconnect makes LiveKit send participant_left, and when
+   * that webhook records the leave first, it is the one that ends an emptied call, a moment
+   * after this request would answer. Whoever asked must see the call over once they have the
+   * answer, so the request ends it too (ending is idempotent: one of the two ends it).
+   */
+  async #endIfEmpty(call: CallRow): Promise<void> {
+    if ((await calls.present(this.#postgres, call.id)).length > 0) return;
+    const current = await calls.byId(this.#postgres, call.id);
+    if (current && !current.endedAt) await this.endCall(call, 'empty');
   }
 
   /** An owner or admin ends the call for everyone. */

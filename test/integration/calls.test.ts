@@ -685,6 +685,25 @@ describe('calls on LiveKit: tokens, webhooks, live state, ephemeral keys', () =>
     assert.ok((entry.secondsInCall as number) >= 1);
   });
 
+  it('the last one to leave ends the call before the answer, even when LiveKit’s webhook recorded the leave first', async () => {
+    const answer = await join('ben');
+    await connect(answer);
+    await waitFor('ben in the call', () => inCall('ben'), 15_000);
+    // The disconnect a leave asks LiveKit for makes it send participant_left, and that webhook
+    // can commit the leave before the request does: here it has, and has not ended the call yet.
+    await postgres.query(
+      'UPDATE call_participants SET left_at = now() WHERE call_id = $1 AND left_at IS NULL',
+      [answer.call.id],
+    );
+    assertStatus(await call('ben', 'POST', `${callPath()}/leave`), 204);
+    assertStatus(await call('ben', 'GET', callPath()), 404);
+    const row = await postgres.query<{ reason: string | null }>(
+      'SELECT ended_reason AS reason FROM calls WHERE id = $1',
+      [answer.call.id],
+    );
+    assert.equal(row.rows[0]?.reason, 'empty');
+  });
+
   it('webhooks lost (LiveKit started without its webhook): the reconciler still converges', async () => {
     await livekit.stop();
     livekit = await startLiveKitServer(reserved, undefined);
