@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { RedisBreaker } from '../redis/redis-breaker.js';
-import { connectionOptions, type RedisClient } from '../redis/redis-client.js';
-import { type BatchCommand, mgetAcrossSlots } from '../redis/slot-batches.js';
+import { connectionOptions, isCluster, type RedisClient } from '../redis/redis-client.js';
+import { type BatchCommand, groupBySlot, mgetAcrossSlots } from '../redis/slot-batches.js';
 import {
   type CacheNamespaceName,
   type CachePolicies,
@@ -92,6 +92,17 @@ export interface CacheNamespace<T> {
    *  cached as not-found for the namespace's negative TTL. Redis errors/breaker open → load()
    *  directly (counted in cache_errors_total), never thrown to the caller. */
   get(id: string, load: () => Promise<T | null>): Promise<T | null>;
+  /** get() of `id` here and of `otherId` in `other` (a namespace of the same CacheAside), warm
+   *  in one command: an MGET of both keys where one command can read them (a single server, or
+   *  both keys in one cluster slot), otherwise the two GETs sent together. Each value is
+   *  counted, loaded and filled by its own namespace exactly as its get() would. */
+  getWith<U>(
+    id: string,
+    load: () => Promise<T | null>,
+    other: CacheNamespace<U>,
+    otherId: string,
+    otherLoad: () => Promise<U | null>,
+  ): Promise<[T | null, U | null]>;
   /** Many ids in one round trip (MGET); misses loaded by loadMany(missingIds) in one call and
    *  written back in one pipeline. Ids absent from loadMany's map are not found (cached as
    *  such for the negative TTL) and absent from the result, which follows the order of ids. */
@@ -308,6 +319,49 @@ class Namespace<T> implements CacheNamespace<T> {
       return this.#flight(key, load, false);
     }
     core.answered();
+    return this.#answer(key, raw, load);
+  }
+
+  async getWith<U>(
+    id: string,
+    load: () => Promise<T | null>,
+    other: CacheNamespace<U>,
+    otherId: string,
+    otherLoad: () => Promise<U | null>,
+  ): Promise<[T | null, U | null]> {
+    const core = this.#core;
+    const apart = () => Promise.all([this.get(id, load), other.get(otherId, otherLoad)]);
+    if (!core.enabled || !(other instanceof Namespace) || other.#core !== core) return apart();
+    const key = this.key(id);
+    const otherKey = other.key(otherId);
+    // A load in progress is joined by get(); and on a cluster, keys in two slots are two GETs.
+    if (core.flights.has(key) || core.flights.has(otherKey)) return apart();
+    if (isCluster(core.redis) && groupBySlot(core.redis, [key, otherKey], (k) => k).length > 1) {
+      return apart();
+    }
+    const that = other as Namespace<U>;
+    let raws: Array<string | null>;
+    try {
+      raws = await core.call(() => core.redis.mget(key, otherKey));
+    } catch (error) {
+      core.failed(this.#metrics, error);
+      that.#metrics.error();
+      this.#metrics.miss();
+      that.#metrics.miss();
+      return Promise.all([
+        this.#flight(key, load, false),
+        that.#flight(otherKey, otherLoad, false),
+      ]);
+    }
+    core.answered();
+    return Promise.all([
+      this.#answer(key, raws[0] ?? null, load),
+      that.#answer(otherKey, raws[1] ?? null, otherLoad),
+    ]);
+  }
+
+  /** What a read of `key` answered: a hit, or a miss that is loaded (and filled) once. */
+  async #answer(key: string, raw: string | null, load: () => Promise<T | null>): Promise<T | null> {
     const entry = this.#read(raw);
     if (entry.found) {
       this.#metrics.hit();

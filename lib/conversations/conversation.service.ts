@@ -96,15 +96,17 @@ export class ConversationService {
   }
 
   async get(actorId: string, conversationId: string): Promise<Conversation> {
-    // Both reads at once: warm, that is one round trip of latency instead of two. The
-    // conversation is returned only if the membership check passed (a rejection wins).
-    const [, conversation] = await Promise.all([
-      this.membership(conversationId, actorId),
-      this.#caches.conversations.get(conversationId, () =>
-        conversationRepository.findById(this.#postgres, conversationId),
-      ),
-    ]);
-    if (!conversation) throw new ConversationNotFoundError(conversationId);
+    // Membership and the conversation in one read: warm, one MGET (two GETs sent together on a
+    // cluster, where the keys are in different slots). The conversation is returned only to a
+    // member.
+    const [membership, conversation] = await this.#caches.permissions.getWith(
+      `${conversationId}:${actorId}`,
+      () => conversationRepository.membership(this.#postgres, conversationId, actorId),
+      this.#caches.conversations,
+      conversationId,
+      () => conversationRepository.findById(this.#postgres, conversationId),
+    );
+    if (!membership || !conversation) throw new ConversationNotFoundError(conversationId);
     return conversation;
   }
 

@@ -255,6 +255,112 @@ describe('cache-aside against real Redis (ACL user api)', () => {
     assert.deepEqual(await profiles.getMany([], loadMany), new Map());
   });
 
+  it('getWith: two namespaces read in one MGET; each miss loaded and filled by its own namespace', async () => {
+    const { cache, registry } = cacheWith();
+    const conversations = cache.namespace<Conversation>('conversation');
+    const permissions = cache.namespace<{ role: string }>('permissions');
+    const loads: string[] = [];
+    const loadMembership = async () => {
+      loads.push('membership');
+      return { role: 'member' };
+    };
+    const loadConversation = async () => {
+      loads.push('conversation');
+      return { id: 'gw-1', title: 'Year 9' };
+    };
+
+    recorder.reset();
+    assert.deepEqual(
+      await permissions.getWith(
+        'gw-1:u-1',
+        loadMembership,
+        conversations,
+        'gw-1',
+        loadConversation,
+      ),
+      [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }],
+    );
+    assert.deepEqual(loads.sort(), ['conversation', 'membership']);
+    assert.equal(recorder.count('mget'), 1, `sent ${recorder.sent.join(' ')}`);
+    assert.equal(recorder.count('get'), 0);
+
+    recorder.reset();
+    assert.deepEqual(
+      await permissions.getWith(
+        'gw-1:u-1',
+        loadMembership,
+        conversations,
+        'gw-1',
+        loadConversation,
+      ),
+      [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }],
+    );
+    assert.equal(loads.length, 2, 'warm: nothing loaded');
+    assert.deepEqual(recorder.sent, ['mget'], 'warm: one command');
+
+    // One side invalidated: only that side is loaded, and filled for the next read.
+    await conversations.invalidate('gw-1');
+    const [, reloaded] = await permissions.getWith(
+      'gw-1:u-1',
+      loadMembership,
+      conversations,
+      'gw-1',
+      async () => ({ id: 'gw-1', title: 'Year 9, renamed' }),
+    );
+    assert.equal(reloaded?.title, 'Year 9, renamed');
+    assert.equal(loads.length, 2, 'the membership was a hit');
+    assert.equal(
+      await admin.get(conversations.key('gw-1')),
+      '{"id":"gw-1","title":"Year 9, renamed"}',
+    );
+
+    // Not a member: cached as not found, answered null without a load next time.
+    const stranger = await permissions.getWith(
+      'gw-1:u-2',
+      async () => null,
+      conversations,
+      'gw-1',
+      loadConversation,
+    );
+    assert.equal(stranger[0], null);
+    const again = await permissions.getWith(
+      'gw-1:u-2',
+      async () => {
+        throw new Error('a cached "not found" is not loaded again');
+      },
+      conversations,
+      'gw-1',
+      loadConversation,
+    );
+    assert.equal(again[0], null);
+
+    const count = (cacheName: string, result: string) =>
+      metricValue(registry, 'cache_requests_total', { cache: cacheName, result });
+    assert.equal(await count('permissions', 'hit'), 3);
+    assert.equal(await count('permissions', 'miss'), 2);
+    assert.equal(await count('conversation', 'hit'), 3);
+    assert.equal(await count('conversation', 'miss'), 2);
+  });
+
+  it('getWith without Redis: both loaders answer, each namespace counts the error', async () => {
+    const never = new Redis({ port, lazyConnect: true });
+    const { cache, registry } = cacheWith({}, { client: never });
+    const conversations = cache.namespace<Conversation>('conversation');
+    const permissions = cache.namespace<{ role: string }>('permissions');
+    const answer = await permissions.getWith(
+      'off:u',
+      async () => ({ role: 'owner' }),
+      conversations,
+      'off',
+      async () => ({ id: 'off', title: 'from PostgreSQL' }),
+    );
+    assert.deepEqual(answer, [{ role: 'owner' }, { id: 'off', title: 'from PostgreSQL' }]);
+    assert.equal(never.status, 'wait', 'no command was even attempted');
+    for (const name of ['conversation', 'permissions']) {
+      assert.equal(await metricValue(registry, 'cache_errors_total', { cache: name }), 1, name);
+    }
+  });
+
   it("a user's unread counters share one hash tag, read with one MGET, and stay INCRBY-able", async () => {
     const { cache } = cacheWith();
     const counter: CacheCodec<number> = { encode: String, decode: Number };

@@ -25,10 +25,10 @@ export function requireMembership(conversations: ConversationService): RequestHa
 
 /**
  * The same guard for `GET /conversations/:id`, which reads the conversation anyway: the guard
- * reads membership and the conversation together (ConversationService.get: two GETs sent at
- * once, the conversation returned only to a member), and the handler answers with what it read.
- * Warm, that is one Redis round trip for the guard and none for the handler, instead of one
- * each: a stranger still gets the 404 before validation.
+ * reads membership and the conversation together (ConversationService.get: one MGET, the
+ * conversation returned only to a member), and the handler answers with what it read. Warm,
+ * that is one Redis command for the guard and none for the handler, instead of one each: a
+ * stranger still gets the 404 before validation.
  */
 export function conversationReader(conversations: ConversationService) {
   const read = new WeakMap<Request, Conversation>();
