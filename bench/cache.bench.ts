@@ -556,8 +556,16 @@ try {
   });
   const roundTrips = new Map<
     Contender,
-    { cacheRedis: number; stateRedis: number; postgres: number }
+    { cacheRedis: number; stateRedis: number; postgres: number; cacheRedisCpuUs?: number }
   >();
+  // The cache Redis' own CPU (INFO cpu): within a pair only the warm side uses that server, so
+  // its CPU time over the warm contender's operations is what one operation costs Redis, the
+  // figure that bounds how many api instances one cache Redis serves.
+  const cacheRedisCpuSeconds = async () => {
+    const info = await warmRuntime.redis.cache.info('cpu');
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  };
   const counting = async (run: () => Promise<void>) => {
     const before = tallies.map(({ contender, counters }) => ({
       completed: contender.completed(),
@@ -565,15 +573,19 @@ try {
       stateRedis: counters.stateRedis(),
       postgres: counters.postgres(),
     }));
+    const cpuBefore = await cacheRedisCpuSeconds();
     await run();
+    const cpuSpent = (await cacheRedisCpuSeconds()) - cpuBefore;
     tallies.forEach(({ contender, counters }, i) => {
       const start = before[i];
       const operations = contender.completed() - (start?.completed ?? 0);
       if (!start || operations === 0) return;
+      const usesCache = contender === warmEndpoint || contender === unreadRedis;
       roundTrips.set(contender, {
         cacheRedis: (counters.cacheRedis() - start.cacheRedis) / operations,
         stateRedis: (counters.stateRedis() - start.stateRedis) / operations,
         postgres: (counters.postgres() - start.postgres) / operations,
+        ...(usesCache ? { cacheRedisCpuUs: (cpuSpent * 1e6) / operations } : {}),
       });
     });
   };
@@ -686,11 +698,14 @@ try {
     `\nwarm side's cache hits while measured (ids read, per namespace): ` +
       `${hitRatios(readsBefore, readsAfter)}\n`,
   );
-  console.log('round trips per operation (commands sent, queries run):');
+  console.log('round trips per operation (commands sent, queries run), and the cache Redis CPU:');
   for (const [contender, trips] of roundTrips) {
     console.log(
       `  ${contender.name}: cache Redis ${trips.cacheRedis.toFixed(2)}, state Redis ` +
-        `${trips.stateRedis.toFixed(2)}, PostgreSQL ${trips.postgres.toFixed(2)}`,
+        `${trips.stateRedis.toFixed(2)}, PostgreSQL ${trips.postgres.toFixed(2)}` +
+        (trips.cacheRedisCpuUs === undefined
+          ? ''
+          : `; cache Redis CPU ${trips.cacheRedisCpuUs.toFixed(1)} µs per operation`),
     );
   }
   console.log(
