@@ -466,14 +466,16 @@ else
   fail "make up: up.sh ok=$up_ok; not as expected: ${bad[*]:-none}"
 fi
 
-# The api and the gateways publish no host port (the edge is the way in); an operator reaches
-# one replica from inside it, as the compose file documents.
-published=$(for service in api socket; do
+# The api, the gateways and the workers publish no host port (the edge is the way in, and
+# Prometheus finds the workers by DNS); an operator reaches one replica from inside it, as the
+# compose file documents.
+published=$(for service in api socket worker; do
   $docker ps --filter "label=com.docker.compose.project=$project" \
     --filter "label=com.docker.compose.service=$service" --format '{{.Names}} {{.Ports}}'
 done | grep -- '->' || true)
-if [[ -z $published ]] && compose exec -T api node dist/services/healthcheck.js http://127.0.0.1:3000/readyz; then
-  pass "api and socket publish no host port; the api's /readyz answers 2xx inside its container"
+if [[ -z $published ]] && compose exec -T api node dist/services/healthcheck.js http://127.0.0.1:3000/readyz \
+  && compose exec -T worker node dist/services/healthcheck.js http://127.0.0.1:3002/readyz; then
+  pass "api, socket and worker publish no host port; /readyz of the api and the worker answers 2xx inside its container"
 else
   fail "api/socket published ports: ${published:-none}; or /readyz inside the api container failed"
 fi
@@ -562,10 +564,11 @@ replicas_of() { compose ps -q "$1" | tr '\n' ' '; }
 
 # --- 7. two api and two socket replicas behind the edge ---------------------------------------
 scale_started=$SECONDS
-log "scripts/up.sh --scale api=2 --scale socket=2"
-if ((up_ok)) && interruptible "$root/scripts/up.sh" --scale api=2 --scale socket=2 >"$state/logs/up-scale.log" 2>&1 \
-  && (($(compose ps -q api | grep -c .) == 2)) && (($(compose ps -q socket | grep -c .) == 2)); then
-  pass "make up --scale api=2 --scale socket=2: four replicas healthy in $((SECONDS - scale_started))s, no host port needed"
+log "scripts/up.sh --scale api=2 --scale socket=2 --scale worker=2"
+if ((up_ok)) && interruptible "$root/scripts/up.sh" --scale api=2 --scale socket=2 --scale worker=2 >"$state/logs/up-scale.log" 2>&1 \
+  && (($(compose ps -q api | grep -c .) == 2)) && (($(compose ps -q socket | grep -c .) == 2)) \
+  && (($(compose ps -q worker | grep -c .) == 2)); then
+  pass "make up --scale api=2 --scale socket=2 --scale worker=2: six replicas healthy in $((SECONDS - scale_started))s, no host port needed"
   scaled_ok=1
 else
   tail -n 30 "$state/logs/up-scale.log"
@@ -584,7 +587,7 @@ if ((scaled_ok && admin_ok)); then
   fi
   # Prometheus finds the new replicas by DNS (every 15 s) and scrapes each.
   replicas_scraped() {
-    [[ $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=count(up{job="quad",service=~"api|socket"} == 1)' 2>/dev/null) == *'"value":['*',"4"]'* ]]
+    [[ $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=count(up{job="quad",service=~"api|socket|worker"} == 1)' 2>/dev/null) == *'"value":['*',"6"]'* ]]
   }
   scraped=0
   for _ in $(seq 1 60); do
@@ -592,9 +595,9 @@ if ((scaled_ok && admin_ok)); then
     sleep 1
   done
   if ((scraped)); then
-    pass "prometheus scrapes both api and both socket replicas (up == 1)"
+    pass "prometheus scrapes both replicas of api, socket and worker (up == 1)"
   else
-    fail "prometheus: not every api/socket replica is up: $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=up{job="quad"}' 2>&1)"
+    fail "prometheus: not every api/socket/worker replica is up: $(curl -sS -m 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=up{job="quad"}' 2>&1)"
   fi
 fi
 

@@ -156,11 +156,12 @@ if [[ $services == *" edge "* ]]; then
   echo "  Open Quad:  http://127.0.0.1:$(setting EDGE_PORT 8080)/"
   echo
 fi
-# The api and the gateways publish no port: they are reached through the edge, however many.
+# The api, the gateways and the workers publish no port: the first two are reached through the
+# edge and the workers by Prometheus, however many.
 replicas() { compose ps -q "$1" 2>/dev/null | grep -c . || true; }
 row api "behind the edge: /api/v1" "$(replicas api) replica(s); scale with --scale api=N"
 row socket "behind the edge: /socket.io/" "$(replicas socket) replica(s); scale with --scale socket=N"
-row worker "http://127.0.0.1:$(setting WORKER_PORT 3002)/metrics" ""
+row worker "metrics in Prometheus (job quad)" "$(replicas worker) replica(s); scale with --scale worker=N"
 row prometheus "http://127.0.0.1:$(setting PROMETHEUS_PORT 9090)" ""
 if [[ $services == *" grafana "* ]]; then
   row grafana "http://127.0.0.1:$(setting GRAFANA_PORT 3003)" "user admin, password GRAFANA_ADMIN_PASSWORD in $QUAD_ENV_FILE"
