@@ -161,7 +161,7 @@ fi
 replicas() { compose ps -q "$1" 2>/dev/null | grep -c . || true; }
 row api "behind the edge: /api/v1" "$(replicas api) replica(s); scale with --scale api=N"
 row socket "behind the edge: /socket.io/" "$(replicas socket) replica(s); scale with --scale socket=N"
-row worker "metrics in Prometheus (job quad)" "$(replicas worker) replica(s); scale with --scale worker=N"
+row worker "metrics: Prometheus, job quad" "$(replicas worker) replica(s); scale with --scale worker=N"
 row prometheus "http://127.0.0.1:$(setting PROMETHEUS_PORT 9090)" ""
 if [[ $services == *" grafana "* ]]; then
   row grafana "http://127.0.0.1:$(setting GRAFANA_PORT 3003)" "user admin, password GRAFANA_ADMIN_PASSWORD in $QUAD_ENV_FILE"
