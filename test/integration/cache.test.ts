@@ -268,33 +268,17 @@ describe('cache-aside against real Redis (ACL user api)', () => {
       loads.push('conversation');
       return { id: 'gw-1', title: 'Year 9' };
     };
+    const readBoth = () =>
+      permissions.getWith('gw-1:u-1', loadMembership, conversations, 'gw-1', loadConversation);
 
     recorder.reset();
-    assert.deepEqual(
-      await permissions.getWith(
-        'gw-1:u-1',
-        loadMembership,
-        conversations,
-        'gw-1',
-        loadConversation,
-      ),
-      [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }],
-    );
+    assert.deepEqual(await readBoth(), [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }]);
     assert.deepEqual(loads.sort(), ['conversation', 'membership']);
     assert.equal(recorder.count('mget'), 1, `sent ${recorder.sent.join(' ')}`);
     assert.equal(recorder.count('get'), 0);
 
     recorder.reset();
-    assert.deepEqual(
-      await permissions.getWith(
-        'gw-1:u-1',
-        loadMembership,
-        conversations,
-        'gw-1',
-        loadConversation,
-      ),
-      [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }],
-    );
+    assert.deepEqual(await readBoth(), [{ role: 'member' }, { id: 'gw-1', title: 'Year 9' }]);
     assert.equal(loads.length, 2, 'warm: nothing loaded');
     assert.deepEqual(recorder.sent, ['mget'], 'warm: one command');
 
