@@ -144,8 +144,7 @@ export class CallService {
     const call = await calls.live(this.#postgres, conversationId);
     if (!call) throw new NoLiveCallError(conversationId);
     await this.#disconnect(call, userId);
-    await this.participantLeft(call.id, userId, new Date());
-    await this.#endIfEmpty(call);
+    if (!(await this.participantLeft(call.id, userId, new Date()))) await this.#endIfEmpty(call);
   }
 
   /** An owner or admin removes someone from the call (they may rejoin: they are a member). */
@@ -157,15 +156,16 @@ export class CallService {
     const call = await calls.live(this.#postgres, conversationId);
     if (!call) throw new NoLiveCallError(conversationId);
     await this.#disconnect(call, userId);
-    await this.participantLeft(call.id, userId, new Date());
-    await this.#endIfEmpty(call);
+    if (!(await this.participantLeft(call.id, userId, new Date()))) await this.#endIfEmpty(call);
   }
 
   /**
-   * After a leave or a removal: the disconnect makes LiveKit send participant_left, and when
-   * that webhook records the leave first, it is the one that ends an emptied call, a moment
-   * after this request would answer. Whoever asked must see the call over once they have the
-   * answer, so the request ends it too (ending is idempotent: one of the two ends it).
+   * After a leave or a removal that someone else recorded first: the disconnect makes LiveKit
+   * send participant_left, and when that webhook records the leave, it is the one that ends an
+   * emptied call, a moment after this request would answer. Whoever asked must see the call
+   * over once they have the answer, so the request ends it too (ending is idempotent: one of
+   * the two ends it). Only here, not in participantLeft: a call nobody has connected to yet is
+   * empty too, and the webhooks and the reconciler leave it its grace period.
    */
   async #endIfEmpty(call: CallRow): Promise<void> {
     if ((await calls.present(this.#postgres, call.id)).length > 0) return;
@@ -302,10 +302,11 @@ export class CallService {
   }
 
   /** LiveKit says `userId` left (or dropped): recorded, announced, and the key rotated for
-   *  those who remain; the call ends with its last participant. */
-  async participantLeft(callId: string, userId: string, at: Date): Promise<void> {
+   *  those who remain; the call ends with its last participant. False when there was nothing
+   *  to record (no live call, or the leave was already recorded). */
+  async participantLeft(callId: string, userId: string, at: Date): Promise<boolean> {
     const call = await calls.byId(this.#postgres, callId);
-    if (!call || call.endedAt) return;
+    if (!call || call.endedAt) return false;
     const left = await inTransaction(this.#postgres, async (tx) => {
       if (!(await calls.leave(tx, callId, userId, at))) return undefined;
       const remaining = await calls.present(tx, callId);
@@ -316,7 +317,7 @@ export class CallService {
       });
       return { outboxId, remaining: remaining.length };
     });
-    if (!left) return;
+    if (!left) return false;
     const stay = await this.#postgres.query<{ seconds: number }>(
       `SELECT extract(epoch FROM left_at - joined_at)::float8 AS seconds FROM call_participants
        WHERE call_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1`,
@@ -330,11 +331,9 @@ export class CallService {
       payload: { callId, userId, at: at.toISOString() },
     });
     await this.#inCall(userId, call.conversationId, false);
-    if (left.remaining === 0) {
-      await this.endCall(call, 'empty');
-      return;
-    }
-    await this.scheduleRotation(call.conversationId);
+    if (left.remaining === 0) await this.endCall(call, 'empty');
+    else await this.scheduleRotation(call.conversationId);
+    return true;
   }
 
   /** Ends the call: LiveKit closes the room, the key is deleted, everyone is told. */
