@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { createUser, directConversation, newPage, postMessage } from './helpers.js';
+import { createUser, directConversation, logIn, newPage, postMessage } from './helpers.js';
 
 test('keyboard only: log in, open a conversation and send', async ({ browser }) => {
   const ada = await createUser('Ada');
@@ -62,10 +62,9 @@ test('history scrolls upward page by page, in order, without repeats', async ({ 
     await postMessage(ben.token, conversationId, `history ${i}`);
   }
   const { page, context } = await newPage(browser);
-  await page.goto('/');
-  await page.getByLabel('Username').fill(ada.username);
-  await page.getByLabel('Password').fill(ada.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // Logged in before the conversation is opened: going to it while the login is still on its
+  // way once left the page on the empty conversation screen.
+  await logIn(page, ada);
   await page.goto(`/#/c/${conversationId}`);
   const messages = page.getByTestId('messages').getByTestId('message');
   // The first page holds the newest 30.
